@@ -1,0 +1,74 @@
+import { loadConfig, type RequiredKey } from '../config/index.js';
+import type { Context } from '../context.js';
+import { systemClock } from '../context.js';
+import { createExec, resolveRunAs } from '../exec/run.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { findPgBinaries } from '../postgres/binaries.js';
+import { createReporter, type Output } from './output.js';
+
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  logFormat?: 'auto' | 'json' | 'pretty';
+}
+
+export interface BuildContextOptions {
+  global: GlobalOptions;
+  output: Output;
+  signal: AbortSignal;
+  require?: readonly RequiredKey[];
+  /** Flag values as a partial config tree. */
+  overrides?: Record<string, unknown>;
+  /** Look up PostgreSQL programs now (bootstrap, rebuild...). Default true. */
+  needBinaries?: boolean;
+  /** Prefer binaries of this major version (the leader's). */
+  major?: number;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Loads config once, then builds the one context object commands pass to domain functions. */
+export async function buildContext(options: BuildContextOptions): Promise<Context> {
+  const config = loadConfig({
+    file: options.global.config,
+    env: options.env,
+    overrides: options.overrides,
+    require: options.require,
+  });
+  const logger =
+    options.logger ??
+    createLogger({
+      level: options.global.logLevel ?? config.log.level,
+      format: options.global.logFormat ?? config.log.format,
+    });
+  const runAs = await resolveRunAs(config.node.osUser);
+  const exec = createExec(runAs);
+  const bin =
+    options.needBinaries === false
+      ? lazyBinaries()
+      : await findPgBinaries({ binDir: config.node.binDir, major: options.major });
+  return {
+    config,
+    logger,
+    exec,
+    bin,
+    clock: systemClock,
+    signal: options.signal,
+    reporter: createReporter(options.output, logger),
+  };
+}
+
+function lazyBinaries(): Context['bin'] {
+  const fail = (): never => {
+    throw new Error('PostgreSQL binaries were not looked up for this command');
+  };
+  return {
+    get binDir(): string {
+      return fail();
+    },
+    get major(): number {
+      return fail();
+    },
+    path: fail,
+  };
+}

@@ -1,0 +1,78 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
+import type { CommandEnv } from './command.js';
+import { commands } from './commands/index.js';
+import type { GlobalOptions } from './context.js';
+import { createConsoleOutput, type Output } from './output.js';
+import { formatChecklist } from './format.js';
+
+export interface MainOptions {
+  output?: Output;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Parses argv (without node and script), runs one command, returns the exit code. */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const output = options.output ?? createConsoleOutput();
+  const signal = options.signal ?? new AbortController().signal;
+  let exitCode: number = ExitCode.OK;
+
+  const program = new Command('pgfollower')
+    .description(
+      'Supervisor for PostgreSQL follower hosts: bootstrap, monitor, archive fallback, safe failover, alerts',
+    )
+    .option('-c, --config <file>', 'configuration file (default: $PGFOLLOWER_CONFIG)')
+    .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
+    .option('--log-format <format>', 'auto|json|pretty')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => output.print(s.trimEnd()),
+      writeErr: (s) => output.error(s.trimEnd()),
+    });
+
+  const env: CommandEnv = {
+    output,
+    signal,
+    env: options.env ?? process.env,
+    globals: () => program.opts<GlobalOptions>(),
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  };
+  for (const register of commands) register(program, env);
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, output);
+  }
+}
+
+export function reportError(error: unknown, output: Output): number {
+  if (error instanceof CommanderError) {
+    // help and version are not errors
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+    ) {
+      return ExitCode.OK;
+    }
+    return ExitCode.USAGE;
+  }
+  if (error instanceof PgFollowerError) {
+    if (error instanceof RefusedError && error.checks.length > 0) {
+      output.error(formatChecklist(error.checks));
+    }
+    output.error(`error: ${error.message}`);
+    if (error instanceof ConfigError) output.error('fix the keys above; see docs/configuration.md');
+    if (error.hint) output.error(`next: ${error.hint}`);
+    return error.exitCode;
+  }
+  output.error('internal error (a bug in pgfollower; please report it with this trace):');
+  output.error(error instanceof Error ? (error.stack ?? String(error)) : String(error));
+  return ExitCode.INTERNAL;
+}

@@ -1,0 +1,114 @@
+import { createInterface } from 'node:readline/promises';
+import cliProgress from 'cli-progress';
+import type { Reporter } from '../context.js';
+import type { Logger } from '../logging/logger.js';
+
+/**
+ * The only place that writes to the terminal. Commands print through an Output so tests can call
+ * main(argv) in-process and read what an operator would see.
+ */
+export interface Output {
+  readonly isTTY: boolean;
+  /** A line on stdout (results). */
+  print(text: string): void;
+  /** A line on stderr (errors, advice). */
+  error(text: string): void;
+  json(value: unknown): void;
+  /** Ask yes/no on a TTY. Never waits when stdin is not a TTY: returns false. */
+  confirm(question: string): Promise<boolean>;
+}
+
+export function bigintSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+export function createConsoleOutput(): Output {
+  const isTTY = process.stdout.isTTY === true;
+  return {
+    isTTY,
+    print: (text) => console.log(text),
+    error: (text) => console.error(text),
+    json: (value) => console.log(JSON.stringify(value, bigintSafe, 2)),
+    async confirm(question) {
+      if (process.stdin.isTTY !== true) return false;
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        const answer = await rl.question(`${question} [y/N] `);
+        return /^y(es)?$/i.test(answer.trim());
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}
+
+/** Collects output in memory: for tests calling main(argv). */
+export function createMemoryOutput(
+  answers: boolean[] = [],
+): Output & { stdout: string[]; stderr: string[]; text(): string } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    isTTY: false,
+    stdout,
+    stderr,
+    print: (t) => stdout.push(t),
+    error: (t) => stderr.push(t),
+    json: (v) => stdout.push(JSON.stringify(v, bigintSafe, 2)),
+    confirm: async () => answers.shift() ?? false,
+    text: () => [...stdout, ...stderr].join('\n'),
+  };
+}
+
+/**
+ * Progress for workflows: a bar on a TTY, otherwise log lines at most every few seconds, so a
+ * journal shows progress without flooding.
+ */
+export function createReporter(output: Output, logger: Logger): Reporter {
+  let bar: cliProgress.SingleBar | undefined;
+  let lastLog = 0;
+  return {
+    step(message) {
+      if (output.isTTY) output.error(`-> ${message}`);
+      else logger.info(message);
+    },
+    done(message) {
+      if (output.isTTY) output.error(`ok ${message}`);
+      else logger.info(message);
+    },
+    warn(message) {
+      if (output.isTTY) output.error(`!! ${message}`);
+      else logger.warn(message);
+    },
+    progress(current, total, label) {
+      if (output.isTTY && total) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            {
+              format: `   ${label ?? 'progress'} [{bar}] {percentage}% | {value}/{total} MB | ETA {eta}s`,
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(Math.ceil(total / 1048576), 0);
+        }
+        bar.setTotal(Math.ceil(total / 1048576));
+        bar.update(Math.floor(current / 1048576));
+        return;
+      }
+      const now = Date.now();
+      if (now - lastLog >= 2000) {
+        lastLog = now;
+        const pct = total ? ` (${Math.floor((current / total) * 100)}%)` : '';
+        logger.info(
+          { current, total },
+          `${label ?? 'progress'}: ${Math.floor(current / 1048576)} MB${total ? ` of ${Math.ceil(total / 1048576)} MB` : ''}${pct}`,
+        );
+      }
+    },
+    progressEnd() {
+      bar?.stop();
+      bar = undefined;
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export { loadConfig, defaultSlotName, type LoadConfigOptions, type RequiredKey } from './load.js';
+export type { Config, ConfigInput } from './schema.js';
+export { sizeBytes, durationMs, formatBytes, formatDurationMs } from './units.js';

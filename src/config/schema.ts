@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { durationMs, sizeBytes } from './units.js';
+import { archiveSection } from './sections/archive.js';
+import { alertsSection } from './sections/alerts.js';
+import { clusterSection } from './sections/cluster.js';
+
+const nameRe = /^[a-z0-9_]+$/;
+
+export const nodeSection = z.strictObject({
+  /** Required for follower commands (checked by requireKeys, not here, so other commands run without it). */
+  name: z.string().min(1).max(63).optional(),
+  dataDirectory: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).default(5432),
+  host: z.string().min(1).default('/var/run/postgresql'),
+  /** Local user pgfollower connects as; defaults to libpq's PGUSER or the OS user. */
+  user: z.string().min(1).optional(),
+  database: z.string().min(1).default('postgres'),
+  binDir: z.string().min(1).optional(),
+  /**
+   * OS user that owns the data directory and runs PostgreSQL programs. Used only when pgfollower
+   * itself runs as root (PostgreSQL refuses to run as root); defaults to `postgres`.
+   */
+  osUser: z.string().min(1).default('postgres'),
+  /** Free disk required beyond the leader's size before bootstrap, as a fraction (0.1 = 10%). */
+  diskMargin: z.number().min(0).max(10).default(0.1),
+});
+
+export const leaderSection = z.strictObject({
+  conninfo: z.string().min(1).optional(),
+  connectTimeoutMs: durationMs.default(5000),
+});
+
+export const slotSection = z.strictObject({
+  enabled: z.boolean().default(true),
+  name: z
+    .string()
+    .regex(nameRe, 'slot names use lower-case letters, digits and underscores')
+    .max(63)
+    .optional(),
+});
+
+export const httpSection = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'write host:port, e.g. 127.0.0.1:8008')
+    .default('127.0.0.1:8008'),
+  enabled: z.boolean().default(true),
+});
+
+export const monitorSection = z.strictObject({
+  intervalMs: durationMs.default(1000),
+  /** Bound for a single query; a tick never waits longer. */
+  queryTimeoutMs: durationMs.default(3000),
+  /** Lag under which a receiving follower counts as `streaming` rather than `catching-up`. */
+  catchingUpBytes: sizeBytes.default(16 * 1024 * 1024),
+  stateFile: z.string().min(1).optional(),
+});
+
+export const logSection = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+});
+
+export const configSchema = z.strictObject({
+  node: nodeSection.prefault({}),
+  leader: leaderSection.prefault({}),
+  slot: slotSection.prefault({}),
+  archive: archiveSection.prefault({}),
+  http: httpSection.prefault({}),
+  monitor: monitorSection.prefault({}),
+  alerts: alertsSection.prefault({}),
+  cluster: clusterSection.prefault({}),
+  log: logSection.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,156 @@
+import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import { ExternalCommandError } from '../errors.js';
+
+/** uid/gid PostgreSQL programs run under when pgfollower itself is root. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+  user: string;
+  home?: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  input?: string;
+  /** Called with each stderr line while the program runs (progress output). */
+  onStderrLine?: (line: string) => void;
+  /** Leave the child running after we return (pg_ctl start's postmaster is already detached). */
+  hint?: string;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * Runs external programs: argument arrays only (never a shell string built from input), an
+ * AbortSignal on every child, PostgreSQL programs as the unprivileged OS user when we are root.
+ */
+export interface Exec {
+  readonly runAs: RunAs | undefined;
+  run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Like run, but resolves with the exit code instead of throwing on a non-zero exit. */
+  tryRun(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Start a long-running child; the caller owns it. */
+  spawn(file: string, args: readonly string[], options?: RunOptions): ResultPromise;
+}
+
+export function createExec(runAs?: RunAs): Exec {
+  const base = (options: RunOptions = {}): ExecaOptions => ({
+    cancelSignal: options.signal,
+    timeout: options.timeoutMs,
+    cwd: options.cwd ?? (runAs ? '/' : undefined),
+    env: runAs
+      ? { ...options.env, HOME: runAs.home ?? process.env.HOME, USER: runAs.user, LOGNAME: runAs.user }
+      : options.env,
+    extendEnv: true,
+    input: options.input,
+    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    uid: runAs?.uid,
+    gid: runAs?.gid,
+    reject: false,
+    stripFinalNewline: true,
+    lines: false,
+    encoding: 'utf8',
+    forceKillAfterDelay: 5000,
+  });
+
+  async function execute(
+    file: string,
+    args: readonly string[],
+    options: RunOptions = {},
+  ): Promise<RunResult> {
+    const child = execa(file, args, base(options));
+    if (options.onStderrLine && child.stderr) {
+      let buffer = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        const parts = buffer.split(/\r|\n/);
+        buffer = parts.pop() ?? '';
+        for (const line of parts) if (line.trim()) options.onStderrLine?.(line);
+      });
+    }
+    const result = await child;
+    const stdout = String(result.stdout ?? '');
+    const stderr = String(result.stderr ?? '');
+    if (result.isCanceled) {
+      throw new ExternalCommandError(file, `${basename(file)} was cancelled`, {
+        stderrTail: tail(stderr),
+        cause: result,
+      });
+    }
+    if (result.timedOut) {
+      throw new ExternalCommandError(file, `${basename(file)} timed out after ${options.timeoutMs} ms`, {
+        stderrTail: tail(stderr),
+        cause: result,
+      });
+    }
+    if (result.failed && result.exitCode === undefined) {
+      throw new ExternalCommandError(file, `could not run ${file}: ${result.shortMessage}`, {
+        cause: result,
+        hint: options.hint ?? 'check node.binDir and that PostgreSQL client/server programs are installed',
+      });
+    }
+    return { stdout, stderr, exitCode: result.exitCode ?? 1 };
+  }
+
+  return {
+    runAs,
+    tryRun: execute,
+    async run(file, args, options = {}) {
+      const result = await execute(file, args, options);
+      if (result.exitCode !== 0) {
+        const last = tail(result.stderr || result.stdout);
+        throw new ExternalCommandError(
+          file,
+          `${basename(file)} exited with status ${result.exitCode}${last ? `:\n${indent(last)}` : ''}`,
+          { exitCode: result.exitCode, stderrTail: last, hint: options.hint },
+        );
+      }
+      return result;
+    },
+    spawn(file, args, options = {}) {
+      return execa(file, args, { ...base(options), reject: false });
+    },
+  };
+}
+
+function basename(file: string): string {
+  return file.split('/').pop() ?? file;
+}
+
+export function tail(text: string, lines = 8): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+/**
+ * The unprivileged user to run PostgreSQL as, when we are root; undefined otherwise.
+ * PostgreSQL refuses to start as root, and files it owns must belong to that user.
+ */
+export async function resolveRunAs(osUser: string): Promise<RunAs | undefined> {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const lookup = await execa('getent', ['passwd', osUser], { reject: false });
+  const fields = String(lookup.stdout ?? '').split(':');
+  if (lookup.exitCode !== 0 || fields.length < 6) {
+    throw new ExternalCommandError(
+      'getent',
+      `pgfollower runs as root but OS user "${osUser}" does not exist`,
+      {
+        hint: `create it (useradd --system ${osUser}) or set node.osUser to the user that owns the data directory`,
+      },
+    );
+  }
+  return { user: osUser, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] };
+}

@@ -1,0 +1,65 @@
+import pino, { type Logger } from 'pino';
+import { maskConninfo } from '../postgres/conninfo.js';
+
+export type { Logger } from 'pino';
+
+/** Keys whose values never reach a log line (pino `redact`). */
+export const redactPaths = [
+  'password',
+  '*.password',
+  '*.*.password',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  '*.*.secretAccessKey',
+  'sessionToken',
+  '*.sessionToken',
+  '*.*.sessionToken',
+  'routingKey',
+  '*.routingKey',
+  'webhookUrl',
+  '*.webhookUrl',
+  'headers.authorization',
+  '*.headers.authorization',
+];
+
+export interface CreateLoggerOptions {
+  level?: string;
+  format?: 'auto' | 'json' | 'pretty';
+  /** Where log lines go; stderr by default so stdout stays for command output. */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const destination = options.destination ?? process.stderr;
+  const pretty =
+    options.format === 'pretty' ||
+    (options.format !== 'json' && (destination as NodeJS.WriteStream).isTTY === true);
+  const base = {
+    level: options.level ?? 'info',
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    // conninfo strings carry passwords inline: mask them wherever they are logged.
+    formatters: {
+      log(object: Record<string, unknown>) {
+        for (const [k, v] of Object.entries(object)) {
+          if (typeof v === 'string' && /conninfo/i.test(k)) object[k] = maskConninfo(v);
+        }
+        return object;
+      },
+    },
+  };
+  if (pretty) {
+    return pino(
+      base,
+      pino.transport({
+        target: 'pino-pretty',
+        options: { destination: 2, colorize: true, ignore: 'pid,hostname' },
+      }),
+    );
+  }
+  return pino(base, destination as pino.DestinationStream);
+}
+
+/** A logger that drops everything: for tests and quiet commands. */
+export function createSilentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

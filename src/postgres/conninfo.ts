@@ -1,0 +1,112 @@
+import { parse as parseUri } from 'pg-connection-string';
+import type { ClientConfig } from 'pg';
+
+/**
+ * libpq connection strings, both forms: `host=a port=5432 user=x` and `postgresql://x@a:5432/db`.
+ * https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING
+ */
+export type Conninfo = Record<string, string>;
+
+export function parseConninfo(text: string): Conninfo {
+  const trimmed = text.trim();
+  if (/^postgres(ql)?:\/\//.test(trimmed)) return parseUriConninfo(trimmed);
+  return parseKeywordValue(trimmed);
+}
+
+function parseUriConninfo(text: string): Conninfo {
+  const parsed = parseUri(text) as Record<string, unknown>;
+  const out: Conninfo = {};
+  const map: Record<string, string> = { database: 'dbname' };
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v === undefined || v === null || typeof v === 'object') continue;
+    out[map[k] ?? k] = String(v);
+  }
+  // pg-connection-string leaves query parameters such as application_name at the top level already.
+  return out;
+}
+
+function parseKeywordValue(text: string): Conninfo {
+  const out: Conninfo = {};
+  let i = 0;
+  const n = text.length;
+  const skipSpace = () => {
+    while (i < n && /\s/.test(text[i] as string)) i++;
+  };
+  while (true) {
+    skipSpace();
+    if (i >= n) break;
+    const keyStart = i;
+    while (i < n && text[i] !== '=' && !/\s/.test(text[i] as string)) i++;
+    const key = text.slice(keyStart, i);
+    skipSpace();
+    if (text[i] !== '=') throw new Error(`conninfo: missing "=" after "${key}"`);
+    i++;
+    skipSpace();
+    let value = '';
+    if (text[i] === "'") {
+      i++;
+      while (i < n && text[i] !== "'") {
+        if (text[i] === '\\' && i + 1 < n) i++;
+        value += text[i];
+        i++;
+      }
+      if (text[i] !== "'") throw new Error(`conninfo: unterminated quoted value for "${key}"`);
+      i++;
+    } else {
+      while (i < n && !/\s/.test(text[i] as string)) {
+        if (text[i] === '\\' && i + 1 < n) i++;
+        value += text[i];
+        i++;
+      }
+    }
+    if (!key) throw new Error('conninfo: empty keyword');
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Keyword/value form, quoted as libpq expects; what goes into primary_conninfo. */
+export function formatConninfo(info: Conninfo): string {
+  return Object.entries(info)
+    .map(
+      ([k, v]) =>
+        `${k}=${v === '' || /[\s'\\]/.test(v) ? `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : v}`,
+    )
+    .join(' ');
+}
+
+/** Replace any password in a conninfo (either form) so it can be logged or printed. */
+export function maskConninfo(text: string): string {
+  return text
+    .replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1********')
+    .replace(/(:\/\/[^/@\s:]*:)[^/@\s]*@/g, '$1********@');
+}
+
+/**
+ * node-postgres config for a conninfo. Anything left unset falls back to libpq's PG* variables and
+ * ~/.pgpass, which node-postgres reads itself.
+ */
+export function toClientConfig(info: Conninfo, extra: Partial<ClientConfig> = {}): ClientConfig {
+  const config: ClientConfig = { ...extra };
+  if (info.host ?? info.hostaddr) config.host = info.hostaddr ?? info.host;
+  if (info.port) config.port = Number(info.port);
+  if (info.user) config.user = info.user;
+  if (info.password) config.password = info.password;
+  if (info.dbname) config.database = info.dbname;
+  if (info.application_name) config.application_name = info.application_name;
+  if (info.connect_timeout) config.connectionTimeoutMillis = Number(info.connect_timeout) * 1000;
+  if (info.sslmode && info.sslmode !== 'disable' && info.sslmode !== 'allow' && info.sslmode !== 'prefer') {
+    config.ssl = info.sslmode === 'require' ? { rejectUnauthorized: false } : true;
+  }
+  return config;
+}
+
+/** Where a conninfo points, for messages: `host:port`. */
+export function describeConninfo(text: string): string {
+  try {
+    const info = parseConninfo(text);
+    return `${info.host ?? info.hostaddr ?? process.env.PGHOST ?? 'localhost'}:${info.port ?? process.env.PGPORT ?? '5432'}`;
+  } catch {
+    return maskConninfo(text);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * LSN and WAL file-name maths, in bigint only (an LSN is a 64-bit byte position).
+ * https://www.postgresql.org/docs/current/datatype-pg-lsn.html
+ */
+export type Lsn = bigint;
+
+export const DEFAULT_WAL_SEGMENT_SIZE = 16n * 1024n * 1024n;
+
+export function parseLsn(text: string): Lsn {
+  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+  if (!match) throw new Error(`not an LSN: "${text}"`);
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+}
+
+export function parseLsnOrNull(text: string | null | undefined): Lsn | null {
+  return text === null || text === undefined ? null : parseLsn(text);
+}
+
+export function formatLsn(lsn: Lsn): string {
+  const hi = lsn >> 32n;
+  const lo = lsn & 0xffffffffn;
+  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
+}
+
+/** Bytes from `b` to `a`; negative when `a` is behind. */
+export function lsnDiff(a: Lsn, b: Lsn): bigint {
+  return a - b;
+}
+
+export function maxLsn(...values: Array<Lsn | null | undefined>): Lsn | null {
+  let best: Lsn | null = null;
+  for (const v of values) if (v !== null && v !== undefined && (best === null || v > best)) best = v;
+  return best;
+}
+
+function hex8(n: bigint): string {
+  return n.toString(16).toUpperCase().padStart(8, '0');
+}
+
+/** WAL segment file name holding `lsn` on timeline `tli` (pg_walfile_name). */
+export function walFileName(tli: number, lsn: Lsn, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): string {
+  const segNo = lsn / segmentSize;
+  const segsPerXlogId = 0x100000000n / segmentSize;
+  return `${hex8(BigInt(tli))}${hex8(segNo / segsPerXlogId)}${hex8(segNo % segsPerXlogId)}`;
+}
+
+export interface WalFileParts {
+  timeline: number;
+  segNo: bigint;
+}
+
+export const WAL_SEGMENT_RE = /^[0-9A-F]{24}$/;
+
+export function parseWalFileName(name: string, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): WalFileParts {
+  if (!WAL_SEGMENT_RE.test(name)) throw new Error(`not a WAL segment file name: "${name}"`);
+  const segsPerXlogId = 0x100000000n / segmentSize;
+  const tli = Number.parseInt(name.slice(0, 8), 16);
+  const log = BigInt(`0x${name.slice(8, 16)}`);
+  const seg = BigInt(`0x${name.slice(16, 24)}`);
+  return { timeline: tli, segNo: log * segsPerXlogId + seg };
+}
+
+/** First LSN of a segment. */
+export function segmentStartLsn(segNo: bigint, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): Lsn {
+  return segNo * segmentSize;
+}
+
+export function walFileNameForSegNo(
+  tli: number,
+  segNo: bigint,
+  segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE,
+): string {
+  return walFileName(tli, segNo * segmentSize, segmentSize);
+}
+
+/** Next segment name on the same timeline. */
+export function nextWalFileName(name: string, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): string {
+  const { timeline, segNo } = parseWalFileName(name, segmentSize);
+  return walFileNameForSegNo(timeline, segNo + 1n, segmentSize);
+}
