@@ -1,0 +1,22 @@
+import type { FollowerState, Snapshot } from './snapshot.js';
+
+/**
+ * Typed supervisor events. Status, metrics, alerts and tests subscribe to these instead of
+ * polling or running SQL of their own.
+ */
+export interface SupervisorEvents {
+  /** Every tick. */
+  snapshot: [snapshot: Snapshot];
+  'state:change': [change: { from: FollowerState | null; to: FollowerState; snapshot: Snapshot }];
+  'lag:sample': [sample: { snapshot: Snapshot }];
+  'slot:lost': [info: { slot: string; snapshot: Snapshot }];
+  'slot:recreated': [info: { slot: string; restartLsn: string | null }];
+  'wal:archive-fallback': [info: { segment: string | null; snapshot: Snapshot }];
+  'wal:stalled': [info: { segment: string | null; snapshot: Snapshot }];
+  'leader:unreachable': [info: { error: string; retryInMs: number }];
+  'local:unreachable': [info: { error: string; retryInMs: number }];
+  /** Lifecycle notices from commands (bootstrap done, promote done, follow, rebuild). */
+  lifecycle: [info: { kind: 'bootstrap' | 'promote' | 'follow' | 'rebuild'; node: string; message: string }];
+}
+
+export type SupervisorEventName = keyof SupervisorEvents;

@@ -1,0 +1,142 @@
+import type { Lsn } from '../postgres/lsn.js';
+
+/**
+ * Everything the supervisor knows at one instant. Produced by one monitor tick; read by status,
+ * HTTP, metrics, alerts and tests alike. None of those readers runs its own SQL.
+ * LSNs are bigint; byte counts that derive from LSNs are bigint too.
+ */
+
+export type FollowerState =
+  | 'streaming'
+  | 'catching-up'
+  | 'archive-recovery'
+  | 'stalled'
+  | 'disconnected'
+  | 'stopped'
+  | 'primary';
+
+export const followerStates: readonly FollowerState[] = [
+  'streaming',
+  'catching-up',
+  'archive-recovery',
+  'stalled',
+  'disconnected',
+  'stopped',
+  'primary',
+];
+
+/** A source either answered or failed; a failure keeps the error so readers can say why. */
+export type Sourced<T> = { ok: true; value: T } | { ok: false; error: string; code?: string | undefined };
+
+export interface WalReceiverRow {
+  /** streaming | starting | waiting | restarting | stopping ... (pg_stat_wal_receiver.status) */
+  status: string;
+  receivedTimeline: number | null;
+  flushedLsn: Lsn | null;
+  latestEndLsn: Lsn | null;
+  latestEndTime: number | null;
+  lastMsgReceiptTime: number | null;
+  slotName: string | null;
+  senderHost: string | null;
+  senderPort: number | null;
+}
+
+export interface LocalSample {
+  inRecovery: boolean;
+  /** Timeline the node is on (replay timeline for a standby). */
+  timeline: number | null;
+  receiveLsn: Lsn | null;
+  replayLsn: Lsn | null;
+  /** Primary only: pg_current_wal_lsn(). */
+  currentLsn: Lsn | null;
+  /** pg_last_xact_replay_timestamp(), ms since epoch. */
+  lastReplayTimestamp: number | null;
+  replayPaused: boolean;
+  walReceiver: WalReceiverRow | null;
+  serverVersionNum: number;
+}
+
+export interface SlotRow {
+  name: string;
+  exists: boolean;
+  active: boolean | null;
+  /** reserved | extended | unreserved | lost */
+  walStatus: string | null;
+  safeWalSizeBytes: bigint | null;
+  restartLsn: Lsn | null;
+}
+
+export interface ReplicationRow {
+  applicationName: string;
+  state: string;
+  sentLsn: Lsn | null;
+  writeLsn: Lsn | null;
+  flushLsn: Lsn | null;
+  replayLsn: Lsn | null;
+  /** pg_stat_replication *_lag columns, seconds. */
+  writeLagSeconds: number | null;
+  flushLagSeconds: number | null;
+  replayLagSeconds: number | null;
+}
+
+export interface ArchiverRow {
+  archivedCount: number;
+  failedCount: number;
+  lastArchivedWal: string | null;
+  lastArchivedTime: number | null;
+  lastFailedWal: string | null;
+  lastFailedTime: number | null;
+}
+
+export interface LeaderSample {
+  inRecovery: boolean;
+  currentLsn: Lsn;
+  timeline: number | null;
+  /** This follower's row in pg_stat_replication, if connected. */
+  replication: ReplicationRow | null;
+  slot: SlotRow | null;
+  archiver: ArchiverRow | null;
+  /** Size of the leader's pg_wal directory. */
+  pgWalBytes: bigint | null;
+  /** Leader's clock at the sample (now()), ms since epoch: lag in seconds uses the leader's clock. */
+  leaderNow: number;
+}
+
+/** Filled by the archive domain when an archive is configured. */
+export interface ArchiveSample {
+  /** Newest segment in the archive on the follower's timeline. */
+  newestSegment: string | null;
+  /** First missing segment between replay position and the leader, if any (a gap). */
+  missingSegment: string | null;
+  /** Segments fetched from the archive by restore_command since the supervisor started. */
+  fetchedSegments: number;
+  /** Segments waiting in the prefetch spool. */
+  spooledSegments: number;
+}
+
+export interface Lag {
+  /** Leader current LSN minus local replay LSN. */
+  replayLagBytes: bigint | null;
+  /** Leader current LSN minus local receive LSN. */
+  receiveLagBytes: bigint | null;
+  /**
+   * Seconds the replayed state is behind the leader: 0 when replay has reached the leader's
+   * current LSN (an idle leader is not lag), else leader now minus last replayed commit time.
+   */
+  replayLagSeconds: number | null;
+}
+
+export interface Snapshot {
+  /** ms since epoch, local clock. */
+  takenAt: number;
+  node: string;
+  local: Sourced<LocalSample>;
+  leader: Sourced<LeaderSample>;
+  archive: Sourced<ArchiveSample> | null;
+  lag: Lag;
+  state: FollowerState;
+  /** Why the state was chosen, for humans: "receiver streaming, 1.2 MB behind". */
+  reason: string;
+  /** Next WAL segment the follower needs when it is archive-recovering or stalled. */
+  neededSegment: string | null;
+}
