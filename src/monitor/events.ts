@@ -1,3 +1,4 @@
+import type { Context } from '../context.js';
 import type { FollowerState, Snapshot } from './snapshot.js';
 
 /**
@@ -15,6 +16,10 @@ export interface SupervisorEvents {
   'wal:stalled': [info: { segment: string | null; snapshot: Snapshot }];
   'leader:unreachable': [info: { error: string; retryInMs: number }];
   'local:unreachable': [info: { error: string; retryInMs: number }];
+  /** The supervisor swapped in a reloaded config (SIGHUP); services read handle.context.config. */
+  'config:reload': [info: { config: Context['config'] }];
+  /** The supervisor is stopping (before services stop). */
+  'supervisor:stopping': [info: { reason: string }];
   /** Lifecycle notices from commands (bootstrap done, promote done, follow, rebuild). */
   lifecycle: [info: { kind: 'bootstrap' | 'promote' | 'follow' | 'rebuild'; node: string; message: string }];
 }

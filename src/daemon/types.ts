@@ -1,0 +1,81 @@
+import type { EventEmitter } from 'node:events';
+import type { Registry } from 'prom-client';
+import type { Context } from '../context.js';
+import type { SupervisorEvents } from '../monitor/events.js';
+import type { ArchiveSample, Snapshot } from '../monitor/snapshot.js';
+
+/**
+ * The supervisor's plug-in seam. Other domains add behaviour to `pgfollower run` without editing
+ * the daemon:
+ *
+ * - the archive domain passes an `archiveProbe` (called once per tick, after the local and leader
+ *   samples are taken, so it can look for the segment the follower needs next) and a prefetch
+ *   `SupervisorService`;
+ * - the alerts domain passes a `SupervisorService` whose `start(handle)` subscribes to
+ *   `handle.events` ('state:change', 'slot:lost', 'wal:stalled', ...);
+ * - a service that repairs something (e.g. recreates a lost slot) emits on `handle.events`
+ *   itself ('slot:recreated').
+ *
+ * Services start after the first snapshot is taken (so `handle.latest()` is defined) and stop in
+ * reverse order on shutdown, before the connections close. A service that throws from `start`
+ * stops the supervisor: a misconfigured plug-in must not run half-installed.
+ *
+ *     await using supervisor = await startSupervisor(ctx, { services: [alerts], archiveProbe });
+ *     supervisor.events.on('state:change', ({ from, to }) => ...);
+ *     await supervisor.stop('test over');
+ */
+
+/** What a service's start returns: how to stop it. stop() must resolve within a few seconds. */
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+export interface SupervisorService {
+  /** For logs: "starting service alerts". */
+  name: string;
+  start(handle: SupervisorHandle): Promise<RunningService> | RunningService;
+}
+
+/** The parts of a snapshot known when the archive probe runs (state is not classified yet). */
+export type SnapshotInProgress = Pick<Snapshot, 'takenAt' | 'node' | 'local' | 'leader' | 'lag'> & {
+  /** Segment replay needs next (replay LSN + timeline), when the node is a standby. */
+  neededSegment: string | null;
+};
+
+/**
+ * Called once per tick when given. Must honour `signal` (aborted at shutdown) and return within
+ * about one interval; a rejection is recorded in the snapshot as `archive: { ok: false, error }`
+ * and never stops the supervisor.
+ */
+export type ArchiveProbe = (snapshot: SnapshotInProgress, signal: AbortSignal) => Promise<ArchiveSample>;
+
+/** A typed emitter of SupervisorEvents (node:events with the event map as type argument). */
+export type SupervisorEmitter = EventEmitter<SupervisorEvents>;
+
+export interface SupervisorOptions {
+  services?: readonly SupervisorService[];
+  archiveProbe?: ArchiveProbe;
+  /** Upper bound of the reconnect backoff, ms (default 30 s). Tests lower it. */
+  maxBackoffMs?: number;
+  /** Serve the HTTP API on config.http.listen when config.http.enabled (default true). */
+  http?: boolean;
+}
+
+export interface SupervisorHandle {
+  /** The context the supervisor runs with; `config` is the current one (replaced on reload). */
+  readonly context: Context;
+  /** Resolves when the supervisor has stopped and released everything; rejects on a fatal error. */
+  readonly done: Promise<void>;
+  readonly events: SupervisorEmitter;
+  /** Prometheus registry served at /metrics: services may register their own metrics here. */
+  readonly metrics: Registry;
+  /** The last snapshot, undefined until the first tick finished. */
+  latest(): Snapshot | undefined;
+  /** HTTP address actually bound (port 0 resolves to a real one), undefined when HTTP is off. */
+  httpAddress(): { host: string; port: number } | undefined;
+  /** Swap in a reloaded config (SIGHUP). Interval, thresholds and conninfos apply from the next tick. */
+  reload(config: Context['config']): void;
+  /** Stops services, timers, HTTP and connections; resolves when done. Idempotent. */
+  stop(reason?: string): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
