@@ -98,8 +98,38 @@ export interface LeaderSample {
   archiver: ArchiverRow | null;
   /** Size of the leader's pg_wal directory. */
   pgWalBytes: bigint | null;
+  /**
+   * Forecast: seconds until the leader's pg_wal fills at its current growth rate; null when it is
+   * not growing or cannot be told. Optional: the `leader-wal-full` alert fires only when present.
+   */
+  pgWalFullInSeconds?: number | null;
   /** Leader's clock at the sample (now()), ms since epoch: lag in seconds uses the leader's clock. */
   leaderNow: number;
+  /**
+   * Oldest WAL segment still in the leader's pg_wal (null when pg_ls_waldir is not permitted).
+   * When the follower needs an older one, streaming cannot resume: only the archive can help.
+   */
+  oldestSegment?: string | null;
+  /** max_slot_wal_keep_size in bytes; null when unlimited (-1). */
+  maxSlotWalKeepSizeBytes?: bigint | null;
+  /** WAL segment size of the leader (wal_segment_size). */
+  walSegmentSizeBytes?: bigint | null;
+}
+
+/**
+ * Where the WAL this follower's slot retains on the leader is heading. A slot that pins WAL without
+ * max_slot_wal_keep_size can fill the leader's disk and stop it.
+ */
+export interface SlotForecast {
+  /** Leader current LSN minus slot restart_lsn. */
+  retainedBytes: bigint;
+  /** Growth of retainedBytes per second over the recent window; null until two samples exist. */
+  growthBytesPerSecond: number | null;
+  /** Bytes left before the limit: safe_wal_size when the leader has max_slot_wal_keep_size. */
+  headroomBytes: bigint | null;
+  /** Seconds until headroom is used up at the current growth; null when not growing or unknown. */
+  secondsUntilFull: number | null;
+  limit: 'max_slot_wal_keep_size' | null;
 }
 
 /** Filled by the archive domain when an archive is configured. */
@@ -139,4 +169,8 @@ export interface Snapshot {
   reason: string;
   /** Next WAL segment the follower needs when it is archive-recovering or stalled. */
   neededSegment: string | null;
+  /** Last takenAt at which the replay LSN moved (carried over from previous snapshots). */
+  replayProgressAt?: number | null;
+  /** Slot retention forecast on the leader, when the slot and leader are known. */
+  forecast?: SlotForecast | null;
 }
