@@ -1,0 +1,109 @@
+import type { Context } from '../context.js';
+import { UsageError } from '../errors.js';
+import { createChannels } from './channels/index.js';
+import { deliverWithRetry, type DeliveryResult } from './deliver.js';
+import { createAlertMetrics } from './metrics.js';
+import { dedupKeyFor, type Notification } from './types.js';
+
+export type LifecycleKind = 'bootstrap' | 'promote' | 'follow' | 'rebuild';
+
+export function lifecycleNotification(
+  kind: LifecycleKind,
+  node: string,
+  message: string,
+  now: number,
+): Notification {
+  return {
+    kind: 'lifecycle',
+    status: 'event',
+    alert: kind,
+    severity: 'info',
+    node,
+    value: null,
+    threshold: null,
+    message,
+    startsAt: new Date(now).toISOString(),
+    dedupKey: dedupKeyFor(node, kind),
+  };
+}
+
+/**
+ * Tells the channels that ask for lifecycle notices (`lifecycle: true`) that a command finished:
+ * bootstrap, promote, follow, rebuild. Never throws and never fails the command: failures are
+ * logged and returned. Each channel's own timeout and retries bound the wait.
+ */
+export async function notifyLifecycle(
+  ctx: Context,
+  event: { kind: LifecycleKind; message: string; node?: string },
+): Promise<DeliveryResult[]> {
+  try {
+    const alerts = ctx.config.alerts;
+    if (!alerts.enabled) return [];
+    const node = event.node ?? ctx.config.node.name ?? 'unknown';
+    const notification = lifecycleNotification(event.kind, node, event.message, ctx.clock.now());
+    const channels = createChannels(alerts).filter((c) => c.config.lifecycle);
+    const metrics = createAlertMetrics();
+    const logger = ctx.logger.child({ component: 'alerts' });
+    return await Promise.all(
+      channels.map((c) => deliverWithRetry(c, notification, { signal: ctx.signal, logger, metrics })),
+    );
+  } catch (error) {
+    ctx.logger.error(
+      { err: error },
+      `could not send the ${event.kind} notice to alert channels; the ${event.kind} itself is unaffected`,
+    );
+    return [];
+  }
+}
+
+/**
+ * `pgfollower alerts test`: a `firing` then a `resolved` test notification through every
+ * configured channel (or one), so PagerDuty closes the test incident it opened.
+ */
+export async function sendTestNotifications(
+  ctx: Context,
+  options: { channel?: string; resolve?: boolean } = {},
+): Promise<Array<DeliveryResult & { step: 'firing' | 'resolved' }>> {
+  const all = createChannels(ctx.config.alerts);
+  const channels = options.channel === undefined ? all : all.filter((c) => c.name === options.channel);
+  if (options.channel !== undefined && channels.length === 0) {
+    throw new UsageError(
+      `no alert channel named "${options.channel}"; configured: ${all.map((c) => c.name).join(', ') || '(none)'}`,
+    );
+  }
+  const node = ctx.config.node.name ?? 'unknown';
+  const now = ctx.clock.now();
+  const firing: Notification = {
+    kind: 'test',
+    status: 'firing',
+    alert: 'test',
+    severity: 'info',
+    node,
+    value: null,
+    threshold: null,
+    message: `test notification from pgfollower on ${node}: if you read this, the channel works; nothing is wrong`,
+    startsAt: new Date(now).toISOString(),
+    dedupKey: dedupKeyFor(node, 'test'),
+  };
+  const metrics = createAlertMetrics();
+  const logger = ctx.logger.child({ component: 'alerts' });
+  return Promise.all(
+    channels.map(async (channel) => {
+      const sent = await deliverWithRetry(channel, firing, { signal: ctx.signal, logger, metrics });
+      const results: Array<DeliveryResult & { step: 'firing' | 'resolved' }> = [{ ...sent, step: 'firing' }];
+      if (sent.ok && options.resolve !== false) {
+        const resolved: Notification = {
+          ...firing,
+          status: 'resolved',
+          message: `resolved: ${firing.message}`,
+          endsAt: new Date(ctx.clock.now()).toISOString(),
+        };
+        results.push({
+          ...(await deliverWithRetry(channel, resolved, { signal: ctx.signal, logger, metrics })),
+          step: 'resolved',
+        });
+      }
+      return results;
+    }),
+  ).then((lists) => lists.flat());
+}

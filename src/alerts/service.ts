@@ -1,0 +1,139 @@
+import type { AlertsConfig } from '../config/sections/alerts.js';
+import type { RunningService, SupervisorHandle, SupervisorService } from '../daemon/types.js';
+import type { SupervisorEvents } from '../monitor/events.js';
+import { createChannels } from './channels/index.js';
+import { createDispatcher, type DeliveryResult } from './deliver.js';
+import { evaluate } from './engine.js';
+import { lifecycleNotification } from './notify.js';
+import { createAlertMetrics, recordFiring } from './metrics.js';
+import { loadAlertState, resolveAlertStateFile, saveAlertState } from './state-file.js';
+import type { AlertState, Notification } from './types.js';
+
+export interface AlertServiceOptions {
+  /** Overrides the resolved state file (tests). */
+  stateFile?: string;
+  /** Called after each delivery attempt sequence (tests, bench). */
+  onDelivered?: (notification: Notification, result: DeliveryResult) => void;
+  /** Called with every notification the engine produced, before delivery. */
+  onNotification?: (notification: Notification) => void;
+}
+
+/** How long stop() waits for queued notifications (a `resolved` in flight) before giving up. */
+const drainOnStopMs = 3000;
+
+/**
+ * The alerts plug-in of `pgfollower run`: evaluates every snapshot, persists firing alerts, and
+ * hands notifications to per-channel queues so a slow receiver never delays a tick.
+ */
+export function createAlertService(options: AlertServiceOptions = {}): SupervisorService {
+  return {
+    name: 'alerts',
+    async start(handle: SupervisorHandle): Promise<RunningService> {
+      const logger = handle.context.logger.child({ component: 'alerts' });
+      const config = (): Readonly<AlertsConfig> => handle.context.config.alerts;
+      const stateFile = options.stateFile ?? resolveAlertStateFile(handle.context.config);
+      if (!stateFile) {
+        logger.warn(
+          'no place to keep firing alerts across restarts (set alerts.stateFile or monitor.stateFile); a restart may page again',
+        );
+      }
+      let state: AlertState = await loadAlertState(stateFile, logger);
+      let persisted = JSON.stringify(state);
+      const firingAtStart = Object.values(state.alerts).filter((a) => a.phase === 'firing').length;
+      if (firingAtStart > 0)
+        logger.info(
+          { stateFile },
+          `${firingAtStart} alert(s) still firing from before the restart; not paging them again`,
+        );
+
+      const metrics = createAlertMetrics(handle.metrics);
+      recordFiring(metrics, state);
+      const controller = new AbortController();
+      const dispatcher = createDispatcher({
+        channels: createChannels(config()),
+        logger,
+        metrics,
+        signal: controller.signal,
+        onDelivered: options.onDelivered,
+      });
+      if (config().channels.length === 0 && config().enabled) {
+        logger.warn('alerts.channels is empty: alerts are evaluated and counted, but nobody is told');
+      }
+
+      // Writes are chained: two ticks never write the file at once, and the last state wins.
+      let writing: Promise<void> = Promise.resolve();
+      const persist = (): void => {
+        if (!stateFile) return;
+        const text = JSON.stringify(state);
+        if (text === persisted) return;
+        persisted = text;
+        const snapshotOfState = state;
+        writing = writing.then(() =>
+          saveAlertState(stateFile, snapshotOfState).catch((error: unknown) => {
+            logger.error(
+              { stateFile, err: String(error) },
+              `cannot write alert state ${stateFile}: ${String(error)}; a restart may page firing alerts again`,
+            );
+          }),
+        );
+      };
+
+      const onSnapshot = (...[snapshot]: SupervisorEvents['snapshot']): void => {
+        if (!config().enabled) return;
+        try {
+          const result = evaluate(state, snapshot, snapshot.takenAt, config());
+          state = result.state;
+          // Persist before sending: a crash between the two must not page again after restart.
+          persist();
+          recordFiring(metrics, state);
+          for (const notification of result.notifications) {
+            logger.info(
+              { alert: notification.alert, severity: notification.severity, value: notification.value },
+              `${notification.status} ${notification.alert} (${notification.severity}): ${notification.message}`,
+            );
+            options.onNotification?.(notification);
+            dispatcher.enqueue(notification);
+          }
+        } catch (error) {
+          // A bug in a rule must not take the supervisor down with it.
+          logger.error({ err: error }, 'alert evaluation failed; skipping this tick');
+        }
+      };
+      const onLifecycle = (...[info]: SupervisorEvents['lifecycle']): void => {
+        if (!config().enabled) return;
+        const notification = lifecycleNotification(info.kind, info.node, info.message, Date.now());
+        options.onNotification?.(notification);
+        dispatcher.enqueue(notification);
+      };
+      const onReload = (): void => {
+        dispatcher.setChannels(createChannels(config()));
+        logger.info(`alert channels reloaded: ${config().channels.length} channel(s)`);
+      };
+
+      handle.events.on('snapshot', onSnapshot);
+      handle.events.on('lifecycle', onLifecycle);
+      handle.events.on('config:reload', onReload);
+      logger.info(
+        { stateFile, channels: config().channels.length },
+        `alerts on: ${config().channels.length} channel(s), state in ${stateFile ?? '(memory only)'}`,
+      );
+
+      return {
+        async stop() {
+          handle.events.off('snapshot', onSnapshot);
+          handle.events.off('lifecycle', onLifecycle);
+          handle.events.off('config:reload', onReload);
+          const delivered = await dispatcher.drain(drainOnStopMs);
+          if (!delivered) {
+            logger.warn(
+              `alert notifications still queued after ${drainOnStopMs} ms; cancelling them (they are counted as failed)`,
+            );
+          }
+          controller.abort(new Error('alerts service stopping'));
+          await dispatcher.drain(1000);
+          await writing;
+        },
+      };
+    },
+  };
+}
