@@ -1,23 +1,63 @@
+import * as zlib from 'node:zlib';
 import { z } from 'zod';
+import { durationMs } from '../units.js';
 
 /**
- * `archive:` section. Owned by the archive domain (src/archive/): extend here.
+ * `archive:` section. Owned by the archive domain (src/archive/); documented in docs/archive.md and
+ * docs/configuration.md. Credentials for S3 are deliberately not keys here: they come from the
+ * standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, instance role),
+ * so no secret ever sits in the pgfollower config file or its logs.
  */
 export const archiveSection = z
   .strictObject({
     type: z.enum(['none', 'fs', 's3']).default('none'),
-    fs: z.strictObject({ path: z.string().min(1) }).optional(),
+    fs: z
+      .strictObject({
+        path: z.string().min(1),
+        /** fsync the file and its directory before reporting a push durable (off only for tests on tmpfs). */
+        fsync: z.boolean().default(true),
+      })
+      .optional(),
     s3: z
       .strictObject({
         bucket: z.string().min(1),
         prefix: z.string().default(''),
         region: z.string().default('us-east-1'),
+        /** https (TLS) unless you say otherwise; default AWS. */
         endpoint: z.string().url().optional(),
         forcePathStyle: z.boolean().default(false),
+        /** Shared-config profile (~/.aws/config); default: AWS_PROFILE or the default chain. */
+        profile: z.string().min(1).optional(),
+        /** Server-side encryption, passed through to PutObject. */
+        sse: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional(),
+        sseKmsKeyId: z.string().min(1).optional(),
+        storageClass: z.string().min(1).optional(),
+        /** Attempts per request (the SDK's standard retry with jittered backoff). */
+        maxAttempts: z.number().int().min(1).max(20).default(4),
+        /**
+         * The SDK's extra CRC checksums: `when-required` for S3-compatible stores that reject them
+         * (older MinIO, Ceph, s3rver); pgfollower verifies its own SHA-256 either way.
+         */
+        checksums: z.enum(['when-supported', 'when-required']).default('when-supported'),
       })
       .optional(),
-    compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
+    compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('lz4'),
+    /** Segments fetched ahead of replay into the spool (0 = no prefetch). */
     prefetch: z.number().int().min(0).max(256).default(16),
+    /** Parallel downloads of the prefetcher. */
+    prefetchConcurrency: z.number().int().min(1).max(32).default(4),
+    /**
+     * Where prefetched segments wait. Must be on the filesystem of pg_wal so the restore_command's
+     * `mv` is a rename. Default: <node.dataDirectory>/pg_wal/.pgfollower-spool.
+     */
+    spoolDirectory: z.string().min(1).optional(),
+    /** Bound for one archive operation (one push or one fetch, retries included). */
+    timeoutMs: durationMs.default(60_000),
+    /**
+     * The pgfollower command restore_command falls back to (default: this node binary and script,
+     * by absolute path). Set it when pgfollower is installed elsewhere on the follower.
+     */
+    command: z.string().min(1).optional(),
   })
   .superRefine((archive, ctx) => {
     if (archive.type === 'fs' && !archive.fs) {
@@ -34,4 +74,23 @@ export const archiveSection = z
         message: 'archive.type is s3: set archive.s3.bucket',
       });
     }
+    if (archive.s3?.sseKmsKeyId && !archive.s3.sse?.startsWith('aws:kms')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['s3', 'sseKmsKeyId'],
+        message: 'sseKmsKeyId needs archive.s3.sse: aws:kms (or aws:kms:dsse)',
+      });
+    }
+    if (archive.compression === 'zstd' && !zstdAvailable()) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compression'],
+        message: `zstd needs Node.js 22.15 or newer (node:zlib zstd); this is ${process.version}: use lz4 or gzip`,
+      });
+    }
   });
+
+/** node:zlib gained zstd in Node 22.15; pgfollower uses it only there rather than a native add-on. */
+export function zstdAvailable(): boolean {
+  return 'zstdCompressSync' in zlib;
+}

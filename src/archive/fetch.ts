@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { chown, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Context } from '../context.js';
+import { ArchiveError, UsageError } from '../errors.js';
+import { codecOfKey, decode } from './codec.js';
+import { parseWalFile, type WalFile } from './layout.js';
+import { findExisting } from './push.js';
+import { writeRequested } from './spool.js';
+import type { ArchiveStore } from './store.js';
+import { verifyWalFile } from './verify.js';
+
+export type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
+
+export interface FetchResult {
+  name: string;
+  outcome: FetchOutcome;
+  key?: string;
+  bytes?: number;
+  ms: number;
+}
+
+/**
+ * `wal-fetch %f %p`: restores one WAL file for PostgreSQL. Takes it from the spool when the
+ * prefetcher left it there, else from the archive; decompresses and verifies it (SHA-256 recorded at
+ * push, size, page magic and address) before it appears at `dest`, via a temp file and rename, so
+ * PostgreSQL never reads a partial or corrupt file. Not found is an outcome, not an error.
+ */
+export async function fetchWal(
+  ctx: Context,
+  store: ArchiveStore,
+  name: string,
+  dest: string,
+  options: { spoolDir?: string | undefined } = {},
+): Promise<FetchResult> {
+  const started = ctx.clock.now();
+  const file = parseWalFile(name);
+  if (!file) {
+    throw new UsageError(`${name} is not a WAL file name`, {
+      hint: "restore_command must be 'pgfollower wal-fetch %f %p'",
+    });
+  }
+  const runAs = ctx.exec.runAs;
+  if (options.spoolDir) {
+    try {
+      await rename(join(options.spoolDir, name), dest);
+      return { name, outcome: 'restored-from-spool', ms: ctx.clock.now() - started };
+    } catch {
+      // Not spooled (or no spool yet): fall through to the archive.
+    }
+    if (file.kind === 'segment') {
+      await writeRequested(options.spoolDir, name, runAs).catch(() => undefined);
+    }
+  }
+  const got = await readVerified(store, file, ctx.signal);
+  if (!got) return { name, outcome: 'not-found', ms: ctx.clock.now() - started };
+  await writeFileAtomicIn(dest, got.data, runAs);
+  return { name, outcome: 'restored', key: got.key, bytes: got.data.length, ms: ctx.clock.now() - started };
+}
+
+/** Reads, decompresses and verifies one archived file; undefined when the archive lacks it. */
+export async function readVerified(
+  store: ArchiveStore,
+  file: WalFile,
+  signal?: AbortSignal,
+): Promise<{ key: string; data: Buffer } | undefined> {
+  const key = await findExisting(store, file, signal);
+  if (!key) return undefined;
+  const object = await store.get(key, signal);
+  if (!object) return undefined;
+  const data = await decode(codecOfKey(key), object.body);
+  const expectedSize = object.metadata.size;
+  if (expectedSize !== undefined && Number(expectedSize) !== data.length) {
+    throw new ArchiveError(
+      `${file.name} is corrupt: ${data.length} bytes, ${expectedSize} recorded at push`,
+      {
+        code: 'ARCHIVE_CORRUPT',
+      },
+    );
+  }
+  verifyWalFile(file, data, object.metadata.sha256);
+  return { key, data };
+}
+
+/** Writes next to `dest` and renames, owned by the PostgreSQL OS user when we are root. */
+export async function writeFileAtomicIn(
+  dest: string,
+  data: Buffer,
+  runAs?: { uid: number; gid: number },
+): Promise<void> {
+  const tmp = join(dirname(dest), `.tmp.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(tmp, data, { mode: 0o600 });
+    if (runAs) await chown(tmp, runAs.uid, runAs.gid);
+    await rename(tmp, dest);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw new ArchiveError(`cannot write ${dest}: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ArchiveError } from '../errors.js';
+import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
+
+/** Errno codes worth retrying on a network filesystem (NFS server restarting, stale handles). */
+const transientErrno = new Set(['EIO', 'ESTALE', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ENOSPC', 'EDQUOT']);
+
+/**
+ * A directory archive (local disk or NFS). Atomic, no-overwrite writes: the object is written to a
+ * temp file in the target directory, fsynced, then hard-linked to its final name (link fails with
+ * EEXIST instead of replacing, unlike rename), and the directory is fsynced so the name survives a
+ * crash. Readers never see a partial file because the final name only ever points at a whole one.
+ */
+export function createFsStore(options: { path: string; fsync: boolean }): ArchiveStore {
+  const root = options.path;
+  const full = (key: string): string => join(root, key);
+
+  return {
+    description: `fs:${root}`,
+
+    async put(key, body): Promise<PutOutcome> {
+      const target = full(key);
+      const dir = dirname(target);
+      const tmp = join(dir, `.tmp.${process.pid}.${randomBytes(6).toString('hex')}`);
+      try {
+        await mkdir(dir, { recursive: true, mode: 0o750 });
+        const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
+        try {
+          await handle.writeFile(body);
+          if (options.fsync) await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        try {
+          await link(tmp, target);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+          throw error;
+        }
+        if (options.fsync) await fsyncDir(dir);
+        return 'created';
+      } catch (error) {
+        throw toArchiveError(error, `write ${target}`);
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
+    },
+
+    async get(key): Promise<StoredObject | undefined> {
+      try {
+        const body = await readFile(full(key));
+        return { key, size: body.length, metadata: {}, body };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw toArchiveError(error, `read ${full(key)}`);
+      }
+    },
+
+    async head(key): Promise<ObjectInfo | undefined> {
+      try {
+        const s = await stat(full(key));
+        return { key, size: s.size, metadata: {} };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw toArchiveError(error, `stat ${full(key)}`);
+      }
+    },
+
+    async list(prefix, listOptions = {}): Promise<ObjectInfo[]> {
+      // Prefixes are "wal/<tli>/" or "wal/<tli>/<name>": list the folder, filter by name.
+      const slash = prefix.lastIndexOf('/');
+      const folder = prefix.slice(0, slash + 1);
+      const namePrefix = prefix.slice(slash + 1);
+      let names: string[];
+      try {
+        names = await readdir(full(folder || '.'));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw toArchiveError(error, `list ${full(folder)}`);
+      }
+      if (folder === '' || folder === 'wal/') {
+        // Listing the timeline level: report each timeline folder's files.
+        const out: ObjectInfo[] = [];
+        for (const name of names.sort()) {
+          if (name.startsWith('.') || !name.startsWith(namePrefix)) continue;
+          const sub = `${folder}${name}/`;
+          const s = await stat(full(sub)).catch(() => undefined);
+          if (s?.isDirectory()) out.push(...(await this.list(sub, listOptions)));
+        }
+        return out;
+      }
+      const out: ObjectInfo[] = [];
+      for (const name of names.sort()) {
+        if (name.startsWith('.') || !name.startsWith(namePrefix)) continue;
+        const key = `${folder}${name}`;
+        if (listOptions.startAfter !== undefined && key <= listOptions.startAfter) continue;
+        out.push({ key, size: -1, metadata: {} });
+      }
+      return out;
+    },
+
+    close() {},
+  };
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function toArchiveError(error: unknown, what: string): ArchiveError {
+  if (error instanceof ArchiveError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  return new ArchiveError(`cannot ${what}: ${(error as Error).message}`, {
+    cause: error,
+    transient: code !== undefined && transientErrno.has(code),
+    hint:
+      code === 'EACCES'
+        ? 'the archive directory must be writable by the PostgreSQL OS user (archive_command runs as it)'
+        : undefined,
+  });
+}

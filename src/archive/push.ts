@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Context } from '../context.js';
+import { ArchiveError, UsageError } from '../errors.js';
+import { codecOfKey, decode, encode, type CodecName } from './codec.js';
+import { candidateKeys, isCompressible, objectKey, parseWalFile, type WalFile } from './layout.js';
+import type { ArchiveStore } from './store.js';
+import { readSegmentHeader, sha256, verifyWalFile } from './verify.js';
+
+export interface PushResult {
+  name: string;
+  key: string;
+  outcome: 'stored' | 'already-archived';
+  bytes: number;
+  storedBytes: number;
+  ms: number;
+}
+
+/**
+ * `wal-push %p`: stores one WAL file durably, never overwriting. An existing object with the same
+ * content (SHA-256 of the uncompressed bytes) is success, as PostgreSQL re-runs archive_command after
+ * a crash; different content is refused loudly (two leaders archiving into one prefix). Only returns
+ * when the object is durably stored and reads back as ours: PostgreSQL recycles the segment after
+ * success, so a false success loses WAL.
+ */
+export async function pushWal(ctx: Context, store: ArchiveStore, path: string): Promise<PushResult> {
+  const started = ctx.clock.now();
+  const name = basename(path);
+  const file = parseWalFile(name);
+  if (!file) {
+    throw new UsageError(`${name} is not a WAL file name (segment, .partial, .history or .backup)`, {
+      hint: "archive_command must be 'pgfollower wal-push %p'",
+    });
+  }
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (error) {
+    throw new ArchiveError(`cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'archive_command runs in the data directory: pass %p, not %f',
+    });
+  }
+  // Never archive garbage: a damaged file here would be restored later as if it were WAL.
+  verifyWalFile(file, raw);
+  const digest = sha256(raw);
+  const log = ctx.logger.child({ component: 'wal-push', file: name, archive: store.description });
+
+  const existing = await findExisting(store, file, ctx.signal);
+  if (existing) {
+    await compareExisting(ctx, store, file, existing, digest);
+    log.info({ key: existing }, `${name} is already archived with identical content; nothing to do`);
+    return {
+      name,
+      key: existing,
+      outcome: 'already-archived',
+      bytes: raw.length,
+      storedBytes: 0,
+      ms: ctx.clock.now() - started,
+    };
+  }
+
+  const codec: CodecName = isCompressible(file.kind) ? ctx.config.archive.compression : 'none';
+  const key = objectKey(file, codec);
+  const body = await encode(codec, raw);
+  const metadata: Record<string, string> = { sha256: digest, size: String(raw.length), codec };
+  const header = file.kind === 'segment' || file.kind === 'partial' ? readSegmentHeader(raw) : undefined;
+  if (header) metadata['system-identifier'] = header.systemIdentifier.toString();
+
+  const outcome = await store.put(key, body, metadata, ctx.signal);
+  if (outcome === 'exists') {
+    // Lost a race with a concurrent push of the same file: fine if the winner stored the same bytes.
+    await compareExisting(ctx, store, file, key, digest);
+    log.info({ key }, `${name} was archived concurrently with identical content; nothing to do`);
+    return {
+      name,
+      key,
+      outcome: 'already-archived',
+      bytes: raw.length,
+      storedBytes: 0,
+      ms: ctx.clock.now() - started,
+    };
+  }
+  // Read back what the store now holds under the key: catches stores that ignored If-None-Match
+  // (a concurrent writer replaced ours) and truncated uploads.
+  const stored = await store.head(key, ctx.signal);
+  if (!stored) {
+    throw new ArchiveError(`${name} was uploaded but is not visible at ${key}`, {
+      transient: true,
+      hint: 'PostgreSQL will retry archive_command; check the store',
+    });
+  }
+  if (
+    (stored.size >= 0 && stored.size !== body.length) ||
+    (stored.metadata.sha256 !== undefined && stored.metadata.sha256 !== digest)
+  ) {
+    await compareExisting(ctx, store, file, key, digest);
+  }
+  log.info({ key, bytes: raw.length, storedBytes: body.length, codec }, `archived ${name}`);
+  return {
+    name,
+    key,
+    outcome: 'stored',
+    bytes: raw.length,
+    storedBytes: body.length,
+    ms: ctx.clock.now() - started,
+  };
+}
+
+/** The key an archived copy of `file` has under any codec, if one exists. */
+export async function findExisting(
+  store: ArchiveStore,
+  file: WalFile,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const candidates = candidateKeys(file);
+  if (candidates.length === 1) {
+    const only = candidates[0] as string;
+    return (await store.head(only, signal)) ? only : undefined;
+  }
+  // One listing answers for every codec variant of the name.
+  const listed = await store.list(candidates[0] as string, { signal });
+  const keys = new Set(listed.map((o) => o.key));
+  return candidates.find((k) => keys.has(k));
+}
+
+async function compareExisting(
+  ctx: Context,
+  store: ArchiveStore,
+  file: WalFile,
+  key: string,
+  digest: string,
+): Promise<void> {
+  const object = await store.get(key, ctx.signal);
+  if (!object) {
+    throw new ArchiveError(`${file.name}: ${key} vanished while being compared`, { transient: true });
+  }
+  let theirs: string | undefined = object.metadata.sha256;
+  if (theirs === undefined) {
+    try {
+      theirs = sha256(await decode(codecOfKey(key), object.body));
+    } catch {
+      theirs = 'undecodable';
+    }
+  }
+  if (theirs === digest) return;
+  ctx.logger.error(
+    { component: 'wal-push', file: file.name, key, archive: store.description },
+    `REFUSED: ${file.name} is already in the archive with DIFFERENT content; not overwriting. Two clusters are probably archiving into the same location (a second leader after a split brain, or a copied data directory).`,
+  );
+  throw new ArchiveError(
+    `${file.name} already exists in ${store.description} (${key}) with different content; refusing to overwrite`,
+    {
+      code: 'ARCHIVE_CONFLICT',
+      hint: 'find which leader wrote it (pg_controldata "Database system identifier" vs. the object metadata system-identifier); give each cluster its own archive prefix',
+    },
+  );
+}

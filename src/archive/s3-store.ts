@@ -1,0 +1,200 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import type { Config } from '../config/schema.js';
+import { ArchiveError } from '../errors.js';
+import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
+
+type S3Options = NonNullable<Config['archive']['s3']>;
+
+/** S3 error names that mean "try again later" (besides network errors and 5xx). */
+const transientNames = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+/**
+ * An S3 (or S3-compatible) archive through @aws-sdk/client-s3. Credentials come from the SDK's
+ * default chain (env, shared config/profile, SSO, instance or container role); TLS whenever the
+ * endpoint is https (AWS by default). The SDK retries transient failures with jittered backoff
+ * (`maxAttempts`). Writes are conditional (`If-None-Match: *`), so two writers cannot replace each
+ * other's object on stores that support it; wal-push also re-reads what it wrote (push.ts) for stores
+ * that ignore the condition.
+ */
+export function createS3Store(options: S3Options, timeoutMs: number): ArchiveStore {
+  const client = new S3Client({
+    region: options.region,
+    endpoint: options.endpoint,
+    forcePathStyle: options.forcePathStyle,
+    maxAttempts: options.maxAttempts,
+    ...(options.profile ? { profile: options.profile } : {}),
+    requestChecksumCalculation: options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    responseChecksumValidation: options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+  });
+  const prefix = options.prefix;
+  const bucket = options.bucket;
+  let conditionalWrites = true;
+
+  const withTimeout = (signal?: AbortSignal): AbortSignal =>
+    signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+
+  async function putOnce(input: PutObjectCommandInput, signal?: AbortSignal): Promise<PutOutcome> {
+    try {
+      await client.send(new PutObjectCommand(input), { abortSignal: withTimeout(signal) });
+      return 'created';
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 412 || errorName(error) === 'PreconditionFailed') return 'exists';
+      // 409 ConditionalRequestConflict: a concurrent conditional write of the same key is in flight.
+      if (status === 409) return 'exists';
+      throw error;
+    }
+  }
+
+  return {
+    description: `s3://${bucket}/${prefix}`,
+
+    async put(key, body, metadata, signal): Promise<PutOutcome> {
+      const input: PutObjectCommandInput = {
+        Bucket: bucket,
+        Key: prefix + key,
+        Body: body,
+        ContentLength: body.length,
+        Metadata: metadata,
+        ...(conditionalWrites ? { IfNoneMatch: '*' } : {}),
+        ...(options.sse ? { ServerSideEncryption: options.sse } : {}),
+        ...(options.sseKmsKeyId ? { SSEKMSKeyId: options.sseKmsKeyId } : {}),
+        ...(options.storageClass
+          ? { StorageClass: options.storageClass as PutObjectCommandInput['StorageClass'] }
+          : {}),
+      };
+      try {
+        return await putOnce(input, signal);
+      } catch (error) {
+        if (conditionalWrites && (httpStatus(error) === 501 || errorName(error) === 'NotImplemented')) {
+          // A store without conditional writes: remember, and rely on head-before-put plus the
+          // read-back in push.ts.
+          conditionalWrites = false;
+          const { IfNoneMatch: _dropped, ...plain } = input;
+          try {
+            if (await this.head(key, signal)) return 'exists';
+            return await putOnce(plain, signal);
+          } catch (retryError) {
+            throw toArchiveError(retryError, `put ${key}`);
+          }
+        }
+        throw toArchiveError(error, `put ${key}`);
+      }
+    },
+
+    async get(key, signal): Promise<StoredObject | undefined> {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }), {
+          abortSignal: withTimeout(signal),
+        });
+        if (!out.Body) return undefined;
+        const body = Buffer.from(await out.Body.transformToByteArray());
+        return { key, size: body.length, metadata: out.Metadata ?? {}, body };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw toArchiveError(error, `get ${key}`);
+      }
+    },
+
+    async head(key, signal): Promise<ObjectInfo | undefined> {
+      try {
+        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), {
+          abortSignal: withTimeout(signal),
+        });
+        return { key, size: out.ContentLength ?? -1, metadata: out.Metadata ?? {} };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw toArchiveError(error, `head ${key}`);
+      }
+    },
+
+    async list(keyPrefix, listOptions = {}): Promise<ObjectInfo[]> {
+      const out: ObjectInfo[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix + keyPrefix,
+              ContinuationToken: token,
+              ...(listOptions.startAfter !== undefined && token === undefined
+                ? { StartAfter: prefix + listOptions.startAfter }
+                : {}),
+            }),
+            { abortSignal: withTimeout(listOptions.signal) },
+          );
+          for (const item of page.Contents ?? []) {
+            if (item.Key === undefined) continue;
+            out.push({ key: item.Key.slice(prefix.length), size: item.Size ?? -1, metadata: {} });
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+      } catch (error) {
+        throw toArchiveError(error, `list ${keyPrefix}`);
+      }
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+
+    close() {
+      client.destroy();
+    },
+  };
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = errorName(error);
+  return httpStatus(error) === 404 || name === 'NoSuchKey' || name === 'NotFound';
+}
+
+/** Maps SDK and network errors to ArchiveError, marking what is worth retrying later. */
+export function toArchiveError(error: unknown, what: string): ArchiveError {
+  if (error instanceof ArchiveError) return error;
+  const status = httpStatus(error);
+  const name = errorName(error) ?? 'Error';
+  const networkCode = (error as NodeJS.ErrnoException | undefined)?.code;
+  const transient =
+    status === undefined ||
+    status >= 500 ||
+    status === 429 ||
+    transientNames.has(name) ||
+    (error as { $retryable?: unknown } | undefined)?.$retryable !== undefined;
+  const detail =
+    error instanceof S3ServiceException ? `${name} (HTTP ${status ?? '?'})` : (error as Error).message;
+  return new ArchiveError(`S3 ${what} failed: ${detail}${networkCode ? ` [${networkCode}]` : ''}`, {
+    cause: error,
+    transient,
+    code: status === 403 ? 'ARCHIVE_ACCESS_DENIED' : 'ARCHIVE',
+    hint:
+      status === 403
+        ? 'check the AWS credentials (env, ~/.aws, instance role) and the bucket policy; secrets are never logged'
+        : transient
+          ? 'the store is unreachable or overloaded; PostgreSQL retries by itself'
+          : undefined,
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The one archive interface. Keys are relative to the archive root ("wal/00000001/..."), bodies are
+ * whole objects (a WAL segment is 16 MB by default: buffering it is cheaper than streaming twice
+ * for the checksum). Implementations: fs-store.ts (a directory, local or NFS), s3-store.ts.
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Metadata stored with the object (s3 user metadata; empty on fs). */
+  metadata: Record<string, string>;
+}
+
+export interface StoredObject extends ObjectInfo {
+  body: Buffer;
+}
+
+export type PutOutcome = 'created' | 'exists';
+
+export interface ArchiveStore {
+  /** For logs and messages, without secrets: "fs:/srv/wal" or "s3://bucket/prefix". */
+  readonly description: string;
+  /**
+   * Writes atomically and never overwrites: readers see the whole object or nothing; resolves
+   * 'exists' when the key was already there (the caller compares contents).
+   */
+  put(key: string, body: Buffer, metadata: Record<string, string>, signal?: AbortSignal): Promise<PutOutcome>;
+  get(key: string, signal?: AbortSignal): Promise<StoredObject | undefined>;
+  head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
+  /** Objects whose key starts with `prefix`, in key order; after `startAfter` when given. */
+  list(prefix: string, options?: { startAfter?: string; signal?: AbortSignal }): Promise<ObjectInfo[]>;
+  /** Releases connections. */
+  close(): void;
+}

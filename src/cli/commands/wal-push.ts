@@ -1,0 +1,31 @@
+import type { RegisterCommand } from '../command.js';
+import { buildContext } from '../context.js';
+
+/**
+ * `pgfollower wal-push %p`: the leader's archive_command. Exit 0 only when the file is durably in
+ * the archive (or already there with identical content); non-zero otherwise, so PostgreSQL keeps
+ * the segment and retries. Domain code is imported lazily: this runs once per segment.
+ */
+export const registerWalPush: RegisterCommand = (program, env) => {
+  program
+    .command('wal-push')
+    .description("archive one WAL file; use as the leader's archive_command = 'pgfollower wal-push %p'")
+    .argument('<path>', 'the file to archive (%p), relative to the data directory')
+    .action(async (path: string) => {
+      const ctx = await buildContext({
+        global: env.globals(),
+        output: env.output,
+        signal: env.signal,
+        needBinaries: false,
+        env: env.env,
+      });
+      const { openArchiveStore } = await import('../../archive/open-store.js');
+      const { pushWal } = await import('../../archive/push.js');
+      const store = openArchiveStore(ctx.config);
+      try {
+        await pushWal(ctx, store, path);
+      } finally {
+        store.close();
+      }
+    });
+};
