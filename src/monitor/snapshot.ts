@@ -7,13 +7,7 @@ import type { Lsn } from '../postgres/lsn.js';
  */
 
 export type FollowerState =
-  | 'streaming'
-  | 'catching-up'
-  | 'archive-recovery'
-  | 'stalled'
-  | 'disconnected'
-  | 'stopped'
-  | 'primary';
+  'streaming' | 'catching-up' | 'archive-recovery' | 'stalled' | 'disconnected' | 'stopped' | 'primary';
 
 export const followerStates: readonly FollowerState[] = [
   'streaming',

@@ -1,0 +1,125 @@
+import type { Lag, LeaderSample, LocalSample, SlotForecast, Sourced } from './snapshot.js';
+
+/**
+ * Lag in bytes and seconds that an idle leader or a stopped receiver cannot fool.
+ *
+ * "now() - pg_last_xact_replay_timestamp()" grows on an idle leader and reads 0 when receive ==
+ * replay even if receiving stopped (repmgr issue 519). Instead we remember when the leader's LSN
+ * was first seen beyond a position: the replay lag in seconds is how long ago the leader first
+ * had WAL that this follower has still not replayed. An idle leader whose WAL is all replayed has
+ * lag 0; a follower whose receiver stopped while the leader writes has a growing lag.
+ */
+export class LagTracker {
+  /** Leader LSN samples (local clock), strictly increasing in LSN. */
+  private history: Array<{ at: number; lsn: bigint }> = [];
+  private readonly maxEntries: number;
+
+  constructor(options: { maxEntries?: number } = {}) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+  }
+
+  compute(takenAt: number, local: Sourced<LocalSample>, leader: Sourced<LeaderSample>): Lag {
+    if (leader.ok) this.observeLeader(takenAt, leader.value.currentLsn);
+    if (!local.ok || !local.value.inRecovery) {
+      return { replayLagBytes: null, receiveLagBytes: null, replayLagSeconds: null };
+    }
+    const { replayLsn, receiveLsn } = local.value;
+    const leaderLsn = leader.ok ? leader.value.currentLsn : null;
+    const replayLagBytes = leaderLsn !== null && replayLsn !== null ? positive(leaderLsn - replayLsn) : null;
+    // A receiver that has received nothing since startup reports null: then it is as far behind as replay.
+    const received =
+      receiveLsn !== null && replayLsn !== null && receiveLsn < replayLsn ? replayLsn : receiveLsn;
+    const receiveLagBytes = leaderLsn !== null && received !== null ? positive(leaderLsn - received) : null;
+    return {
+      replayLagBytes,
+      receiveLagBytes,
+      replayLagSeconds: this.secondsBehind(takenAt, local.value, leader, replayLagBytes),
+    };
+  }
+
+  private observeLeader(at: number, lsn: bigint): void {
+    const last = this.history[this.history.length - 1];
+    if (last && lsn <= last.lsn) return;
+    this.history.push({ at, lsn });
+    if (this.history.length > this.maxEntries) this.history.splice(0, this.history.length - this.maxEntries);
+  }
+
+  private secondsBehind(
+    takenAt: number,
+    local: LocalSample,
+    leader: Sourced<LeaderSample>,
+    replayLagBytes: bigint | null,
+  ): number | null {
+    const replayLsn = local.replayLsn;
+    if (replayLsn === null) return null;
+    if (replayLagBytes === 0n) {
+      this.forgetUpTo(replayLsn);
+      return 0;
+    }
+    this.forgetUpTo(replayLsn);
+    const first = this.history[0];
+    if (!first) return null;
+    if (first.lsn <= replayLsn) {
+      // We saw the leader pass the replay position: the next sample is when it was first beyond it.
+      const beyond = this.history[1];
+      return beyond ? Math.max(0, (takenAt - beyond.at) / 1000) : 0;
+    }
+    // Behind since before we started watching: the commit timestamp is the best estimate left,
+    // and never less than what we watched ourselves.
+    const watched = Math.max(0, (takenAt - first.at) / 1000);
+    if (leader.ok && local.lastReplayTimestamp !== null) {
+      return Math.max(watched, (leader.value.leaderNow - local.lastReplayTimestamp) / 1000);
+    }
+    return watched;
+  }
+
+  /** Keeps one sample at or below the replay position, drops older ones. */
+  private forgetUpTo(replayLsn: bigint): void {
+    let drop = 0;
+    while (drop + 1 < this.history.length && (this.history[drop + 1]?.lsn ?? Infinity) <= replayLsn) drop++;
+    if (drop > 0) this.history.splice(0, drop);
+  }
+}
+
+function positive(value: bigint): bigint {
+  return value < 0n ? 0n : value;
+}
+
+/**
+ * How fast this follower's slot makes the leader retain WAL, and when that would hit the limit
+ * (max_slot_wal_keep_size, via safe_wal_size). The leader's free disk is not visible over SQL, so
+ * without that setting the forecast gives growth only and says so.
+ */
+export class SlotForecaster {
+  private samples: Array<{ at: number; retained: bigint }> = [];
+
+  constructor(private readonly windowMs = 60_000) {}
+
+  compute(takenAt: number, leader: Sourced<LeaderSample>): SlotForecast | null {
+    if (!leader.ok) return null;
+    const slot = leader.value.slot;
+    if (!slot?.exists || slot.restartLsn === null) {
+      this.samples = [];
+      return null;
+    }
+    const retained = positive(leader.value.currentLsn - slot.restartLsn);
+    this.samples.push({ at: takenAt, retained });
+    while (this.samples.length > 2 && (this.samples[0]?.at ?? takenAt) < takenAt - this.windowMs) {
+      this.samples.shift();
+    }
+    const first = this.samples[0];
+    const growth =
+      first && takenAt > first.at ? Number(retained - first.retained) / ((takenAt - first.at) / 1000) : null;
+    const limited =
+      leader.value.maxSlotWalKeepSizeBytes !== null && leader.value.maxSlotWalKeepSizeBytes !== undefined;
+    const headroom = limited ? slot.safeWalSizeBytes : null;
+    return {
+      retainedBytes: retained,
+      growthBytesPerSecond: growth,
+      headroomBytes: headroom,
+      secondsUntilFull:
+        headroom !== null && growth !== null && growth > 0 ? Math.max(0, Number(headroom) / growth) : null,
+      limit: limited ? 'max_slot_wal_keep_size' : null,
+    };
+  }
+}

@@ -1,0 +1,148 @@
+import { hostname } from 'node:os';
+import type { ArchiveProbe, SnapshotInProgress } from '../daemon/types.js';
+import type { Context } from '../context.js';
+import { localConninfo } from '../postgres/client.js';
+import { DEFAULT_WAL_SEGMENT_SIZE, walFileName } from '../postgres/lsn.js';
+import { classify } from './classify.js';
+import { PersistentConnection, toSourced, type Attempt } from './connection.js';
+import { LagTracker, SlotForecaster } from './lag.js';
+import { LeaderQuery, queryLocal } from './queries.js';
+import type { ArchiveSample, LeaderSample, LocalSample, Snapshot, Sourced } from './snapshot.js';
+
+export interface MonitorOptions {
+  archiveProbe?: ArchiveProbe | undefined;
+  maxBackoffMs?: number | undefined;
+}
+
+/** What one tick produced besides the snapshot: failed attempts, for logs and events. */
+export interface TickOutcome {
+  snapshot: Snapshot;
+  localAttempt: Attempt<LocalSample>;
+  leaderAttempt: Attempt<LeaderSample> | undefined;
+}
+
+/**
+ * Takes snapshots: one query on the local server, one on the leader (in parallel), the archive
+ * probe if any, then lag maths and classification. Holds the state that spans ticks (connections,
+ * the leader LSN history for lag seconds, the slot growth window, the previous snapshot).
+ */
+export class Monitor {
+  private readonly local: PersistentConnection;
+  private readonly leader: PersistentConnection;
+  private readonly leaderQuery = new LeaderQuery();
+  private readonly lag = new LagTracker();
+  private readonly forecast = new SlotForecaster();
+  private previous: Snapshot | undefined;
+
+  constructor(
+    private ctx: Context,
+    private readonly options: MonitorOptions = {},
+  ) {
+    const common = {
+      connectTimeoutMs: Math.min(
+        ctx.config.leader.connectTimeoutMs,
+        ctx.config.monitor.queryTimeoutMs + 2000,
+      ),
+      queryTimeoutMs: ctx.config.monitor.queryTimeoutMs,
+      applicationName: 'pgfollower monitor',
+      baseBackoffMs: Math.max(100, ctx.config.monitor.intervalMs),
+      maxBackoffMs: options.maxBackoffMs ?? 15_000,
+      clock: ctx.clock,
+    };
+    this.local = new PersistentConnection({ ...common, name: 'local server' });
+    this.leader = new PersistentConnection({ ...common, name: 'leader' });
+  }
+
+  /** Statements sent to the leader so far (the footprint benchmark reads it). */
+  get leaderQueries(): number {
+    return this.leaderQuery.queries;
+  }
+
+  setContext(ctx: Context): void {
+    this.ctx = ctx;
+  }
+
+  async tick(signal: AbortSignal): Promise<TickOutcome> {
+    const { config } = this.ctx;
+    const takenAt = this.ctx.clock.now();
+    const node = nodeName(config.node.name);
+    const slotName =
+      (config.slot.enabled ? config.slot.name : undefined) ??
+      (this.previous?.local.ok ? this.previous.local.value.walReceiver?.slotName : undefined) ??
+      null;
+    const leaderConninfo = config.leader.conninfo;
+
+    const [localAttempt, leaderAttempt] = await Promise.all([
+      this.local.use(localConninfo({ ...config.node, user: localUser(config.node) }), queryLocal),
+      leaderConninfo
+        ? this.leader.use(leaderConninfo, (client) => this.leaderQuery.run(client, slotName, node))
+        : Promise.resolve(undefined),
+    ]);
+    const local = toSourced(localAttempt);
+    const leader: Sourced<LeaderSample> = leaderAttempt
+      ? toSourced(leaderAttempt)
+      : { ok: false, error: 'no leader configured (leader.conninfo)', code: 'NO_LEADER' };
+
+    const lag = this.lag.compute(takenAt, local, leader);
+    const segmentSize = (leader.ok ? leader.value.walSegmentSizeBytes : null) ?? DEFAULT_WAL_SEGMENT_SIZE;
+    const neededSegment =
+      local.ok && local.value.inRecovery && local.value.replayLsn !== null && local.value.timeline !== null
+        ? walFileName(local.value.timeline, local.value.replayLsn, segmentSize)
+        : null;
+
+    let archive: Sourced<ArchiveSample> | null = null;
+    if (this.options.archiveProbe) {
+      const inProgress: SnapshotInProgress = { takenAt, node, local, leader, lag, neededSegment };
+      try {
+        archive = { ok: true, value: await this.options.archiveProbe(inProgress, signal) };
+      } catch (error) {
+        archive = { ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    }
+
+    const unclassified = {
+      takenAt,
+      node,
+      local,
+      leader,
+      archive,
+      lag,
+      forecast: this.forecast.compute(takenAt, leader),
+    };
+    const verdict = classify(this.previous, unclassified, {
+      catchingUpBytes: config.monitor.catchingUpBytes,
+      stallAfterMs: Math.max(30_000, config.monitor.intervalMs * 10),
+    });
+    const snapshot: Snapshot = { ...unclassified, ...verdict };
+    this.previous = snapshot;
+    return { snapshot, localAttempt, leaderAttempt };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.local.close(), this.leader.close()]);
+  }
+}
+
+export function nodeName(configured: string | undefined): string {
+  return configured ?? hostname();
+}
+
+/**
+ * The local user: node.user, else libpq's PGUSER, else, when pgfollower runs as root (which
+ * PostgreSQL refuses as a role by convention), the PostgreSQL OS user.
+ */
+export function localUser(node: { user?: string | undefined; osUser: string }): string | undefined {
+  if (node.user) return node.user;
+  if (process.env.PGUSER) return undefined;
+  return process.getuid?.() === 0 ? node.osUser : undefined;
+}
+
+/** One snapshot without a daemon: `status` and `check` when no supervisor answers. */
+export async function takeSnapshot(ctx: Context, options: MonitorOptions = {}): Promise<Snapshot> {
+  const monitor = new Monitor(ctx, options);
+  try {
+    return (await monitor.tick(ctx.signal)).snapshot;
+  } finally {
+    await monitor.close();
+  }
+}

@@ -1,0 +1,195 @@
+import { formatBytes, formatDurationMs } from '../config/units.js';
+import { formatLsn } from '../postgres/lsn.js';
+import type { FollowerState, Snapshot } from './snapshot.js';
+
+/**
+ * The status document: what `status --json` prints, what GET /status serves, what `check` reads.
+ * LSNs are strings ("0/3000060"), byte counts are numbers (exact below 2^53 = 8 PB).
+ */
+export interface StatusDocument {
+  node: string;
+  role: 'replica' | 'primary' | 'down';
+  state: FollowerState;
+  reason: string;
+  takenAt: string;
+  timeline: number | null;
+  receiveLsn: string | null;
+  replayLsn: string | null;
+  leaderLsn: string | null;
+  /** Replay lag in bytes (leader current LSN minus replay LSN). */
+  lagBytes: number | null;
+  receiveLagBytes: number | null;
+  replayLagSeconds: number | null;
+  replayPaused: boolean | null;
+  walReceiver: { status: string; sender: string | null; slot: string | null } | null;
+  neededSegment: string | null;
+  slot: {
+    name: string | null;
+    exists: boolean | null;
+    active: boolean | null;
+    walStatus: string | null;
+    safeWalSizeBytes: number | null;
+    retainedBytes: number | null;
+    growthBytesPerSecond: number | null;
+    secondsUntilFull: number | null;
+  };
+  leader: {
+    reachable: boolean;
+    error: string | null;
+    timeline: number | null;
+    pgWalBytes: number | null;
+    oldestSegment: string | null;
+    archiverFailedCount: number | null;
+    lastArchivedAgeSeconds: number | null;
+  };
+  archive: {
+    ok: boolean;
+    error: string | null;
+    newestSegment: string | null;
+    missingSegment: string | null;
+    fetchedSegments: number | null;
+    spooledSegments: number | null;
+  } | null;
+  /** "supervisor" when served by a running daemon, "direct" for a one-shot snapshot. */
+  source: 'supervisor' | 'direct';
+}
+
+const num = (v: bigint | null | undefined): number | null =>
+  v === null || v === undefined ? null : Number(v);
+const lsn = (v: bigint | null | undefined): string | null =>
+  v === null || v === undefined ? null : formatLsn(v);
+
+export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']): StatusDocument {
+  const local = snapshot.local.ok ? snapshot.local.value : null;
+  const leader = snapshot.leader.ok ? snapshot.leader.value : null;
+  const slot = leader?.slot ?? null;
+  const receiver = local?.walReceiver ?? null;
+  const archive = snapshot.archive;
+  return {
+    node: snapshot.node,
+    role: local === null ? 'down' : local.inRecovery ? 'replica' : 'primary',
+    state: snapshot.state,
+    reason: snapshot.reason,
+    takenAt: new Date(snapshot.takenAt).toISOString(),
+    timeline: local?.timeline ?? null,
+    receiveLsn: lsn(local?.receiveLsn),
+    replayLsn: lsn(local?.replayLsn),
+    leaderLsn: lsn(leader?.currentLsn),
+    lagBytes: num(snapshot.lag.replayLagBytes),
+    receiveLagBytes: num(snapshot.lag.receiveLagBytes),
+    replayLagSeconds: snapshot.lag.replayLagSeconds,
+    replayPaused: local ? local.replayPaused : null,
+    walReceiver: receiver
+      ? {
+          status: receiver.status,
+          sender: receiver.senderHost ? `${receiver.senderHost}:${receiver.senderPort ?? ''}` : null,
+          slot: receiver.slotName,
+        }
+      : null,
+    neededSegment: snapshot.neededSegment,
+    slot: {
+      name: slot?.name ?? receiver?.slotName ?? null,
+      exists: slot ? slot.exists : null,
+      active: slot?.active ?? null,
+      walStatus: slot?.walStatus ?? null,
+      safeWalSizeBytes: num(slot?.safeWalSizeBytes),
+      retainedBytes: num(snapshot.forecast?.retainedBytes),
+      growthBytesPerSecond: snapshot.forecast?.growthBytesPerSecond ?? null,
+      secondsUntilFull: snapshot.forecast?.secondsUntilFull ?? null,
+    },
+    leader: {
+      reachable: leader !== null,
+      error: snapshot.leader.ok ? null : snapshot.leader.error,
+      timeline: leader?.timeline ?? null,
+      pgWalBytes: num(leader?.pgWalBytes),
+      oldestSegment: leader?.oldestSegment ?? null,
+      archiverFailedCount: leader?.archiver?.failedCount ?? null,
+      lastArchivedAgeSeconds:
+        leader?.archiver?.lastArchivedTime != null
+          ? Math.max(0, (leader.leaderNow - leader.archiver.lastArchivedTime) / 1000)
+          : null,
+    },
+    archive: archive
+      ? archive.ok
+        ? { ok: true, error: null, ...archive.value }
+        : {
+            ok: false,
+            error: archive.error,
+            newestSegment: null,
+            missingSegment: null,
+            fetchedSegments: null,
+            spooledSegments: null,
+          }
+      : null,
+    source,
+  };
+}
+
+/** The human summary `pgfollower status` prints: state first, then the numbers, then what to do. */
+export function formatStatus(doc: StatusDocument): string {
+  const lines: string[] = [];
+  lines.push(
+    `${doc.node}: ${doc.state} (${doc.role}${doc.timeline !== null ? `, timeline ${doc.timeline}` : ''})`,
+  );
+  lines.push(`  ${doc.reason}`);
+  if (doc.role === 'replica') {
+    lines.push(
+      `  lag: ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)} replay, ${doc.receiveLagBytes === null ? 'unknown' : formatBytes(doc.receiveLagBytes)} receive, ${doc.replayLagSeconds === null ? 'unknown' : formatDurationMs(doc.replayLagSeconds * 1000)} behind`,
+    );
+    lines.push(
+      `  positions: receive ${doc.receiveLsn ?? '-'}, replay ${doc.replayLsn ?? '-'}, leader ${doc.leaderLsn ?? '-'}${doc.replayPaused ? ' (replay paused)' : ''}`,
+    );
+  }
+  if (doc.slot.name) {
+    const s = doc.slot;
+    const parts = [
+      s.exists === null
+        ? 'unknown (leader unreachable)'
+        : s.exists
+          ? s.active
+            ? 'active'
+            : 'inactive'
+          : 'MISSING',
+    ];
+    if (s.walStatus) parts.push(`wal_status ${s.walStatus}`);
+    if (s.safeWalSizeBytes !== null)
+      parts.push(`${formatBytes(s.safeWalSizeBytes)} before it is invalidated`);
+    if (s.retainedBytes !== null) parts.push(`retains ${formatBytes(s.retainedBytes)}`);
+    if (s.secondsUntilFull !== null)
+      parts.push(`limit reached in ~${formatDurationMs(s.secondsUntilFull * 1000)}`);
+    lines.push(`  slot ${s.name}: ${parts.join(', ')}`);
+  }
+  if (!doc.leader.reachable) lines.push(`  leader: unreachable (${doc.leader.error ?? '?'})`);
+  else if (doc.leader.pgWalBytes !== null)
+    lines.push(
+      `  leader pg_wal: ${formatBytes(doc.leader.pgWalBytes)}${doc.leader.archiverFailedCount ? `, archiver failures ${doc.leader.archiverFailedCount}` : ''}`,
+    );
+  if (doc.neededSegment && (doc.state === 'archive-recovery' || doc.state === 'stalled'))
+    lines.push(`  next segment needed: ${doc.neededSegment}`);
+  const next = nextStep(doc);
+  if (next) lines.push(`next: ${next}`);
+  return lines.join('\n');
+}
+
+function nextStep(doc: StatusDocument): string | undefined {
+  switch (doc.state) {
+    case 'stopped':
+      return 'start the local server (systemctl start postgresql) and read its log if it does not come up';
+    case 'stalled':
+      return 'no source has the next WAL: restore it into the archive, or rebuild this follower (pgfollower rebuild)';
+    case 'disconnected':
+      return doc.leader.reachable
+        ? "the leader answers but this follower does not stream: check primary_conninfo, pg_hba.conf and the follower's log"
+        : 'check the leader host and network; the follower replays the archive meanwhile if restore_command is set';
+    case 'archive-recovery':
+      return 'the follower replays from the archive; it returns to streaming once the leader is reachable';
+    case 'catching-up':
+      return doc.replayPaused
+        ? 'replay is paused: run select pg_wal_replay_resume() when intended'
+        : undefined;
+    default:
+      return doc.slot.exists === false
+        ? 'the slot is missing on the leader: recreate it or rebuild'
+        : undefined;
+  }
+}
