@@ -1,0 +1,119 @@
+import { withClient } from '../postgres/client.js';
+import { describeConninfo, maskConninfo } from '../postgres/conninfo.js';
+import { parseLsn, type Lsn } from '../postgres/lsn.js';
+import { furthestLsn, readNodePosition } from '../postgres/replica-state.js';
+
+/**
+ * Where the other nodes stand, for promote's "am I the best candidate" check. A peer is a libpq
+ * conninfo (asked directly) or a pgfollower HTTP base URL (its supervisor's /status).
+ */
+export type PeerPosition =
+  | {
+      peer: string;
+      label: string;
+      ok: true;
+      via: 'sql' | 'http';
+      inRecovery: boolean;
+      timeline: number;
+      lsn: Lsn;
+    }
+  | { peer: string; label: string; ok: false; via: 'sql' | 'http'; error: string };
+
+export function isHttpPeer(peer: string): boolean {
+  return /^https?:\/\//i.test(peer);
+}
+
+/** How a peer is named in output: host:port for a conninfo (never its password), the URL otherwise. */
+export function labelPeer(peer: string): string {
+  return isHttpPeer(peer) ? peer.replace(/\/+$/, '') : describeConninfo(peer);
+}
+
+export async function readPeerPosition(
+  peer: string,
+  options: { connectTimeoutMs: number; signal: AbortSignal },
+): Promise<PeerPosition> {
+  const label = labelPeer(peer);
+  if (isHttpPeer(peer)) {
+    try {
+      const url = `${peer.replace(/\/+$/, '')}/status`;
+      const response = await fetch(url, {
+        signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.connectTimeoutMs)]),
+        headers: { accept: 'application/json' },
+      });
+      if (!response.ok)
+        return { peer, label, ok: false, via: 'http', error: `GET ${url}: HTTP ${response.status}` };
+      const parsed = parseStatusPosition(await response.json());
+      if (!parsed)
+        return { peer, label, ok: false, via: 'http', error: `GET ${url}: no local position in the answer` };
+      return { peer, label, ok: true, via: 'http', ...parsed };
+    } catch (error) {
+      return { peer, label, ok: false, via: 'http', error: (error as Error).message };
+    }
+  }
+  try {
+    const position = await withClient(
+      peer,
+      { connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.connectTimeoutMs },
+      readNodePosition,
+    );
+    return {
+      peer,
+      label,
+      ok: true,
+      via: 'sql',
+      inRecovery: position.inRecovery,
+      timeline: position.timeline,
+      lsn: furthestLsn(position),
+    };
+  } catch (error) {
+    return { peer, label, ok: false, via: 'sql', error: maskConninfo((error as Error).message) };
+  }
+}
+
+/**
+ * Reads a peer supervisor's /status answer: the snapshot's `local` sample (possibly wrapped as
+ * `{ ok, value }`, possibly under `snapshot`). LSNs arrive as "X/Y" or as decimal strings (bigint
+ * serialised by the HTTP layer).
+ */
+export function parseStatusPosition(
+  body: unknown,
+): { inRecovery: boolean; timeline: number; lsn: Lsn } | undefined {
+  const root = asRecord(body);
+  if (!root) return undefined;
+  const candidates = [root.local, asRecord(root.snapshot)?.local, root];
+  for (const candidate of candidates) {
+    let local = asRecord(candidate);
+    if (local && 'value' in local && asRecord(local.value)) local = asRecord(local.value);
+    if (!local) continue;
+    const lsns = [local.receiveLsn, local.replayLsn, local.currentLsn]
+      .map(toLsn)
+      .filter((v): v is Lsn => v !== null);
+    if (lsns.length === 0) continue;
+    const lsn = lsns.reduce((a, b) => (a > b ? a : b));
+    const timeline = Number(local.timeline ?? asRecord(local.walReceiver)?.receivedTimeline ?? 0);
+    return {
+      inRecovery: local.inRecovery !== false,
+      timeline: Number.isFinite(timeline) ? timeline : 0,
+      lsn,
+    };
+  }
+  return undefined;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function toLsn(value: unknown): Lsn | null {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value !== 'string') return null;
+  if (/^\d+$/.test(value)) return BigInt(value);
+  try {
+    return parseLsn(value);
+  } catch {
+    return null;
+  }
+}
