@@ -1,6 +1,7 @@
 import type { RegisterCommand } from '../command.js';
 import { registerWalFetch } from './wal-fetch.js';
 import { registerWalPush } from './wal-push.js';
+import { registerPromote } from './promote.js';
 
 /** Every command, in the order `--help` lists them. One file per command in this folder. */
-export const commands: RegisterCommand[] = [registerWalPush, registerWalFetch];
+export const commands: RegisterCommand[] = [registerPromote, registerWalPush, registerWalFetch];
