@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { startSupervisor } from '../../../src/daemon/supervisor.js';
+import type { SupervisorHandle } from '../../../src/daemon/types.js';
+import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
+import { cloneFollower, createLeader, pgbench, waitFor } from '../../helpers/cluster.js';
+import { supervisorContext } from './context.js';
+
+/** Resolves with the first snapshot in `state` (the latest one, or a later one) within the deadline. */
+function waitForState(s: SupervisorHandle, state: FollowerState, timeoutMs = 30_000): Promise<Snapshot> {
+  const latest = s.latest();
+  if (latest?.state === state) return Promise.resolve(latest);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      s.events.off('snapshot', onSnapshot);
+      const last = s.latest();
+      reject(new Error(`no "${state}" within ${timeoutMs} ms; last: ${last?.state} (${last?.reason})`));
+    }, timeoutMs);
+    const onSnapshot = (snapshot: Snapshot): void => {
+      if (snapshot.state !== state) return;
+      clearTimeout(timer);
+      s.events.off('snapshot', onSnapshot);
+      resolve(snapshot);
+    };
+    s.events.on('snapshot', onSnapshot);
+  });
+}
+
+describe('supervisor states against real clusters', () => {
+  it('streaming at rest, catching-up while replay lags, disconnected and back, stopped, primary', async () => {
+    const leader = await createLeader();
+    const follower = await cloneFollower(leader, { slot: 'replica_a' });
+    const ctx = await supervisorContext(leader, follower, { slot: 'replica_a' });
+    await using supervisor = await startSupervisor(ctx, { maxBackoffMs: 1000, http: false });
+    const changes: string[] = [];
+    supervisor.events.on('state:change', ({ to }) => changes.push(to));
+
+    const streaming = await waitForState(supervisor, 'streaming');
+    expect(streaming.lag.replayLagBytes).toBe(0n);
+    expect(streaming.lag.replayLagSeconds).toBe(0);
+    expect(streaming.leader.ok && streaming.leader.value.slot).toMatchObject({
+      name: 'replica_a',
+      exists: true,
+      active: true,
+    });
+    expect(streaming.leader.ok && streaming.leader.value.replication?.state).toBe('streaming');
+
+    // Catching up: pause replay so the follower falls behind deterministically, then write > 16MB.
+    await follower.query('select pg_wal_replay_pause()');
+    await pgbench(leader, ['-i', '-s', '3']);
+    const behind = await waitForState(supervisor, 'catching-up');
+    expect(behind.lag.replayLagBytes ?? 0n).toBeGreaterThan(16n * 1024n * 1024n);
+    expect(behind.lag.replayLagSeconds ?? 0).toBeGreaterThan(0);
+    await follower.query('select pg_wal_replay_resume()');
+    await waitForState(supervisor, 'streaming', 60_000);
+
+    // Leader goes away: disconnected within a few ticks; back to streaming once it returns.
+    await leader.stop();
+    const stoppedAt = Date.now();
+    const down = await waitForState(supervisor, 'disconnected');
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(down.leader.ok).toBe(false);
+    await leader.start();
+    await waitForState(supervisor, 'streaming', 60_000);
+
+    // Local server stops: stopped.
+    await follower.stop();
+    const stopped = await waitForState(supervisor, 'stopped');
+    expect(stopped.local.ok).toBe(false);
+    await follower.start();
+    await waitForState(supervisor, 'streaming', 60_000);
+
+    // Promotion: primary.
+    await follower.query('select pg_promote(true, 60)');
+    const primary = await waitForState(supervisor, 'primary');
+    expect(primary.local.ok && primary.local.value.timeline).toBe(2);
+
+    expect(changes).toEqual(
+      expect.arrayContaining(['catching-up', 'disconnected', 'stopped', 'primary', 'streaming']),
+    );
+    await supervisor.stop('test over');
+    await follower.stop();
+    await leader.stop();
+  });
+
+  it('reports a lost slot, and stalled once the follower needs WAL the leader removed', async () => {
+    const leader = await createLeader({
+      settings: { wal_keep_size: 0, max_slot_wal_keep_size: '32MB' },
+    });
+    const follower = await cloneFollower(leader, { slot: 'replica_a' });
+    const ctx = await supervisorContext(leader, follower, { slot: 'replica_a' });
+    await using supervisor = await startSupervisor(ctx, { maxBackoffMs: 1000, http: false });
+    await waitForState(supervisor, 'streaming');
+    const lost = new Promise<string>((resolve) =>
+      supervisor.events.once('slot:lost', ({ slot }) => resolve(slot)),
+    );
+    const stalledEvent = new Promise<string | null>((resolve) =>
+      supervisor.events.once('wal:stalled', ({ segment }) => resolve(segment)),
+    );
+
+    await follower.stop();
+    await waitForState(supervisor, 'stopped');
+    // Write well past max_slot_wal_keep_size, then checkpoint so the leader removes the old WAL.
+    await pgbench(leader, ['-i', '-s', '6']);
+    await waitFor(
+      'slot invalidated',
+      async () => {
+        await leader.query('select pg_switch_wal()');
+        await leader.query('checkpoint');
+        const [row] = await leader.query<{ wal_status: string }>(
+          "select wal_status from pg_replication_slots where slot_name = 'replica_a'",
+        );
+        return row?.wal_status === 'lost';
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(await lost).toBe('replica_a');
+    const snap = supervisor.latest();
+    expect(snap?.leader.ok && snap.leader.value.slot?.walStatus).toBe('lost');
+
+    await follower.start();
+    const stalled = await waitForState(supervisor, 'stalled', 60_000);
+    expect(stalled.neededSegment).toMatch(/^00000001[0-9A-F]{16}$/);
+    expect(await stalledEvent).toBe(stalled.neededSegment);
+    await supervisor.stop('test over');
+    await follower.stop();
+    await leader.stop();
+  });
+});
