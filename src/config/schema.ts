@@ -53,6 +53,11 @@ export const monitorSection = z.strictObject({
   queryTimeoutMs: durationMs.default(3000),
   /** Lag under which a receiving follower counts as `streaming` rather than `catching-up`. */
   catchingUpBytes: sizeBytes.default(16 * 1024 * 1024),
+  /** `pgfollower check` thresholds (flags override): replay lag in bytes and in seconds. */
+  warnLagBytes: sizeBytes.default(64 * 1024 * 1024),
+  critLagBytes: sizeBytes.default(1024 * 1024 * 1024),
+  warnLagSeconds: z.number().nonnegative().default(60),
+  critLagSeconds: z.number().nonnegative().default(300),
   stateFile: z.string().min(1).optional(),
 });
 
