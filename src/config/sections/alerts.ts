@@ -125,10 +125,10 @@ const channelCommon = {
   retryDelayMs: durationMs.default(1000),
 };
 
-const httpUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//i.test(u), 'an http:// or https:// URL');
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  error: 'write an http:// or https:// URL',
+});
 
 export const webhookChannel = z.strictObject({
   type: z.literal('webhook'),
