@@ -1,7 +1,8 @@
 import type { RegisterCommand } from '../command.js';
+import { registerArchive } from './archive.js';
 import { registerWalFetch } from './wal-fetch.js';
 import { registerWalPush } from './wal-push.js';
 import { registerPromote } from './promote.js';
 
 /** Every command, in the order `--help` lists them. One file per command in this folder. */
-export const commands: RegisterCommand[] = [registerPromote, registerWalPush, registerWalFetch];
+export const commands: RegisterCommand[] = [registerPromote, registerWalPush, registerWalFetch, registerArchive];

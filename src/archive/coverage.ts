@@ -1,0 +1,163 @@
+import type { Context } from '../context.js';
+import {
+  DEFAULT_WAL_SEGMENT_SIZE,
+  formatLsn,
+  parseLsn,
+  walFileName,
+  walFileNameForSegNo,
+  type Lsn,
+} from '../postgres/lsn.js';
+import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from './layout.js';
+import type { ArchiveStore } from './store.js';
+
+/**
+ * Does the archive hold every segment from a start position to an end position, on the right
+ * timelines? A segment belongs to the newest timeline (per the end timeline's `.history`) that had
+ * begun by the segment's start; the segment holding a switch point is read from the new timeline,
+ * as PostgreSQL does (XLogFileReadAnyTLI). The segment holding `end` is still being written, so
+ * coverage stops before it.
+ * https://www.postgresql.org/docs/current/continuous-archiving.html#BACKUP-TIMELINES
+ */
+
+export interface TimelineSpan {
+  timeline: number;
+  /** First LSN on this timeline (0 for the first). */
+  begin: Lsn;
+}
+
+export interface CoverageRequest {
+  startLsn: Lsn;
+  endLsn: Lsn;
+  endTimeline: number;
+  segmentSize?: bigint;
+  /** Names listed in the report's `missing` (default 50; the count is always complete). */
+  maxListed?: number;
+}
+
+export interface CoverageReport {
+  ok: boolean;
+  archive: string;
+  start: { lsn: string; segment: string };
+  end: { lsn: string; segment: string; timeline: number };
+  timelines: number[];
+  /** Segments that must be archived (start .. before end). */
+  expected: number;
+  present: number;
+  missingCount: number;
+  /** First missing names, oldest first. */
+  missing: string[];
+  /** Newest segment in the archive on the end timeline. */
+  newestSegment: string | null;
+}
+
+/** Parses a `.history` file: "parentTLI <tab> switchpoint <tab> reason" per line. */
+export function parseHistory(text: string): Array<{ timeline: number; switchLsn: Lsn }> {
+  const out: Array<{ timeline: number; switchLsn: Lsn }> = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const [tli, lsn] = line.split(/\s+/);
+    if (tli === undefined || lsn === undefined) continue;
+    out.push({ timeline: Number.parseInt(tli, 10), switchLsn: parseLsn(lsn) });
+  }
+  return out;
+}
+
+/** The timeline spans leading to `timeline`, oldest first, read from the archive's history file. */
+export async function readTimelineSpans(
+  store: ArchiveStore,
+  timeline: number,
+  signal?: AbortSignal,
+): Promise<{ spans: TimelineSpan[]; historyMissing: string | null }> {
+  if (timeline <= 1) return { spans: [{ timeline, begin: 0n }], historyMissing: null };
+  const name = `${timelineHex(timeline)}.history`;
+  const object = await store.get(`${timelineDir(timeline)}${name}`, signal);
+  if (!object) return { spans: [{ timeline, begin: 0n }], historyMissing: name };
+  const entries = parseHistory(object.body.toString('utf8'));
+  const spans: TimelineSpan[] = [];
+  let begin = 0n;
+  for (const entry of entries) {
+    spans.push({ timeline: entry.timeline, begin });
+    begin = entry.switchLsn;
+  }
+  spans.push({ timeline, begin });
+  return { spans, historyMissing: null };
+}
+
+export function timelineOfSegment(
+  spans: readonly TimelineSpan[],
+  segNo: bigint,
+  segmentSize: bigint,
+): number {
+  let chosen = spans[0]?.timeline ?? 1;
+  for (const span of spans) if (span.begin / segmentSize <= segNo) chosen = span.timeline;
+  return chosen;
+}
+
+/** Names of the WAL files archived on one timeline. */
+export async function listTimeline(
+  store: ArchiveStore,
+  timeline: number,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const object of await store.list(timelineDir(timeline), { signal })) {
+    const name = fileNameOfKey(object.key);
+    if (name && parseWalFile(name)?.kind === 'segment') names.add(name);
+  }
+  return names;
+}
+
+export async function checkCoverage(
+  ctx: Context,
+  store: ArchiveStore,
+  request: CoverageRequest,
+): Promise<CoverageReport> {
+  const size = request.segmentSize ?? DEFAULT_WAL_SEGMENT_SIZE;
+  const maxListed = request.maxListed ?? 50;
+  const { spans, historyMissing } = await readTimelineSpans(store, request.endTimeline, ctx.signal);
+  const startSeg = request.startLsn / size;
+  const endSeg = request.endLsn / size;
+  const listings = new Map<number, Set<string>>();
+  const missing: string[] = [];
+  let missingCount = 0;
+  let present = 0;
+  if (historyMissing) {
+    missing.push(historyMissing);
+    missingCount++;
+  }
+  for (let seg = startSeg; seg < endSeg; seg++) {
+    const tli = timelineOfSegment(spans, seg, size);
+    let names = listings.get(tli);
+    if (!names) {
+      names = await listTimeline(store, tli, ctx.signal);
+      listings.set(tli, names);
+    }
+    const name = walFileNameForSegNo(tli, seg, size);
+    if (names.has(name)) present++;
+    else {
+      missingCount++;
+      if (missing.length < maxListed) missing.push(name);
+    }
+  }
+  const endNames =
+    listings.get(request.endTimeline) ?? (await listTimeline(store, request.endTimeline, ctx.signal));
+  const newest = [...endNames].sort().pop() ?? null;
+  const startTimeline = timelineOfSegment(spans, startSeg, size);
+  return {
+    ok: missingCount === 0,
+    archive: store.description,
+    start: { lsn: formatLsn(request.startLsn), segment: walFileName(startTimeline, request.startLsn, size) },
+    end: {
+      lsn: formatLsn(request.endLsn),
+      segment: walFileName(request.endTimeline, request.endLsn, size),
+      timeline: request.endTimeline,
+    },
+    timelines: spans.map((s) => s.timeline).filter((t) => listings.has(t) || t === request.endTimeline),
+    expected: Number(endSeg > startSeg ? endSeg - startSeg : 0n),
+    present,
+    missingCount,
+    missing,
+    newestSegment: newest,
+  };
+}

@@ -1,0 +1,195 @@
+import { chown, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '../context.js';
+import { ArchiveError } from '../errors.js';
+import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../postgres/lsn.js';
+import { readVerified } from './fetch.js';
+import { parseWalFile } from './layout.js';
+import { readRequested } from './spool.js';
+import type { ArchiveStore } from './store.js';
+
+export interface PrefetcherOptions {
+  store: ArchiveStore;
+  spoolDir: string;
+  /** Segments kept ready ahead of replay (archive.prefetch). */
+  depth: number;
+  /** Parallel downloads (archive.prefetchConcurrency). */
+  concurrency: number;
+  /** How often the spool is looked at; each look is one readdir. Default 50 ms. */
+  pollMs?: number;
+  /** Wait before asking the archive again for a segment it did not have. Default 1 s. */
+  missingRetryMs?: number;
+  /** Where replay is, when the daemon knows (the segment replay needs next); optional. */
+  position?: () => string | null | undefined;
+}
+
+export interface PrefetchStats {
+  /** Segments downloaded into the spool since start. */
+  fetched: number;
+  /** Segments taken from the spool by restore_command since start. */
+  consumed: number;
+  /** Segments ready in the spool now. */
+  spooled: number;
+  /** The segment replay asked for last (the window starts after it). */
+  cursor: string | null;
+  /** Last error talking to the archive, cleared by a success. */
+  lastError: string | null;
+}
+
+export interface Prefetcher {
+  stats(): PrefetchStats;
+  stop(): Promise<void>;
+  done: Promise<void>;
+}
+
+/**
+ * Keeps the next `depth` segments after replay's position verified and ready in the spool, so the
+ * restore_command's shell fast path finds them (restore-command.ts). Replay's position comes from
+ * what disappears from the spool (consumed by `mv`), from `.requested` (written by the Node fallback
+ * on a spool miss) and, under the daemon, from the follower's replay LSN. Files are written as
+ * `.tmp.*` and renamed, owned by the PostgreSQL OS user. Spooled files are copies of archived
+ * objects, so removing stale ones (behind replay, or another timeline) never loses anything.
+ */
+export async function startPrefetcher(ctx: Context, options: PrefetcherOptions): Promise<Prefetcher> {
+  const log = ctx.logger.child({ component: 'prefetch', spool: options.spoolDir });
+  const runAs = ctx.exec.runAs;
+  const pollMs = options.pollMs ?? 50;
+  const missingRetryMs = options.missingRetryMs ?? 1000;
+  const controller = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, controller.signal]);
+
+  await mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
+  if (runAs) await chown(options.spoolDir, runAs.uid, runAs.gid);
+  // Leftovers of an earlier run may be from another timeline or half-written: start clean.
+  for (const name of await readdir(options.spoolDir)) {
+    if (name.startsWith('.tmp.') || WAL_SEGMENT_RE.test(name))
+      await unlink(join(options.spoolDir, name)).catch(() => undefined);
+  }
+
+  const stats: PrefetchStats = { fetched: 0, consumed: 0, spooled: 0, cursor: null, lastError: null };
+  /** Segments we placed in the spool and have not seen consumed or removed. */
+  const placed = new Set<string>();
+  const inFlight = new Map<string, Promise<void>>();
+  /** Segment -> time before which we do not ask the archive again. */
+  const missingUntil = new Map<string, number>();
+  let lastRequested: string | undefined;
+
+  const order = (name: string): bigint => parseWalFileName(name).segNo;
+  const advance = (name: string): void => {
+    const current = stats.cursor;
+    if (current === null || current.slice(0, 8) !== name.slice(0, 8) || order(name) > order(current)) {
+      stats.cursor = name;
+    }
+  };
+
+  async function fetchOne(name: string): Promise<void> {
+    const file = parseWalFile(name);
+    if (!file) return;
+    try {
+      const got = await readVerified(options.store, file, signal);
+      if (!got) {
+        missingUntil.set(name, Date.now() + missingRetryMs);
+        return;
+      }
+      const tmp = join(options.spoolDir, `.tmp.${name}`);
+      await writeFile(tmp, got.data, { mode: 0o600 });
+      if (runAs) await chown(tmp, runAs.uid, runAs.gid);
+      await rename(tmp, join(options.spoolDir, name));
+      placed.add(name);
+      stats.fetched++;
+      stats.lastError = null;
+    } catch (error) {
+      if (signal.aborted) return;
+      const transient = error instanceof ArchiveError ? error.transient : false;
+      stats.lastError = (error as Error).message;
+      missingUntil.set(name, Date.now() + missingRetryMs * (transient ? 1 : 5));
+      log.warn(
+        { err: (error as Error).message },
+        `prefetch of ${name} failed; restore_command will fetch it directly, retrying in ${transient ? 1 : 5}s`,
+      );
+    }
+  }
+
+  async function tick(): Promise<void> {
+    const present = new Set((await readdir(options.spoolDir)).filter((n) => WAL_SEGMENT_RE.test(n)));
+    for (const name of placed) {
+      if (!present.has(name) && !inFlight.has(name)) {
+        placed.delete(name);
+        stats.consumed++;
+        advance(name);
+      }
+    }
+    const requested = await readRequested(options.spoolDir);
+    if (requested && requested !== lastRequested && WAL_SEGMENT_RE.test(requested)) {
+      lastRequested = requested;
+      // A request through the fallback is authoritative: it may be a new timeline or a restart.
+      stats.cursor = requested;
+    }
+    const hinted = options.position?.();
+    if (hinted && WAL_SEGMENT_RE.test(hinted)) {
+      // Replay has the segment it is in; the window starts after it.
+      const prev = hinted;
+      if (stats.cursor === null) stats.cursor = prev;
+      else if (stats.cursor.slice(0, 8) === hinted.slice(0, 8) && order(prev) > order(stats.cursor))
+        stats.cursor = prev;
+    }
+    const cursor = stats.cursor;
+    if (cursor === null) {
+      stats.spooled = present.size;
+      return;
+    }
+    const tli = Number.parseInt(cursor.slice(0, 8), 16);
+    const first = order(cursor) + 1n;
+    const wanted: string[] = [];
+    for (let i = 0n; i < BigInt(options.depth); i++) wanted.push(walFileNameForSegNo(tli, first + i));
+    const wantedSet = new Set(wanted);
+    for (const name of present) {
+      if (!wantedSet.has(name) && !inFlight.has(name)) {
+        await unlink(join(options.spoolDir, name)).catch(() => undefined);
+        placed.delete(name);
+        present.delete(name);
+      }
+    }
+    stats.spooled = present.size;
+    const now = Date.now();
+    for (const name of wanted) {
+      if (inFlight.size >= options.concurrency) break;
+      if (present.has(name) || inFlight.has(name) || (missingUntil.get(name) ?? 0) > now) continue;
+      missingUntil.delete(name);
+      const job = fetchOne(name).finally(() => inFlight.delete(name));
+      inFlight.set(name, job);
+      // Segments arrive in order most of the time; the window keeps going past a missing one so
+      // a hole in the archive does not hide the segments after it.
+    }
+  }
+
+  const done = (async () => {
+    log.info(
+      { depth: options.depth, archive: options.store.description },
+      'prefetcher started; restore_command takes segments from the spool',
+    );
+    while (!signal.aborted) {
+      try {
+        await tick();
+      } catch (error) {
+        if (signal.aborted) break;
+        log.warn({ err: (error as Error).message }, 'prefetch tick failed; retrying in 1s');
+        await sleep(1000, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+    }
+    await Promise.allSettled(inFlight.values());
+    log.info({ fetched: stats.fetched, consumed: stats.consumed }, 'prefetcher stopped');
+  })();
+
+  return {
+    stats: () => ({ ...stats }),
+    done,
+    async stop() {
+      controller.abort();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/schema.js';
+import { spoolDirectoryFor } from './spool.js';
+
+export interface RestoreCommandOptions {
+  /** The config file the fallback `wal-fetch` must read (absolute path recommended). */
+  configFile?: string | undefined;
+}
+
+/**
+ * The follower's restore_command, or undefined when no archive is configured.
+ *
+ * A POSIX sh one-liner: when the prefetcher has the segment in the spool, one `mv` (a rename on the
+ * same filesystem) hands it to PostgreSQL without starting Node (about 0.1 s per call, which would
+ * cap replay far below disk speed); otherwise it runs `pgfollower wal-fetch %f %p`, which fetches,
+ * verifies and exits 0 or 1 (never above 125, which would stop recovery).
+ *
+ *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || exec '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p
+ *
+ * https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-RESTORE-COMMAND
+ */
+export function restoreCommandFor(
+  config: Readonly<Config>,
+  options: RestoreCommandOptions = {},
+): string | undefined {
+  if (config.archive.type === 'none') return undefined;
+  const base = config.archive.command ?? defaultCommand();
+  const configArg = options.configFile ? ` --config ${shellQuote(resolve(options.configFile))}` : '';
+  const fallback = `exec ${base}${configArg} wal-fetch %f %p`;
+  const spool = config.archive.prefetch > 0 ? spoolDirectoryFor(config) : undefined;
+  const command = spool ? `mv -f ${shellQuote(`${spool}/`)}%f %p 2>/dev/null || ${fallback}` : fallback;
+  return command;
+}
+
+/** This very program: node and the built bin.js by absolute path (PATH differs under PostgreSQL). */
+function defaultCommand(): string {
+  const bin = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
+  return `${shellQuote(process.execPath)} ${shellQuote(bin)}`;
+}
+
+/**
+ * Single-quotes for sh, and doubles % because PostgreSQL replaces %f, %p, %r and %% in
+ * restore_command: a literal % in a path must reach it as %%.
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
+}

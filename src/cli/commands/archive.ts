@@ -1,0 +1,91 @@
+import { Command } from 'commander';
+import { ExitCode, UsageError } from '../../errors.js';
+import type { RegisterCommand } from '../command.js';
+import { buildContext } from '../context.js';
+
+/**
+ * `pgfollower archive check [--json]`: is every segment from the follower's replay position (or
+ * --start) to the leader's current position in the archive, on the right timelines? Exit 0 / 1.
+ * `pgfollower archive prefetch`: runs the prefetcher in the foreground, for hosts that run
+ * restore_command's fast path without `pgfollower run`.
+ */
+export const registerArchive: RegisterCommand = (program, env) => {
+  const archive = new Command('archive').description('inspect the WAL archive and run its prefetcher');
+
+  archive
+    .command('check')
+    .description("verify the archive covers replay position (or --start) to the leader's current LSN")
+    .option('--start <lsn|segment>', 'start here instead of the follower replay position')
+    .option('--end <lsn>', "end here instead of the leader's current position")
+    .option('--timeline <n>', 'timeline of --end (default: the leader’s)', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { start?: string; end?: string; timeline?: number; json?: boolean }) => {
+      const ctx = await buildContext({
+        global: env.globals(),
+        output: env.output,
+        signal: env.signal,
+        needBinaries: false,
+        env: env.env,
+      });
+      const { runArchiveCheck } = await import('../../archive/check.js');
+      const report = await runArchiveCheck(ctx, options);
+      if (options.json) env.output.json(report);
+      else {
+        const out = env.output;
+        out.print(`archive ${report.archive}`);
+        out.print(
+          `from ${report.start.lsn} (${report.start.segment}) to ${report.end.lsn} (${report.end.segment}, timeline ${report.end.timeline})`,
+        );
+        out.print(
+          `${report.present} of ${report.expected} segments present; newest archived: ${report.newestSegment ?? 'none'}`,
+        );
+        if (report.ok) out.print('ok: the archive covers the whole range');
+        else {
+          out.print(
+            `MISSING ${report.missingCount}: ${report.missing.join(', ')}${report.missingCount > report.missing.length ? ', ...' : ''}`,
+          );
+          out.error(
+            'next: if the leader still has these segments, re-archive them there (pgfollower wal-push pg_wal/<name>); if not, a follower that needs them cannot catch up from the archive: rebuild it (pgfollower rebuild)',
+          );
+        }
+      }
+      if (!report.ok) env.setExitCode(ExitCode.FAILED);
+    });
+
+  archive
+    .command('prefetch')
+    .description('keep the next archive.prefetch segments ready in the spool until stopped (Ctrl-C)')
+    .action(async () => {
+      const ctx = await buildContext({
+        global: env.globals(),
+        output: env.output,
+        signal: env.signal,
+        needBinaries: false,
+        env: env.env,
+      });
+      const { openArchiveStore } = await import('../../archive/open-store.js');
+      const { startPrefetcher } = await import('../../archive/prefetch.js');
+      const { spoolDirectoryFor } = await import('../../archive/spool.js');
+      const spoolDir = spoolDirectoryFor(ctx.config);
+      if (!spoolDir || ctx.config.archive.prefetch === 0) {
+        throw new UsageError(
+          'prefetch needs archive.prefetch > 0 and node.dataDirectory or archive.spoolDirectory',
+        );
+      }
+      const store = openArchiveStore(ctx.config);
+      try {
+        const prefetcher = await startPrefetcher(ctx, {
+          store,
+          spoolDir,
+          depth: ctx.config.archive.prefetch,
+          concurrency: ctx.config.archive.prefetchConcurrency,
+        });
+        env.output.error(`prefetching into ${spoolDir} from ${store.description}; stop with Ctrl-C`);
+        await prefetcher.done;
+      } finally {
+        store.close();
+      }
+    });
+
+  program.addCommand(archive);
+};
