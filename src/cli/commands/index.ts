@@ -3,6 +3,7 @@ import { registerArchive } from './archive.js';
 import { registerWalFetch } from './wal-fetch.js';
 import { registerWalPush } from './wal-push.js';
 import { registerPromote } from './promote.js';
+import { registerAlerts } from './alerts.js';
 
 /** Every command, in the order `--help` lists them. One file per command in this folder. */
-export const commands: RegisterCommand[] = [registerPromote, registerWalPush, registerWalFetch, registerArchive];
+export const commands: RegisterCommand[] = [registerPromote, registerWalPush, registerWalFetch, registerArchive, registerAlerts];

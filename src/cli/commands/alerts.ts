@@ -1,0 +1,68 @@
+import type { RegisterCommand } from '../command.js';
+import { buildContext } from '../context.js';
+import { sendTestNotifications } from '../../alerts/notify.js';
+import { channelName } from '../../alerts/channels/index.js';
+import { ExitCode, UsageError } from '../../errors.js';
+
+interface TestFlags {
+  channel?: string;
+  resolve?: boolean;
+  json?: boolean;
+}
+
+export const registerAlerts: RegisterCommand = (program, env) => {
+  const alerts = program.command('alerts').description('alerts to on-call: check the configured channels');
+  alerts
+    .command('test')
+    .description(
+      'send a test notification (firing, then resolved) through every configured channel; exit 1 if any channel failed',
+    )
+    .option(
+      '--channel <name>',
+      'only this channel (names as in `alerts.channels[].name`, default <type>-<n>)',
+    )
+    .option('--no-resolve', 'send only the firing test (a PagerDuty test incident then stays open)')
+    .option('--json', 'print the results as JSON')
+    .action(async (flags: TestFlags) => {
+      const out = env.output;
+      const ctx = await buildContext({
+        global: env.globals(),
+        output: out,
+        signal: env.signal,
+        env: env.env,
+        needBinaries: false,
+      });
+      const configured = ctx.config.alerts.channels.map((c, i) => `${channelName(c, i)} (${c.type})`);
+      if (configured.length === 0) {
+        throw new UsageError('no alert channels configured: nothing to test', {
+          hint: 'add alerts.channels to the config file (see docs/alerts.md), then run `pgfollower alerts test` again',
+        });
+      }
+      if (!flags.json) {
+        out.print(
+          `sending a test notification through ${flags.channel ?? `${configured.length} channel(s): ${configured.join(', ')}`}`,
+        );
+      }
+      const results = await sendTestNotifications(ctx, { channel: flags.channel, resolve: flags.resolve });
+      const failed = results.filter((r) => !r.ok);
+      const code = failed.length > 0 ? ExitCode.FAILED : ExitCode.OK;
+      if (flags.json) {
+        out.json({ ok: failed.length === 0, results });
+      } else {
+        for (const r of results) {
+          const detail = r.ok
+            ? `delivered in ${r.elapsedMs} ms${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`
+            : `FAILED after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`;
+          out.print(`[${r.ok ? ' ok ' : 'FAIL'}] ${r.channel} (${r.type}) ${r.step}: ${detail}`);
+        }
+        if (failed.length === 0) {
+          out.print('every channel works: check that the test arrived where on-call will look');
+        } else {
+          out.error(
+            `next: fix ${[...new Set(failed.map((r) => r.channel))].join(', ')} (URL, key, network or program; the log above says which), then run \`pgfollower alerts test --channel NAME\``,
+          );
+        }
+      }
+      env.setExitCode(code);
+    });
+};

@@ -1,0 +1,95 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../src/cli/output.js';
+import type { Notification } from '../../../src/alerts/types.js';
+import { writeConfigFile } from '../../helpers/cluster.js';
+import { startReceiver } from '../../integration/alerts/receiver.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+describe('pgfollower alerts test', () => {
+  it('sends firing then resolved through every channel and exits 0', async () => {
+    const hook = await startReceiver();
+    const pd = await startReceiver();
+    closers.push(hook.close, pd.close);
+    const file = await writeConfigFile(mkdtempSync(`${tmpdir()}/pgf-alerts-cli-`), {
+      node: { name: 'replica-a' },
+      log: { level: 'silent' },
+      alerts: {
+        channels: [
+          { type: 'webhook', url: `${hook.url}/hook`, name: 'ops' },
+          { type: 'pagerduty', routingKey: 'R0UT1NG', url: `${pd.url}/v2/enqueue` },
+        ],
+      },
+    });
+    const out = createMemoryOutput();
+    const code = await main(['--config', file, 'alerts', 'test'], { output: out, env: {} });
+    expect(code, out.text()).toBe(0);
+    expect(hook.received.map((r) => (r.body as Notification).status)).toEqual(['firing', 'resolved']);
+    expect(hook.received[0]?.body).toMatchObject({
+      alert: 'test',
+      kind: 'test',
+      node: 'replica-a',
+      severity: 'info',
+    });
+    expect(pd.received.map((r) => r.body)).toEqual([
+      expect.objectContaining({
+        event_action: 'trigger',
+        dedup_key: 'pgfollower/replica-a/test',
+        routing_key: 'R0UT1NG',
+      }),
+      { event_action: 'resolve', dedup_key: 'pgfollower/replica-a/test', routing_key: 'R0UT1NG' },
+    ]);
+    expect(out.text()).toMatch(/\[ ok \] ops \(webhook\) firing: delivered/);
+    expect(out.text()).toMatch(/\[ ok \] pagerduty-2 \(pagerduty\) resolved/);
+  });
+
+  it('exits 1 and names the failing channel; --channel picks one; no channels is a usage error', async () => {
+    const dead = await startReceiver(() => 403);
+    const ok = await startReceiver();
+    closers.push(dead.close, ok.close);
+    const dir = mkdtempSync(`${tmpdir()}/pgf-alerts-cli-`);
+    const file = await writeConfigFile(dir, {
+      node: { name: 'replica-a' },
+      log: { level: 'silent' },
+      alerts: {
+        channels: [
+          { type: 'slack', webhookUrl: `${dead.url}/slack`, name: 'slack' },
+          { type: 'webhook', url: ok.url, name: 'ops' },
+        ],
+      },
+    });
+    const out = createMemoryOutput();
+    expect(await main(['--config', file, 'alerts', 'test', '--json'], { output: out, env: {} })).toBe(1);
+    const report = JSON.parse(out.stdout.join('\n')) as {
+      ok: boolean;
+      results: Array<{ channel: string; ok: boolean; error?: string }>;
+    };
+    expect(report.ok).toBe(false);
+    expect(report.results.find((r) => r.channel === 'slack')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/HTTP 403/),
+    });
+    expect(report.results.filter((r) => r.channel === 'ops').every((r) => r.ok)).toBe(true);
+
+    const one = createMemoryOutput();
+    expect(
+      await main(['--config', file, 'alerts', 'test', '--channel', 'ops'], { output: one, env: {} }),
+    ).toBe(0);
+    const unknown = createMemoryOutput();
+    expect(
+      await main(['--config', file, 'alerts', 'test', '--channel', 'nope'], { output: unknown, env: {} }),
+    ).toBe(2);
+    expect(unknown.text()).toMatch(/no alert channel named "nope"; configured: slack, ops/);
+
+    const empty = await writeConfigFile(dir, { log: { level: 'silent' } });
+    const none = createMemoryOutput();
+    expect(await main(['--config', empty, 'alerts', 'test'], { output: none, env: {} })).toBe(2);
+    expect(none.text()).toMatch(/no alert channels configured/);
+  });
+});
