@@ -3,7 +3,10 @@ import { registerArchive } from './archive.js';
 import { registerWalFetch } from './wal-fetch.js';
 import { registerWalPush } from './wal-push.js';
 import { registerPromote } from './promote.js';
+import { registerRun } from './run.js';
+import { registerStatus } from './status.js';
+import { registerCheck } from './check.js';
 import { registerAlerts } from './alerts.js';
 
 /** Every command, in the order `--help` lists them. One file per command in this folder. */
-export const commands: RegisterCommand[] = [registerPromote, registerWalPush, registerWalFetch, registerArchive, registerAlerts];
+export const commands: RegisterCommand[] = [registerPromote, registerRun, registerStatus, registerCheck, registerWalPush, registerWalFetch, registerArchive, registerAlerts];

@@ -1,0 +1,80 @@
+import type { ArchiveProbe } from '../daemon/types.js';
+import type { ArchiveSample } from '../monitor/snapshot.js';
+import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../postgres/lsn.js';
+import { fileNameOfKey, parseWalFile, timelineDir } from './layout.js';
+import type { PrefetchStats } from './prefetch.js';
+import type { ArchiveStore } from './store.js';
+
+export interface ArchiveProbeOptions {
+  /** Full re-listing interval; between them only new keys are listed (S3 StartAfter). Default 60 s. */
+  relistMs?: number;
+  /** Longest run of segments scanned for a hole per tick. */
+  maxScan?: number;
+  prefetchStats?: () => PrefetchStats | undefined;
+}
+
+/**
+ * The supervisor's cheap, continuous archive check (one listing per tick, incremental on S3):
+ * the newest archived segment on the follower's timeline and the first segment from the one replay
+ * needs onwards that the archive lacks: a hole (a gap before newer segments) or simply the next
+ * segment not archived yet. The classifier (src/monitor/classify.ts) calls the follower `stalled`
+ * when neither the leader nor the archive has the needed segment.
+ */
+export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOptions = {}): ArchiveProbe {
+  const relistMs = options.relistMs ?? 60_000;
+  const maxScan = options.maxScan ?? 100_000;
+  const cache = new Map<string, { names: Set<string>; lastKey: string | undefined; listedAt: number }>();
+  const incremental = store.description.startsWith('s3:');
+
+  async function namesOn(tliHex: string, signal: AbortSignal): Promise<Set<string>> {
+    const prefix = timelineDir(tliHex);
+    const now = Date.now();
+    let entry = cache.get(tliHex);
+    const full = !entry || !incremental || now - entry.listedAt >= relistMs;
+    const objects = await store.list(prefix, { signal, ...(full ? {} : { startAfter: entry?.lastKey }) });
+    if (full || !entry) {
+      entry = { names: new Set(), lastKey: undefined, listedAt: now };
+      cache.set(tliHex, entry);
+    }
+    for (const object of objects) {
+      const name = fileNameOfKey(object.key);
+      if (name && parseWalFile(name)?.kind === 'segment') entry.names.add(name);
+      if (entry.lastKey === undefined || object.key > entry.lastKey) entry.lastKey = object.key;
+    }
+    return entry.names;
+  }
+
+  return async (snapshot, signal): Promise<ArchiveSample> => {
+    const needed = snapshot.neededSegment;
+    const tliHex =
+      needed && WAL_SEGMENT_RE.test(needed)
+        ? needed.slice(0, 8)
+        : snapshot.leader.ok && snapshot.leader.value.timeline !== null
+          ? snapshot.leader.value.timeline.toString(16).toUpperCase().padStart(8, '0')
+          : '00000001';
+    const names = await namesOn(tliHex, signal);
+    let newest: string | null = null;
+    for (const n of names) if (newest === null || n > newest) newest = n;
+    let missing: string | null = null;
+    if (needed && WAL_SEGMENT_RE.test(needed)) {
+      const tli = Number.parseInt(tliHex, 16);
+      let seg = parseWalFileName(needed).segNo;
+      const last = newest ? parseWalFileName(newest).segNo : seg - 1n;
+      for (let i = 0; i < maxScan; i++, seg++) {
+        const name = walFileNameForSegNo(tli, seg);
+        if (!names.has(name)) {
+          missing = name;
+          break;
+        }
+        if (seg > last) break;
+      }
+    }
+    const stats = options.prefetchStats?.();
+    return {
+      newestSegment: newest,
+      missingSegment: missing,
+      fetchedSegments: stats?.fetched ?? 0,
+      spooledSegments: stats?.spooled ?? 0,
+    };
+  };
+}
