@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveProbe, SnapshotInProgress } from '../daemon/types.js';
 import type { Context } from '../context.js';
 import { localConninfo } from '../postgres/client.js';
@@ -12,6 +13,11 @@ import type { ArchiveSample, LeaderSample, LocalSample, Snapshot, Sourced } from
 export interface MonitorOptions {
   archiveProbe?: ArchiveProbe | undefined;
   maxBackoffMs?: number | undefined;
+  /**
+   * One-shot only: when the first sample cannot tell archive-recovery from a stall (that needs
+   * to see replay move), take a second one a moment later.
+   */
+  twoSamples?: boolean;
 }
 
 /** What one tick produced besides the snapshot: failed attempts, for logs and events. */
@@ -141,6 +147,10 @@ export function localUser(node: { user?: string | undefined; osUser: string }): 
 export async function takeSnapshot(ctx: Context, options: MonitorOptions = {}): Promise<Snapshot> {
   const monitor = new Monitor(ctx, options);
   try {
+    const first = (await monitor.tick(ctx.signal)).snapshot;
+    const settled = ['streaming', 'catching-up', 'primary', 'stopped'].includes(first.state);
+    if (!options.twoSamples || settled) return first;
+    await sleep(Math.min(ctx.config.monitor.intervalMs, 1000), undefined, { signal: ctx.signal });
     return (await monitor.tick(ctx.signal)).snapshot;
   } finally {
     await monitor.close();

@@ -1,0 +1,76 @@
+import { readStatus } from '../../daemon/status-client.js';
+import { evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
+import type { RegisterCommand } from '../command.js';
+import { buildContext } from '../context.js';
+
+interface CheckFlags {
+  warnLag?: string;
+  critLag?: string;
+  warnSeconds?: string;
+  critSeconds?: string;
+  direct?: boolean;
+}
+
+/**
+ * A Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN and one line with perfdata.
+ * Every failure of its own (bad flags, unreadable config) is UNKNOWN, never a plugin crash.
+ */
+export const registerCheck: RegisterCommand = (program, env) => {
+  program
+    .command('check')
+    .description(
+      'Nagios/Icinga check of this follower: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; one line with perfdata',
+    )
+    .option('--warn-lag <size>', 'WARNING above this replay lag (default monitor.warnLagBytes, 64MB)')
+    .option('--crit-lag <size>', 'CRITICAL above this replay lag (default monitor.critLagBytes, 1GB)')
+    .option(
+      '--warn-seconds <n>',
+      'WARNING above this many seconds behind (default monitor.warnLagSeconds, 60)',
+    )
+    .option(
+      '--crit-seconds <n>',
+      'CRITICAL above this many seconds behind (default monitor.critLagSeconds, 300)',
+    )
+    .option('--direct', 'query the servers even when a supervisor runs')
+    .action(async (flags: CheckFlags) => {
+      let result: CheckResultLine;
+      try {
+        const ctx = await buildContext({
+          global: env.globals(),
+          output: env.output,
+          signal: env.signal,
+          env: env.env,
+          needBinaries: false,
+          overrides: {
+            monitor: {
+              warnLagBytes: flags.warnLag,
+              critLagBytes: flags.critLag,
+              warnLagSeconds: parseSeconds(flags.warnSeconds, '--warn-seconds'),
+              critLagSeconds: parseSeconds(flags.critSeconds, '--crit-seconds'),
+            },
+          },
+        });
+        const m = ctx.config.monitor;
+        const doc = await readStatus(ctx, { direct: flags.direct });
+        result = evaluateCheck(doc, {
+          warnLagBytes: m.warnLagBytes,
+          critLagBytes: m.critLagBytes,
+          warnLagSeconds: m.warnLagSeconds,
+          critLagSeconds: m.critLagSeconds,
+        });
+      } catch (error) {
+        result = unknownLine(
+          (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, '; '),
+        );
+      }
+      env.output.print(result.line);
+      env.setExitCode(result.code);
+    });
+};
+
+function parseSeconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${value}: write a number of seconds`);
+  return n;
+}

@@ -1,0 +1,85 @@
+import { execa } from 'execa';
+import type { Logger } from '../logging/logger.js';
+import type { SupervisorService } from './types.js';
+
+/** Sends `KEY=VALUE` fields to systemd. Injected so tests can record instead of calling systemd. */
+export type Notify = (fields: readonly string[]) => Promise<void>;
+
+/**
+ * systemd's notify protocol through the `systemd-notify` helper: NOTIFY_SOCKET is a datagram
+ * socket, which Node cannot open without a native addon. The unit uses NotifyAccess=all because
+ * the helper is a child of the daemon; systemd-notify waits (sd_notify_barrier) until systemd has
+ * read the message, so the short-lived sender is still attributable to the unit.
+ * https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html
+ */
+export function createSystemdNotify(env: NodeJS.ProcessEnv, signal: AbortSignal): Notify {
+  return async (fields) => {
+    await execa('systemd-notify', [...fields], {
+      env: { NOTIFY_SOCKET: env.NOTIFY_SOCKET },
+      cancelSignal: signal,
+      timeout: 5_000,
+      stdin: 'ignore',
+    });
+  };
+}
+
+/**
+ * READY=1 once the first snapshot is taken and the HTTP API is up; WATCHDOG=1 after ticks (at most
+ * every half WatchdogSec, so a loop that stops ticking gets the service restarted); STATUS= with
+ * the state; STOPPING=1 on shutdown. Undefined when not run by systemd (no NOTIFY_SOCKET).
+ */
+export function createSdNotifyService(options: {
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  notify: Notify;
+  now?: () => number;
+}): SupervisorService | undefined {
+  if (!options.env.NOTIFY_SOCKET) return undefined;
+  const now = options.now ?? Date.now;
+  const watchdogUsec = Number(options.env.WATCHDOG_USEC ?? '0');
+  // The watchdog is for our main pid only; WATCHDOG_PID names it when set.
+  const watchdogForUs =
+    watchdogUsec > 0 && (!options.env.WATCHDOG_PID || Number(options.env.WATCHDOG_PID) === process.pid);
+  const watchdogEveryMs = watchdogForUs ? watchdogUsec / 1000 / 2 : Infinity;
+  const logger = options.logger.child({ component: 'sd-notify' });
+  const send = (fields: string[]): void => {
+    options.notify(fields).catch((error: unknown) => {
+      logger.warn(
+        { err: error },
+        `systemd-notify ${fields.join(' ')} failed; systemd may restart the service`,
+      );
+    });
+  };
+
+  return {
+    name: 'sd-notify',
+    start(handle) {
+      const latest = handle.latest();
+      send(['READY=1', `STATUS=${latest ? `${latest.state}: ${latest.reason}` : 'running'}`]);
+      let lastWatchdog = now();
+      let lastState = latest?.state;
+      const onSnapshot = (snapshot: { state: string; reason: string }): void => {
+        const fields: string[] = [];
+        if (now() - lastWatchdog >= watchdogEveryMs) {
+          fields.push('WATCHDOG=1');
+          lastWatchdog = now();
+        }
+        if (snapshot.state !== lastState) {
+          fields.push(`STATUS=${snapshot.state}: ${snapshot.reason}`.slice(0, 500));
+          lastState = snapshot.state as typeof lastState;
+        }
+        if (fields.length > 0) send(fields);
+      };
+      const onStopping = ({ reason }: { reason: string }): void =>
+        send(['STOPPING=1', `STATUS=stopping: ${reason}`]);
+      handle.events.on('snapshot', onSnapshot);
+      handle.events.on('supervisor:stopping', onStopping);
+      return {
+        stop: async () => {
+          handle.events.off('snapshot', onSnapshot);
+          handle.events.off('supervisor:stopping', onStopping);
+        },
+      };
+    },
+  };
+}

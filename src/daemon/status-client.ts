@@ -1,0 +1,39 @@
+import type { Context } from '../context.js';
+import { parseListen } from '../http/server.js';
+import { takeSnapshot } from '../monitor/monitor.js';
+import { buildStatus, type StatusDocument } from '../monitor/status.js';
+
+/**
+ * The status document from the running supervisor's HTTP API when it answers, else from a one-shot
+ * snapshot taken here. Short commands (status, check) never duplicate the daemon's work when it is up.
+ */
+export async function readStatus(
+  ctx: Context,
+  options: { httpTimeoutMs?: number; direct?: boolean } = {},
+): Promise<StatusDocument> {
+  if (!options.direct && ctx.config.http.enabled) {
+    const fromDaemon = await fetchFromDaemon(ctx, options.httpTimeoutMs ?? 1500);
+    if (fromDaemon) return fromDaemon;
+  }
+  ctx.logger.debug('no supervisor answered; taking a snapshot directly');
+  return buildStatus(await takeSnapshot(ctx, { twoSamples: true }), 'direct');
+}
+
+async function fetchFromDaemon(ctx: Context, timeoutMs: number): Promise<StatusDocument | undefined> {
+  const { host, port } = parseListen(ctx.config.http.listen);
+  // A wildcard listen address is reached over loopback.
+  const target =
+    host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  try {
+    const response = await fetch(`http://${target}:${port}/status`, {
+      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+    });
+    if (!response.ok) return undefined;
+    const doc = (await response.json()) as StatusDocument;
+    // Something else may listen on that port: accept only our document.
+    if (typeof doc.state !== 'string' || typeof doc.node !== 'string') return undefined;
+    return { ...doc, source: 'supervisor' };
+  } catch {
+    return undefined;
+  }
+}

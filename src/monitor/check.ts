@@ -1,0 +1,87 @@
+import { NagiosCode } from '../errors.js';
+import { formatBytes } from '../config/units.js';
+import type { StatusDocument } from './status.js';
+
+export interface CheckThresholds {
+  warnLagBytes: number;
+  critLagBytes: number;
+  warnLagSeconds: number;
+  critLagSeconds: number;
+}
+
+export type NagiosStatus = (typeof NagiosCode)[keyof typeof NagiosCode];
+const labels = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+
+export interface CheckResultLine {
+  code: NagiosStatus;
+  /** One line: `PGFOLLOWER WARNING - replica_a catching-up: ... | perfdata`. */
+  line: string;
+}
+
+/**
+ * The Nagios/Icinga verdict for a status document: the worst finding wins, every finding is named,
+ * perfdata (`'label'=value[UOM];warn;crit;min`) carries the numbers for graphs. Unknown numbers are
+ * `U` as the plugin guidelines say. https://nagios-plugins.org/doc/guidelines.html#AEN200
+ */
+export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckResultLine {
+  const findings: Array<{ code: NagiosStatus; text: string }> = [];
+  const add = (code: NagiosStatus, text: string): void => {
+    findings.push({ code, text });
+  };
+
+  if (doc.role === 'down') add(NagiosCode.CRITICAL, `local server not running (${doc.reason})`);
+  else if (doc.role === 'replica') {
+    if (doc.state === 'stalled')
+      add(NagiosCode.CRITICAL, `stalled: next WAL ${doc.neededSegment ?? '?'} is on no source`);
+    if (doc.state === 'archive-recovery')
+      add(NagiosCode.WARNING, 'not streaming: replaying from the archive');
+    if (doc.state === 'disconnected')
+      add(
+        NagiosCode.WARNING,
+        doc.leader.reachable ? 'WAL receiver not streaming' : 'leader unreachable, lag unknown',
+      );
+    if (doc.lagBytes !== null) {
+      if (doc.lagBytes > t.critLagBytes)
+        add(NagiosCode.CRITICAL, `replay lag ${formatBytes(doc.lagBytes)} > ${formatBytes(t.critLagBytes)}`);
+      else if (doc.lagBytes > t.warnLagBytes)
+        add(NagiosCode.WARNING, `replay lag ${formatBytes(doc.lagBytes)} > ${formatBytes(t.warnLagBytes)}`);
+    }
+    if (doc.replayLagSeconds !== null) {
+      const s = doc.replayLagSeconds;
+      if (s > t.critLagSeconds) add(NagiosCode.CRITICAL, `${s.toFixed(0)}s behind > ${t.critLagSeconds}s`);
+      else if (s > t.warnLagSeconds)
+        add(NagiosCode.WARNING, `${s.toFixed(0)}s behind > ${t.warnLagSeconds}s`);
+    }
+    if (doc.slot.name && doc.slot.exists === false)
+      add(NagiosCode.CRITICAL, `slot ${doc.slot.name} missing on the leader`);
+    if (doc.slot.walStatus === 'lost') add(NagiosCode.CRITICAL, `slot ${doc.slot.name ?? '?'} lost`);
+    if (doc.slot.walStatus === 'unreserved')
+      add(NagiosCode.WARNING, `slot ${doc.slot.name ?? '?'} about to be invalidated (wal_status unreserved)`);
+  }
+
+  const code = findings.reduce<NagiosStatus>((worst, f) => (f.code > worst ? f.code : worst), NagiosCode.OK);
+  const summary =
+    findings.length > 0
+      ? findings
+          .sort((a, b) => b.code - a.code)
+          .map((f) => f.text)
+          .join('; ')
+      : doc.role === 'primary'
+        ? 'primary (not following)'
+        : `lag ${formatBytes(doc.lagBytes ?? 0)}, ${(doc.replayLagSeconds ?? 0).toFixed(0)}s`;
+  const perf = [
+    `lag_bytes=${doc.lagBytes ?? 'U'}B;${t.warnLagBytes};${t.critLagBytes};0`,
+    `lag_seconds=${doc.replayLagSeconds === null ? 'U' : doc.replayLagSeconds.toFixed(3)}s;${t.warnLagSeconds};${t.critLagSeconds};0`,
+    `receive_lag_bytes=${doc.receiveLagBytes ?? 'U'}B;;;0`,
+    `timeline=${doc.timeline ?? 'U'}`,
+  ];
+  if (doc.slot.safeWalSizeBytes !== null) perf.push(`slot_safe_wal_size=${doc.slot.safeWalSizeBytes}B;;;0`);
+  return {
+    code,
+    line: `PGFOLLOWER ${labels[code]} - ${doc.node} ${doc.state}: ${summary} | ${perf.join(' ')}`,
+  };
+}
+
+export function unknownLine(message: string): CheckResultLine {
+  return { code: NagiosCode.UNKNOWN, line: `PGFOLLOWER UNKNOWN - ${message}` };
+}
