@@ -108,7 +108,9 @@ export const registerPromote: RegisterCommand = (program, env) => {
         return;
       }
       if (plan.forceable.length > 0) {
-        ctx.reporter.warn(`--force: promoting despite: ${plan.forceable.map((c) => c.name).join('; ')}`);
+        out.error(
+          `warning: --force: promoting despite failed check: ${plan.forceable.map((c) => c.name).join('; ')}`,
+        );
       }
       if (!flags.yes) {
         if (!out.isTTY) {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, waitFor, type TestCluster } from '../../helpers/cluster.js';
+import {
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  waitFor,
+  type TestCluster,
+} from '../../helpers/cluster.js';
 import { configFor, run } from './nodes.js';
 
 async function countRows(node: TestCluster, table = 't'): Promise<number | undefined> {
@@ -15,9 +21,10 @@ async function timelineOf(node: TestCluster): Promise<number> {
 }
 
 describe('promote', () => {
-  it('refuses while the leader runs, then promotes after it stops: writable on timeline 2 with the rows', async () => {
+  it('refuses while the leader runs, promotes after it stops; the other follower follows; the diverged old leader is refused', async () => {
     const leader = await createLeader({ settings: { wal_log_hints: 'on' } });
     const a = await cloneFollower(leader, { slot: 'node_a' });
+    const b = await cloneFollower(leader, { slot: 'node_b' });
     await leader.query('create table t(id int primary key, note text)');
     await leader.query("insert into t select g, 'before failover' from generate_series(1, 500) g");
     await waitFor('rows on a', async () => (await countRows(a)) === 500, { timeoutMs: 60_000 });
@@ -46,6 +53,113 @@ describe('promote', () => {
       "select setting as v from pg_settings where name = 'primary_conninfo'",
     );
     expect(settings[0]?.v).toBe('');
+
+    // The second follower follows the promoted node and sees rows written after the failover.
+    const configB = await configFor(b, 'node_b', leader);
+    const followed = await run(['--config', configB, 'follow', '--leader', a.conninfo, '--yes']);
+    expect(followed.text).toContain('[ ok ] not past the fork point');
+    expect(followed.text).toContain('streaming on timeline 2');
+    expect(followed.code).toBe(0);
+    await a.query("insert into t values (502, 'seen by b')");
+    await waitFor('new rows on b', async () => (await countRows(b)) === 502);
+    const slots = await a.query<{ active: boolean }>(
+      "select active from pg_replication_slots where slot_name = 'node_b'",
+    );
+    expect(slots[0]?.active).toBe(true);
+
+    // The old leader comes back and writes: it has diverged, follow refuses and says rebuild.
+    await leader.start();
+    await leader.query("insert into t values (9001, 'lost on the old leader')");
+    await leader.stop();
+    const configOld = await configFor(leader, 'old_leader', a);
+    const diverged = await run(['--config', configOld, 'follow', '--leader', a.conninfo, '--yes']);
+    expect(diverged.code).toBe(3);
+    expect(diverged.text).toMatch(
+      /\[FAIL\] not past the fork point: .*forked from timeline 1 at .* bytes of WAL past that point/,
+    );
+    expect(diverged.text).toContain('pgfollower rebuild --leader');
+    expect(await leader.isRunning()).toBe(false);
+
+    await b.stop();
+    await a.stop();
+  });
+
+  it('refuses when a peer received more and names it; --force overrides only that', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    const b = await cloneFollower(leader, { slot: 'node_b' });
+    await leader.query('create table t(id int)');
+    await leader.query('insert into t select generate_series(1, 100)');
+    await waitFor(
+      'rows on a and b',
+      async () => (await countRows(a)) === 100 && (await countRows(b)) === 100,
+    );
+    // Candidate a stops receiving; b keeps streaming and gets 100 more rows.
+    await a.query("alter system set primary_conninfo = ''");
+    await a.query('select pg_reload_conf()');
+    await waitFor('a receiver gone', async () => {
+      const rows = await a.query('select 1 from pg_stat_wal_receiver');
+      return rows.length === 0;
+    });
+    await leader.query('insert into t select generate_series(101, 200)');
+    await waitFor('rows on b', async () => (await countRows(b)) === 200);
+    await leader.stop();
+    const config = await configFor(a, 'node_a', leader);
+
+    const refused = await run(['--config', config, 'promote', '--yes', '--peers', b.conninfo]);
+    expect(refused.code).toBe(3);
+    expect(refused.text).toContain(
+      `[FAIL] (--force overrides) no peer is further ahead: 127.0.0.1:${b.port} is further ahead`,
+    );
+    const [still] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    expect(still?.r).toBe(true);
+
+    const forced = await run(['--config', config, 'promote', '--yes', '--force', '--peers', b.conninfo]);
+    expect(forced.text).toContain(
+      'warning: --force: promoting despite failed check: no peer is further ahead',
+    );
+    expect(forced.code).toBe(0);
+    expect(await timelineOf(a)).toBe(2);
+    expect(await countRows(a)).toBe(100);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('drains WAL that only the archive holds before promoting', async () => {
+    const archiveDir = await makeTempDir('pgf-archive-');
+    // The archive layout (wal/<timeline>/<file>), written by a plain shell archive_command.
+    const archiveCommand = `d=${archiveDir}/wal/$(echo %f | cut -c1-8); mkdir -p $d && test ! -f $d/%f && cp %p $d/%f`;
+    const leader = await createLeader({ settings: { archive_mode: 'on', archive_command: archiveCommand } });
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    await leader.query('create table t(id int)');
+    await leader.query('insert into t select generate_series(1, 100)');
+    await waitFor('rows on a', async () => (await countRows(a)) === 100);
+    await a.query("alter system set primary_conninfo = ''");
+    await a.query('select pg_reload_conf()');
+    await waitFor(
+      'a receiver gone',
+      async () => (await a.query('select 1 from pg_stat_wal_receiver')).length === 0,
+    );
+    await leader.query('insert into t select generate_series(101, 300)');
+    const [sw] = await leader.query<{ f: string }>('select pg_walfile_name(pg_switch_wal()) as f');
+    await waitFor('segment archived', async () => {
+      const [row] = await leader.query<{ w: string | null }>(
+        'select last_archived_wal as w from pg_stat_archiver',
+      );
+      return row?.w !== null && row?.w !== undefined && row.w >= (sw?.f ?? 'Z');
+    });
+    await leader.stop();
+    expect(await countRows(a)).toBe(100);
+    const config = await configFor(a, 'node_a', leader, {
+      archive: { type: 'fs', fs: { path: archiveDir } },
+    });
+
+    const dry = await run(['--config', config, 'promote', '--dry-run']);
+    expect(dry.text).toMatch(/holds \d+ segment\(s\) from our replay position on/);
+    const promoted = await run(['--config', config, 'promote', '--yes']);
+    expect(promoted.text).toContain('replayed archived WAL copied into pg_wal');
+    expect(promoted.code).toBe(0);
+    expect(await countRows(a)).toBe(300);
     await a.stop();
   });
 });
