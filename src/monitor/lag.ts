@@ -70,7 +70,8 @@ export class LagTracker {
     if (leader.ok && local.lastReplayTimestamp !== null) {
       return Math.max(watched, (leader.value.leaderNow - local.lastReplayTimestamp) / 1000);
     }
-    return watched;
+    // Behind, but since when is unknown (first look, no replayed commit yet): say so, not 0.
+    return watched > 0 ? watched : null;
   }
 
   /** Keeps one sample at or below the replay position, drops older ones. */
