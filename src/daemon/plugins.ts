@@ -1,3 +1,4 @@
+import { alertsPlugin } from '../alerts/plugin.js';
 import { archivePlugin } from '../archive/plugin.js';
 import type { Context } from '../context.js';
 import type { ArchiveProbe, SupervisorService } from './types.js';
@@ -18,7 +19,10 @@ export type SupervisorPluginFactory = (
 ) => SupervisorPlugin | undefined | Promise<SupervisorPlugin | undefined>;
 
 /** Every plugin of `pgfollower run`, in start order (services stop in reverse). */
-export const supervisorPlugins: SupervisorPluginFactory[] = [(ctx) => archivePlugin(ctx)];
+export const supervisorPlugins: SupervisorPluginFactory[] = [
+  (ctx) => archivePlugin(ctx),
+  (ctx) => alertsPlugin(ctx),
+];
 
 /** Services of every registered plugin, and the one archive probe (the first that offers one). */
 export async function collectPlugins(

@@ -93,3 +93,27 @@ describe('pgfollower alerts test', () => {
     expect(none.text()).toMatch(/no alert channels configured/);
   });
 });
+
+describe('pgfollower run plug-in', () => {
+  it('adds the alerts service unless alerts.enabled is false', async () => {
+    const { collectPlugins } = await import('../../../src/daemon/plugins.js');
+    const { alertsPlugin } = await import('../../../src/alerts/plugin.js');
+    const { loadConfig } = await import('../../../src/config/index.js');
+    const { createSilentLogger } = await import('../../../src/logging/logger.js');
+    const { createExec } = await import('../../../src/exec/run.js');
+    const { silentReporter, systemClock } = await import('../../../src/context.js');
+    const ctx = (alerts: Record<string, unknown>) => ({
+      config: loadConfig({ env: {}, overrides: { alerts } }),
+      logger: createSilentLogger(),
+      exec: createExec(),
+      bin: { binDir: '/nonexistent', major: 16, path: (n: string) => n },
+      clock: systemClock,
+      signal: new AbortController().signal,
+      reporter: silentReporter,
+    });
+    const on = await collectPlugins(ctx({}), [alertsPlugin]);
+    expect(on.services.map((s) => s.name)).toEqual(['alerts']);
+    const off = await collectPlugins(ctx({ enabled: false }), [alertsPlugin]);
+    expect(off.services).toEqual([]);
+  });
+});
