@@ -57,11 +57,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     problems.push(...issuesToProblems(result.error.issues));
   }
   const config = result.success ? result.data : undefined;
+  // Required keys are checked even when other keys are wrong, so one run lists every problem.
+  for (const key of options.require ?? []) {
+    if (getPath(config ? (config as unknown as Record<string, unknown>) : tree, key) === undefined) {
+      problems.push({ key, message: requiredMessage(key) });
+    }
+  }
   if (config) {
-    for (const key of options.require ?? []) {
-      if (getPath(config as unknown as Record<string, unknown>, key) === undefined) {
-        problems.push({ key, message: requiredMessage(key) });
-      }
+    // Root cannot be a PostgreSQL role by default, and pgfollower as root acts for node.osUser.
+    if (!config.node.user && !env.PGUSER && typeof process.getuid === 'function' && process.getuid() === 0) {
+      config.node.user = config.node.osUser;
     }
     if (config.slot.enabled && !config.slot.name && config.node.name) {
       config.slot.name = defaultSlotName(config.node.name);

@@ -59,7 +59,10 @@ export async function alterSystem(client: PgClient, changes: Record<string, GucV
   for (const [key, value] of Object.entries(changes)) {
     if (!/^[a-z_][a-z0-9_.]*$/i.test(key)) throw new Error(`invalid setting name: ${key}`);
     if (value === null) await client.query(`ALTER SYSTEM RESET ${key}`);
-    else await client.query(`ALTER SYSTEM SET ${key} = ${quoteLiteral(typeof value === 'string' ? value : formatGucValue(value))}`);
+    else
+      await client.query(
+        `ALTER SYSTEM SET ${key} = ${quoteLiteral(typeof value === 'string' ? value : formatGucValue(value))}`,
+      );
   }
   await client.query('SELECT pg_reload_conf()');
 }
@@ -81,7 +84,11 @@ export interface StandbySettings {
 }
 
 /** Writes primary_conninfo, slot, restore_command and port, and creates standby.signal. */
-export async function writeStandbyConfig(dataDirectory: string, settings: StandbySettings, runAs?: RunAs): Promise<void> {
+export async function writeStandbyConfig(
+  dataDirectory: string,
+  settings: StandbySettings,
+  runAs?: RunAs,
+): Promise<void> {
   const changes: Record<string, GucValue | null> = {
     primary_conninfo: settings.primaryConninfo,
     primary_slot_name: settings.slotName ?? null,

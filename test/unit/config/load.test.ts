@@ -34,7 +34,13 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const keys = (error as ConfigError).problems.map((p) => p.key).sort();
-    expect(keys).toEqual(['leader.conninfo', 'monitor.intervalMs', 'node.nmae', 'node.port']);
+    expect(keys).toEqual([
+      'leader.conninfo',
+      'monitor.intervalMs',
+      'node.dataDirectory',
+      'node.nmae',
+      'node.port',
+    ]);
     expect((error as ConfigError).exitCode).toBe(2);
   });
 

@@ -1,0 +1,308 @@
+import { rmdir, rename } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Context } from '../context.js';
+import { RefusedError, PgFollowerError, ExitCode, type CheckResult } from '../errors.js';
+import { formatBytes } from '../config/units.js';
+import { findPgBinaries, type PgBinaries } from '../postgres/binaries.js';
+import { connect, type PgClient } from '../postgres/client.js';
+import { formatConninfo, maskConninfo, parseConninfo } from '../postgres/conninfo.js';
+import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
+import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
+import { dropSlot, readSlot, reserveWal, type WalReservation } from '../postgres/slots.js';
+import { writeStandbyConfig } from '../postgres/standby-config.js';
+import { runBaseBackup } from './base-backup.js';
+import { evaluatePreflight, measureFreeBytes, readLeaderFacts, type LeaderFacts } from './preflight.js';
+import { waitForStreaming, type StreamingInfo } from './wait.js';
+
+export interface BootstrapOptions {
+  /** Move a non-empty data directory aside instead of refusing. */
+  force?: boolean;
+  /** Leave the server stopped after the copy. */
+  start?: boolean;
+  /** Asked once, after the plan is shown; return false to stop before any change. */
+  confirm?: (plan: string) => Promise<boolean>;
+  /** restore_command to write (archive configured); see src/archive/restore-command.ts. */
+  restoreCommand?: string | undefined;
+  /** Extra standby settings (the demo sandbox sets its socket directory). */
+  extraSettings?: Record<string, string | number | boolean>;
+  /** pg_basebackup --max-rate (e.g. 100M), so a copy does not saturate the leader's network. */
+  maxRate?: string | undefined;
+  /** Deadline for the follower to stream after start. */
+  streamTimeoutMs?: number;
+}
+
+export interface BootstrapResult {
+  dataDirectory: string;
+  slotName: string | undefined;
+  slotCreated: boolean;
+  movedAside: string | undefined;
+  copiedBytes: number;
+  durationMs: number;
+  streaming: StreamingInfo | undefined;
+  checks: CheckResult[];
+  leader: LeaderFacts;
+}
+
+/**
+ * Makes this host a follower of the leader: pre-flight, WAL reservation, pg_basebackup into a
+ * staging directory, standby config, rename into place, permanent slot, start, wait for streaming.
+ * Any failure before the rename leaves only a `.incomplete-` directory that is then removed, and no
+ * slot (the reservation is a temporary slot); a failure after it moves the new directory aside as
+ * `.failed-` and drops the slot this run created.
+ */
+export async function bootstrapFollower(
+  ctx: Context,
+  options: BootstrapOptions = {},
+): Promise<BootstrapResult> {
+  const started = ctx.clock.now();
+  const { config, reporter, logger } = ctx;
+  const dataDirectory = resolve(required(config.node.dataDirectory, 'node.dataDirectory'));
+  const leaderConninfo = required(config.leader.conninfo, 'leader.conninfo');
+  const nodeName = required(config.node.name, 'node.name');
+  const slotName = config.slot.enabled ? config.slot.name : undefined;
+
+  reporter.step(`connecting to the leader at ${maskConninfo(leaderConninfo)}`);
+  const connectOptions = {
+    connectTimeoutMs: config.leader.connectTimeoutMs,
+    applicationName: `pgfollower-${nodeName}`,
+  };
+  const sql = await connect(leaderConninfo, connectOptions);
+  let replication: PgClient | undefined;
+  let reservation: WalReservation | undefined;
+  let slotCreated = false;
+  let staging: string | undefined;
+  let placed = false;
+  try {
+    replication = await connect(leaderConninfo, { ...connectOptions, replication: 'database' });
+    const leader = await readLeaderFacts(sql, replication);
+    await replication.end();
+    replication = undefined;
+
+    const leaderMajor = Math.floor(leader.serverVersionNum / 10000);
+    const bin: PgBinaries = config.node.binDir ? ctx.bin : await findPgBinaries({ major: leaderMajor });
+    const tools: PgTools = { exec: ctx.exec, bin, signal: ctx.signal };
+    const directoryState = inspectDirectory(dataDirectory);
+    let existingSlot = slotName ? await readSlot(sql, slotName) : undefined;
+    const checks = evaluatePreflight({
+      leader,
+      localMajor: bin.major,
+      dataDirectory,
+      directoryState,
+      force: options.force === true,
+      slotName,
+      existingSlot,
+      freeBytes: await measureFreeBytes(dataDirectory),
+      diskMargin: config.node.diskMargin,
+    });
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length > 0) {
+      throw new RefusedError(`bootstrap refused: ${failed.map((c) => c.name).join(', ')}`, checks, {
+        hint: 'fix the failed checks above and run bootstrap again; nothing was changed',
+      });
+    }
+    for (const c of checks) reporter.done(`${c.name}: ${c.detail}`);
+
+    const plan = [
+      `copy ${formatBytes(leader.databaseBytes)} from the leader with pg_basebackup -X stream into ${dataDirectory}`,
+      directoryState === 'data-directory' || directoryState === 'other'
+        ? `first move the existing ${dataDirectory} aside (kept, not deleted)`
+        : undefined,
+      slotName
+        ? `${existingSlot ? 'reuse' : 'create'} replication slot ${slotName} on the leader`
+        : 'use no replication slot',
+      `write standby settings (primary_conninfo, ${slotName ? 'primary_slot_name, ' : ''}${options.restoreCommand ? 'restore_command, ' : ''}port ${config.node.port}) and standby.signal`,
+      options.start === false ? 'leave the server stopped' : 'start the server and wait until it streams',
+    ]
+      .filter(Boolean)
+      .map((l) => `  - ${l}`)
+      .join('\n');
+    if (options.confirm && !(await options.confirm(`bootstrap will:\n${plan}`))) {
+      throw new PgFollowerError('CANCELLED', 'bootstrap cancelled; nothing was changed', ExitCode.REFUSED);
+    }
+
+    const stale = listAside(dataDirectory).filter((p) => p.includes('.incomplete-'));
+    for (const dir of stale) {
+      reporter.step(`removing ${dir}, left by an interrupted bootstrap`);
+      await removeAside(dir, { configured: dataDirectory });
+    }
+
+    let movedAside: string | undefined;
+    if (directoryState === 'data-directory' || directoryState === 'other') {
+      reporter.step(`moving ${dataDirectory} aside`);
+      movedAside = await moveAside(tools, dataDirectory, { configured: dataDirectory, kind: 'old' });
+      reporter.done(
+        `moved the old directory to ${movedAside}; delete it yourself once you no longer need it`,
+      );
+    } else if (directoryState === 'empty') {
+      // An empty directory (often a mount point) is replaced by the staged copy; rmdir only
+      // succeeds when it is empty. A busy mount point is copied into directly.
+      await rmdir(dataDirectory).catch(() => undefined);
+    }
+
+    if (slotName && existingSlot && !existingSlot.active && existingSlot.walStatus === 'lost') {
+      // A lost slot no longer reserves anything; a fresh one from our reservation replaces it.
+      await dropSlot(sql, slotName);
+      reporter.done(`dropped slot ${slotName}: it was lost (wal_status lost) and will be created again`);
+      existingSlot = undefined;
+    }
+    if (slotName) {
+      reporter.step(`reserving WAL on the leader (temporary slot) so nothing the copy needs is recycled`);
+      reservation = await reserveWal(leaderConninfo, connectOptions);
+    }
+
+    const direct = existsSync(dataDirectory);
+    staging = direct
+      ? dataDirectory
+      : join(dirname(dataDirectory), `${basename(dataDirectory)}.incomplete-${stamp()}`);
+    reporter.step(`copying the leader with pg_basebackup into ${staging}`);
+    let copiedBytes = 0;
+    await runBaseBackup(ctx, {
+      conninfo: leaderConninfo,
+      targetDirectory: staging,
+      expectedBytes: leader.databaseBytes,
+      bin,
+      extraArgs: options.maxRate ? [`--max-rate=${options.maxRate}`] : [],
+      onProgress: (done, total) => {
+        copiedBytes = done;
+        reporter.progress(done, total, 'base backup');
+      },
+    });
+    reporter.progressEnd();
+    reporter.done(`copied ${formatBytes(copiedBytes)}`);
+
+    const primaryConninfo = withApplicationName(leaderConninfo, nodeName);
+    await writeStandbyConfig(
+      staging,
+      {
+        primaryConninfo,
+        slotName,
+        restoreCommand: options.restoreCommand,
+        port: config.node.port,
+        extra: {
+          ...(config.node.host.startsWith('/') ? { unix_socket_directories: config.node.host } : {}),
+          ...options.extraSettings,
+        },
+      },
+      ctx.exec.runAs,
+    );
+    if (!direct) await rename(staging, dataDirectory);
+    placed = true;
+    staging = undefined;
+    reporter.done(`standby configured in ${dataDirectory}`);
+
+    if (slotName && reservation) {
+      if (!existingSlot) {
+        await reservation.persist(sql, slotName);
+        slotCreated = true;
+        reporter.done(`created replication slot ${slotName} on the leader`);
+      }
+      await reservation.release();
+      reservation = undefined;
+    }
+
+    let streaming: StreamingInfo | undefined;
+    if (options.start !== false) {
+      reporter.step(`starting the follower on port ${config.node.port}`);
+      await startServer(tools, dataDirectory, { timeoutS: 300 });
+      streaming = await waitForStreaming(ctx, { timeoutMs: options.streamTimeoutMs ?? 120_000 });
+      reporter.done(
+        `streaming from the leader on timeline ${streaming.timeline}, replayed up to ${streaming.replayLsn}`,
+      );
+    }
+    logger.info({ dataDirectory, slotName, durationMs: ctx.clock.now() - started }, 'bootstrap finished');
+    return {
+      dataDirectory,
+      slotName,
+      slotCreated,
+      movedAside,
+      copiedBytes,
+      durationMs: ctx.clock.now() - started,
+      streaming,
+      checks,
+      leader,
+    };
+  } catch (error) {
+    reporter.progressEnd();
+    await cleanUpFailure(ctx, {
+      sql,
+      dataDirectory,
+      staging,
+      placed,
+      slotName: slotCreated ? slotName : undefined,
+    });
+    throw error;
+  } finally {
+    await reservation?.release();
+    await replication?.end().catch(() => undefined);
+    await sql.end().catch(() => undefined);
+  }
+}
+
+async function cleanUpFailure(
+  ctx: Context,
+  state: {
+    sql: PgClient;
+    dataDirectory: string;
+    staging: string | undefined;
+    placed: boolean;
+    slotName: string | undefined;
+  },
+): Promise<void> {
+  const tools: PgTools = { exec: ctx.exec, bin: ctx.bin };
+  try {
+    if (state.staging && state.staging !== state.dataDirectory && existsSync(state.staging)) {
+      await removeAside(state.staging, { configured: state.dataDirectory });
+      ctx.reporter.warn(`removed the incomplete copy ${state.staging}`);
+    } else if (state.staging === state.dataDirectory && existsSync(state.dataDirectory)) {
+      const failed = await moveAside(tools, state.dataDirectory, {
+        configured: state.dataDirectory,
+        kind: 'incomplete',
+      });
+      await removeAside(failed, { configured: state.dataDirectory });
+    }
+    if (state.placed) {
+      if ((await serverStatus(tools, state.dataDirectory)) === 'running')
+        await stopServer(tools, state.dataDirectory, { mode: 'fast' });
+      const aside = await moveAside(tools, state.dataDirectory, {
+        configured: state.dataDirectory,
+        kind: 'failed',
+      });
+      ctx.reporter.warn(`moved the new but unverified copy to ${aside} for inspection`);
+    }
+  } catch (cleanupError) {
+    ctx.logger.error(
+      { err: cleanupError },
+      'cleaning up after the failed bootstrap failed; inspect the directories named above',
+    );
+  }
+  if (state.slotName) {
+    try {
+      if (await dropSlot(state.sql, state.slotName))
+        ctx.reporter.warn(`dropped replication slot ${state.slotName} that this run created`);
+    } catch {
+      ctx.reporter.warn(
+        `could not drop replication slot ${state.slotName} on the leader: run SELECT pg_drop_replication_slot('${state.slotName}') there`,
+      );
+    }
+  }
+}
+
+function required(value: string | undefined, key: string): string {
+  if (!value) throw new PgFollowerError('CONFIG_MISSING', `${key} is required`, ExitCode.USAGE);
+  return value;
+}
+
+/** primary_conninfo carries the node name, so the leader's pg_stat_replication row names us. */
+export function withApplicationName(conninfo: string, name: string): string {
+  const info = parseConninfo(conninfo);
+  info.application_name = name;
+  return formatConninfo(info);
+}
+
+function stamp(): string {
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
+}
