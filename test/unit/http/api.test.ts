@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createSupervisorMetrics } from '../../../src/http/metrics.js';
+import { parseListen, parseReplicaBounds, replicaVerdict } from '../../../src/http/server.js';
+import { localSample, previousSnapshot, unclassified } from '../monitor/fixtures.js';
+
+describe('HTTP helpers', () => {
+  it('parses listen addresses', () => {
+    expect(parseListen('127.0.0.1:8008')).toEqual({ host: '127.0.0.1', port: 8008 });
+    expect(parseListen('[::1]:9000')).toEqual({ host: '::1', port: 9000 });
+  });
+
+  it('parses /replica bounds like Patroni (bytes or sizes) plus seconds', () => {
+    expect(parseReplicaBounds(new URLSearchParams('lag=16MB&seconds=30'))).toEqual({
+      lagBytes: 16777216,
+      lagSeconds: 30,
+    });
+    expect(parseReplicaBounds(new URLSearchParams('lag=1048576'))).toEqual({ lagBytes: 1048576 });
+    expect(parseReplicaBounds(new URLSearchParams('lag=much'))).toHaveProperty('error');
+    expect(parseReplicaBounds(new URLSearchParams('seconds=-1'))).toHaveProperty('error');
+  });
+
+  it('200 only for a running replica within bounds; unknown lag fails a bound', () => {
+    const snap = (
+      parts: Parameters<typeof unclassified>[0],
+      state: Parameters<typeof previousSnapshot>[1] = 'streaming',
+    ) => previousSnapshot(unclassified(parts), state);
+    expect(replicaVerdict(snap({}), { lagBytes: 0 }).ok).toBe(true);
+    expect(replicaVerdict(snap({ lag: { replayLagBytes: 2000n } }), { lagBytes: 1000 }).ok).toBe(false);
+    expect(replicaVerdict(snap({ lag: { replayLagSeconds: 31 } }), { lagSeconds: 30 }).ok).toBe(false);
+    expect(replicaVerdict(snap({ lag: { replayLagBytes: null } }), {}).ok).toBe(true);
+    expect(replicaVerdict(snap({ lag: { replayLagBytes: null } }), { lagBytes: 1 }).reason).toMatch(
+      /unknown/,
+    );
+    expect(replicaVerdict(snap({ local: { error: 'down' } }, 'stopped'), {}).ok).toBe(false);
+    expect(replicaVerdict(snap({ local: localSample({ inRecovery: false }) }, 'primary'), {}).ok).toBe(false);
+    expect(replicaVerdict(snap({}, 'stalled'), {}).ok).toBe(false);
+  });
+
+  it('metrics reflect a snapshot', async () => {
+    const m = createSupervisorMetrics();
+    m.observe(
+      previousSnapshot(
+        unclassified({ lag: { replayLagBytes: 1234n, replayLagSeconds: 2.5 } }),
+        'catching-up',
+      ),
+      0.01,
+    );
+    m.setLeaderQueries(3);
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^pgfollower_replay_lag_bytes 1234$/m);
+    expect(text).toMatch(/^pgfollower_replay_lag_seconds 2\.5$/m);
+    expect(text).toMatch(/^pgfollower_state\{state="catching-up"\} 1$/m);
+    expect(text).toMatch(/^pgfollower_state\{state="streaming"\} 0$/m);
+    expect(text).toMatch(/^pgfollower_leader_queries_total 3$/m);
+    expect(text).toMatch(/^pgfollower_slot_wal_status\{status="reserved"\} 1$/m);
+  });
+});
