@@ -3,6 +3,7 @@
  * ratios. Each bench/<name>.ts exports `run(): Promise<void>`.
  */
 const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  alerts: () => import('./alerts.js'),
 };
 
 const wanted = process.argv.slice(2);

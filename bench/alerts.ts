@@ -1,0 +1,228 @@
+/**
+ * Alert latency: time from a lag threshold being crossed on a real leader to the webhook receiving
+ * the `firing` notification, through the real supervisor and alert service. Target: <= 2 x
+ * monitor.intervalMs. Side by side, the baseline is the monitor alone: the first snapshot that
+ * shows the lag (what any reader of the supervisor could know), so the difference is what the
+ * alert pipeline (rules, state file, queue, HTTP) adds.
+ *
+ * The crossing is one WAL record of 9 MB (pg_logical_emit_message, non-transactional) written
+ * while the follower's replay is paused, against an 8 MB threshold: it is crossed when the call
+ * returns. Latencies are measured from the call's start, so they are upper bounds.
+ */
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAlertService } from '../src/alerts/service.js';
+import type { Notification } from '../src/alerts/types.js';
+import { loadConfig } from '../src/config/index.js';
+import { silentReporter, systemClock, type Context } from '../src/context.js';
+import { startSupervisor } from '../src/daemon/supervisor.js';
+import { createExec, resolveRunAs } from '../src/exec/run.js';
+import { createSilentLogger } from '../src/logging/logger.js';
+import type { Snapshot } from '../src/monitor/snapshot.js';
+import { findPgBinaries } from '../src/postgres/binaries.js';
+import { connect } from '../src/postgres/client.js';
+import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+
+const THRESHOLD = 8 * 1024 * 1024;
+const RECORD = 9 * 1024 * 1024;
+const TRIALS = Number(process.env.BENCH_ALERT_TRIALS ?? 12);
+const INTERVALS = (process.env.BENCH_ALERT_INTERVALS ?? '1000,250').split(',').map(Number);
+
+export async function run(): Promise<void> {
+  const runAs = await resolveRunAs('postgres');
+  const tools: PgTools = { exec: createExec(runAs), bin: await findPgBinaries({}) };
+  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-alerts-'));
+  await chmod(root, 0o755);
+  if (runAs) await chown(root, runAs.uid, runAs.gid);
+  const leaderDir = join(root, 'leader');
+  const followerDir = join(root, 'follower');
+  const leaderPort = 25432 + Math.floor(Math.random() * 1000);
+  const followerPort = leaderPort + 1;
+  const leaderConninfo = `host=127.0.0.1 port=${leaderPort} user=postgres dbname=postgres`;
+  const followerConninfo = `host=127.0.0.1 port=${followerPort} user=postgres dbname=postgres`;
+
+  // A webhook receiver on loopback that timestamps arrivals.
+  const arrivals: Array<{ at: number; body: Notification }> = [];
+  let onArrival: (() => void) | undefined;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      arrivals.push({
+        at: performance.now(),
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification,
+      });
+      res.writeHead(202).end();
+      onArrival?.();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+
+  try {
+    await initCluster(tools, {
+      dataDirectory: leaderDir,
+      port: leaderPort,
+      socketDirectory: root,
+      settings: { wal_keep_size: '512MB' },
+    });
+    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
+    await tools.exec.run(tools.bin.path('pg_basebackup'), [
+      '-D',
+      followerDir,
+      '-d',
+      leaderConninfo,
+      '-X',
+      'stream',
+      '-R',
+      '-c',
+      'fast',
+    ]);
+    await appendConf(tools, join(followerDir, 'postgresql.conf'), {
+      port: followerPort,
+      unix_socket_directories: root,
+    });
+    await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
+
+    const leader = await connect(leaderConninfo, { connectTimeoutMs: 10_000 });
+    const follower = await connect(followerConninfo, { connectTimeoutMs: 10_000 });
+    console.log(
+      `trials per interval: ${TRIALS}; threshold ${THRESHOLD / 1048576} MB crossed by one ${RECORD / 1048576} MB WAL record`,
+    );
+    console.log(
+      'interval | n | monitor alone: median / p95 / max | alert at webhook: median / p95 / max | target (2 x interval) | max / target',
+    );
+    try {
+      for (const intervalMs of INTERVALS) {
+        const config = loadConfig({
+          env: {},
+          overrides: {
+            node: {
+              name: 'bench',
+              dataDirectory: followerDir,
+              port: followerPort,
+              host: root,
+              user: 'postgres',
+            },
+            leader: { conninfo: leaderConninfo },
+            slot: { enabled: false },
+            monitor: { intervalMs, queryTimeoutMs: 2000 },
+            log: { level: 'silent' },
+            alerts: {
+              rateLimitMs: 0,
+              rules: {
+                lagBytes: { warning: THRESHOLD, critical: '1TB', for: 0, clearFor: 0 },
+                lagSeconds: { enabled: false },
+              },
+              channels: [{ type: 'webhook', url: hookUrl, retries: 0 }],
+            },
+          },
+        });
+        const ctx: Context = {
+          config,
+          logger: createSilentLogger(),
+          exec: tools.exec,
+          bin: tools.bin,
+          clock: systemClock,
+          signal: new AbortController().signal,
+          reporter: silentReporter,
+        };
+        const supervisor = await startSupervisor(ctx, {
+          http: false,
+          services: [createAlertService({ stateFile: join(root, `alerts-${intervalMs}.json`) })],
+        });
+        let firstOver: number | undefined;
+        const onSnapshot = (s: Snapshot): void => {
+          if (firstOver === undefined && (s.lag.replayLagBytes ?? 0n) >= BigInt(THRESHOLD))
+            firstOver = performance.now();
+        };
+        supervisor.events.on('snapshot', onSnapshot);
+        const monitorMs: number[] = [];
+        const alertMs: number[] = [];
+        try {
+          for (let trial = 0; trial < TRIALS; trial++) {
+            await follower.query('select pg_wal_replay_pause()');
+            await waitUntil(
+              () => supervisor.latest()?.lag.replayLagBytes === 0n,
+              30_000,
+              'lag at 0 before a trial',
+            );
+            // A random phase against the tick, as a real crossing would have.
+            await new Promise((r) => setTimeout(r, Math.random() * intervalMs));
+            firstOver = undefined;
+            const seen = arrivals.length;
+            const start = performance.now();
+            await leader.query(
+              `select pg_logical_emit_message(false, 'pgfollower-bench', repeat('x', ${RECORD}))`,
+            );
+            await waitUntil(
+              () => arrivals.slice(seen).some((a) => a.body.status === 'firing'),
+              30_000,
+              'firing at the webhook',
+              (wake) => (onArrival = wake),
+            );
+            const firing = arrivals.slice(seen).find((a) => a.body.status === 'firing');
+            alertMs.push((firing?.at ?? Number.NaN) - start);
+            monitorMs.push((firstOver ?? Number.NaN) - start);
+            await follower.query('select pg_wal_replay_resume()');
+            await waitUntil(
+              () => arrivals.slice(seen).some((a) => a.body.status === 'resolved'),
+              30_000,
+              'resolved at the webhook',
+              (wake) => (onArrival = wake),
+            );
+          }
+        } finally {
+          supervisor.events.off('snapshot', onSnapshot);
+          await supervisor.stop('bench over');
+        }
+        const target = 2 * intervalMs;
+        const m = summarize(monitorMs);
+        const a = summarize(alertMs);
+        console.log(
+          `${intervalMs} ms | ${TRIALS} | ${m.median} / ${m.p95} / ${m.max} ms | ${a.median} / ${a.p95} / ${a.max} ms | ${target} ms | ${(a.max / target).toFixed(2)}`,
+        );
+        console.log(
+          `  alert pipeline adds (median alert - median monitor): ${(a.median - m.median).toFixed(1)} ms`,
+        );
+      }
+    } finally {
+      await leader.end();
+      await follower.end();
+    }
+  } finally {
+    server.close();
+    await stopServer(tools, followerDir, { mode: 'immediate' }).catch(() => undefined);
+    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function summarize(values: number[]): { median: number; p95: number; max: number } {
+  const sorted = [...values].sort((x, y) => x - y);
+  const at = (q: number): number =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN);
+  return { median: at(0.5), p95: at(0.95), max: Math.round(sorted[sorted.length - 1] ?? Number.NaN) };
+}
+
+async function waitUntil(
+  done: () => boolean,
+  timeoutMs: number,
+  what: string,
+  subscribe?: (wake: () => void) => void,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5);
+      subscribe?.(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
