@@ -7,6 +7,7 @@ import { codecOfKey, decode } from './codec.js';
 import { parseWalFile, type WalFile } from './layout.js';
 import { findExisting } from './push.js';
 import { writeRequested } from './spool.js';
+import { withArchiveRetries } from './retry.js';
 import type { ArchiveStore } from './store.js';
 import { verifyWalFile } from './verify.js';
 
@@ -52,7 +53,13 @@ export async function fetchWal(
       await writeRequested(options.spoolDir, name, runAs).catch(() => undefined);
     }
   }
-  const got = await readVerified(store, file, ctx.signal);
+  // Two attempts at most: PostgreSQL itself asks again, and replay should not wait long on one call.
+  const got = await withArchiveRetries(`fetching ${name}`, () => readVerified(store, file, ctx.signal), {
+    attempts: 2,
+    signal: ctx.signal,
+    logger: ctx.logger,
+    deadlineMs: ctx.config.archive.timeoutMs,
+  });
   if (!got) return { name, outcome: 'not-found', ms: ctx.clock.now() - started };
   await writeFileAtomicIn(dest, got.data, runAs);
   return { name, outcome: 'restored', key: got.key, bytes: got.data.length, ms: ctx.clock.now() - started };

@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { ArchiveError, UsageError } from '../errors.js';
 import { codecOfKey, decode, encode, type CodecName } from './codec.js';
 import { candidateKeys, isCompressible, objectKey, parseWalFile, type WalFile } from './layout.js';
+import { withArchiveRetries } from './retry.js';
 import type { ArchiveStore } from './store.js';
 import { readSegmentHeader, sha256, verifyWalFile } from './verify.js';
 
@@ -24,6 +25,15 @@ export interface PushResult {
  * success, so a false success loses WAL.
  */
 export async function pushWal(ctx: Context, store: ArchiveStore, path: string): Promise<PushResult> {
+  return withArchiveRetries(`archiving ${basename(path)}`, () => pushOnce(ctx, store, path), {
+    attempts: 4,
+    signal: ctx.signal,
+    logger: ctx.logger,
+    deadlineMs: ctx.config.archive.timeoutMs,
+  });
+}
+
+async function pushOnce(ctx: Context, store: ArchiveStore, path: string): Promise<PushResult> {
   const started = ctx.clock.now();
   const name = basename(path);
   const file = parseWalFile(name);
