@@ -55,3 +55,17 @@ describe('HTTP helpers', () => {
     expect(text).toMatch(/^pgfollower_slot_wal_status\{status="reserved"\} 1$/m);
   });
 });
+
+describe('docs/metrics.md', () => {
+  it('documents every metric the supervisor exports', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { resolve } = await import('node:path');
+    const doc = readFileSync(resolve(import.meta.dirname, '../../../docs/metrics.md'), 'utf8');
+    const m = createSupervisorMetrics();
+    const names = (await m.registry.getMetricsAsJSON()).map((x) => x.name);
+    const ours = names.filter((n) => !/^pgfollower_(process|nodejs)_/.test(n));
+    expect(ours.length).toBeGreaterThan(20);
+    const missing = ours.filter((n) => !doc.includes(`\`${n}`));
+    expect(missing).toEqual([]);
+  });
+});
