@@ -36,6 +36,9 @@ export const silentReporter: Reporter = {
  */
 export interface Context {
   config: Readonly<Config>;
+  /** The config file the config came from (absolute), if any: commands pgfollower writes into
+   * PostgreSQL settings (restore_command) must name it. */
+  configFile?: string | undefined;
   logger: Logger;
   exec: Exec;
   bin: PgBinaries;

@@ -33,7 +33,7 @@ export function archivePlugin(ctx: Context, options: ArchivePluginOptions = {}):
 
   const store = openArchiveStore(ctx.config);
   let prefetcher: Prefetcher | undefined;
-  services.push(restoreCommandService(options.configFile ?? configFileOfProcess()));
+  services.push(restoreCommandService(options.configFile ?? ctx.configFile));
   const spoolDir = spoolDirectoryFor(ctx.config);
   if (spoolDir && ctx.config.archive.prefetch > 0) {
     services.push({
@@ -58,19 +58,6 @@ function replaySegment(handle: SupervisorHandle): string | null {
   const local = handle.latest()?.local;
   if (!local?.ok || local.value.replayLsn === null || local.value.timeline === null) return null;
   return walFileName(local.value.timeline, local.value.replayLsn);
-}
-
-/** `--config FILE` / `-c FILE` of this process, else PGFOLLOWER_CONFIG. */
-export function configFileOfProcess(
-  argv: readonly string[] = process.argv,
-  env: NodeJS.ProcessEnv = process.env,
-): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if ((arg === '--config' || arg === '-c') && argv[i + 1]) return argv[i + 1];
-    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
-  }
-  return env.PGFOLLOWER_CONFIG || undefined;
 }
 
 function restoreCommandService(configFile: string | undefined): SupervisorService {

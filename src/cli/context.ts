@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadConfig, type RequiredKey } from '../config/index.js';
 import type { Context } from '../context.js';
 import { systemClock } from '../context.js';
@@ -47,8 +48,10 @@ export async function buildContext(options: BuildContextOptions): Promise<Contex
     options.needBinaries === false
       ? lazyBinaries()
       : await findPgBinaries({ binDir: config.node.binDir, major: options.major });
+  const configFile = options.global.config ?? (options.env ?? process.env).PGFOLLOWER_CONFIG;
   return {
     config,
+    configFile: configFile ? resolve(configFile) : undefined,
     logger,
     exec,
     bin,

@@ -4,6 +4,7 @@ import type { CommandEnv } from '../command.js';
 import { buildContext } from '../context.js';
 import { formatChecklist } from '../format.js';
 import { formatBytes } from '../../config/units.js';
+import { restoreCommandFor } from '../../archive/restore-command.js';
 
 interface BootstrapFlags {
   force?: boolean;
@@ -42,6 +43,7 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
         force: flags.force === true,
         start: flags.start,
         maxRate: flags.maxRate,
+        restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
         confirm:
           flags.yes || !output.isTTY
             ? undefined

@@ -3,6 +3,7 @@ import { registerWalPush } from './wal-push.js';
 import { registerWalFetch } from './wal-fetch.js';
 import { registerArchive } from './archive.js';
 import { registerBootstrap } from './bootstrap.js';
+import { registerDemo } from './demo.js';
 import { registerPromote } from './promote.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
@@ -14,6 +15,7 @@ import { registerRebuild } from './rebuild.js';
 /** Every command, in the order `--help` lists them. One file per command in this folder. */
 export const commands: RegisterCommand[] = [
   registerBootstrap,
+  registerDemo,
   registerPromote,
   registerRun,
   registerStatus,
