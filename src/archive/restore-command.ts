@@ -16,7 +16,7 @@ export interface RestoreCommandOptions {
  * cap replay far below disk speed); otherwise it runs `pgfollower wal-fetch %f %p`, which fetches,
  * verifies and exits 0 or 1 (never above 125, which would stop recovery).
  *
- *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || exec '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p
+ *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p
  *
  * https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-RESTORE-COMMAND
  */
@@ -27,7 +27,7 @@ export function restoreCommandFor(
   if (config.archive.type === 'none') return undefined;
   const base = config.archive.command ?? defaultCommand();
   const configArg = options.configFile ? ` --config ${shellQuote(resolve(options.configFile))}` : '';
-  const fallback = `exec ${base}${configArg} wal-fetch %f %p`;
+  const fallback = `${base}${configArg} wal-fetch %f %p`;
   const spool = config.archive.prefetch > 0 ? spoolDirectoryFor(config) : undefined;
   const command = spool ? `mv -f ${shellQuote(`${spool}/`)}%f %p 2>/dev/null || ${fallback}` : fallback;
   return command;
