@@ -78,7 +78,10 @@ export function classify(
   }
 
   const receiverText = receiver ? `WAL receiver ${receiver.status}` : 'no WAL receiver running';
-  if (advancing) {
+  // Replaying what the receiver already wrote to pg_wal (e.g. the leader's shutdown checkpoint just
+  // after it stopped) is not archive recovery; replay past the last received position is.
+  const beyondReceived = node.receiveLsn === null || (replayLsn !== null && replayLsn > node.receiveLsn);
+  if (advancing && beyondReceived) {
     return {
       state: 'archive-recovery',
       reason: `${receiverText}; replaying without streaming (restore_command or local pg_wal), at ${formatLsn(replayLsn)} (${neededSegment ?? '?'}), ${lagText}`,

@@ -52,13 +52,36 @@ describe('classify', () => {
     const prev = previousSnapshot(before, 'disconnected');
     const now = unclassified({
       at: T0 + 1000,
-      local: localSample({ walReceiver: null, replayLsn: parseLsn('0/6000028') }),
+      local: localSample({
+        walReceiver: null,
+        replayLsn: parseLsn('0/6000028'),
+        receiveLsn: parseLsn('0/5000028'),
+      }),
       leader: { error: 'connection refused' },
     });
     const v = classify(prev, now, options);
     expect(v.state).toBe('archive-recovery');
     expect(v.neededSegment).toBe('000000010000000000000006');
     expect(v.replayProgressAt).toBe(T0 + 1000);
+  });
+
+  it('not archive-recovery while replay drains WAL the receiver already wrote', () => {
+    const prev = previousSnapshot(
+      unclassified({
+        local: localSample({ replayLsn: parseLsn('0/3000060'), receiveLsn: parseLsn('0/30000D8') }),
+      }),
+      'streaming',
+    );
+    const now = unclassified({
+      at: T0 + 1000,
+      local: localSample({
+        walReceiver: null,
+        replayLsn: parseLsn('0/30000D8'),
+        receiveLsn: parseLsn('0/30000D8'),
+      }),
+      leader: { error: 'Client has encountered a connection error and is not queryable' },
+    });
+    expect(classify(prev, now, options).state).toBe('disconnected');
   });
 
   it('disconnected when the leader is unreachable and replay stands still', () => {

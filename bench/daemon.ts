@@ -1,0 +1,209 @@
+/**
+ * Daemon footprint and detection time, with the built `pgfollower run` (dist/) on real clusters.
+ *
+ * 1. Footprint at a 1 s interval over BENCH_DAEMON_SECONDS (default 60; the issue's figure is 300):
+ *    RSS (max and end) and CPU of the daemon process from /proc, and the statements it sends to the
+ *    leader per second, counted twice: the daemon's own counter and the leader's pg_stat_database
+ *    xact_commit delta. Side by side with the baseline of the same run: an idle `node` process (RSS)
+ *    and the leader's commit rate over the same span without the daemon.
+ * 2. Detection: time from `pg_ctl stop` of the leader to `/status` saying `disconnected`, and from
+ *    the follower's stop to `stopped`, in ms and in intervals (target <= 2 intervals).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { createExec, resolveRunAs } from '../src/exec/run.js';
+import { findPgBinaries } from '../src/postgres/binaries.js';
+import { connect } from '../src/postgres/client.js';
+import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+
+const SECONDS = Number(process.env.BENCH_DAEMON_SECONDS ?? 60);
+const INTERVAL_MS = 1000;
+const CLK_TCK = 100;
+const PAGE = 4096;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function procStats(pid: number): { cpuSeconds: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const rssPages = Number(fields[21]);
+  return { cpuSeconds: (utime + stime) / CLK_TCK, rssBytes: rssPages * PAGE };
+}
+
+async function commits(conninfo: string): Promise<number> {
+  const client = await connect(conninfo);
+  try {
+    // Stats are flushed by backends lazily; ask for a fresh view.
+    await client.query('select pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ n: string }>(
+      "select xact_commit::text as n from pg_stat_database where datname = 'postgres'",
+    );
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
+async function statusState(port: number): Promise<string | undefined> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(500) });
+    return ((await r.json()) as { state?: string }).state;
+  } catch {
+    return undefined;
+  }
+}
+
+async function timeUntilState(port: number, state: string, timeoutMs = 60_000): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {
+    if ((await statusState(port)) === state) return performance.now() - start;
+    await sleep(20);
+  }
+  throw new Error(`state ${state} not reported within ${timeoutMs} ms`);
+}
+
+const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MB`;
+
+export async function run(): Promise<void> {
+  const runAs = await resolveRunAs('postgres');
+  const tools: PgTools = { exec: createExec(runAs), bin: await findPgBinaries({}) };
+  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-daemon-'));
+  await chmod(root, 0o755);
+  if (runAs) await chown(root, runAs.uid, runAs.gid);
+  const leaderDir = join(root, 'leader');
+  const followerDir = join(root, 'follower');
+  const leaderPort = await freePort();
+  const followerPort = await freePort();
+  const httpPort = await freePort();
+  const leaderConninfo = `host=127.0.0.1 port=${leaderPort} user=postgres dbname=postgres`;
+  let daemon: ChildProcess | undefined;
+  let idle: ChildProcess | undefined;
+  try {
+    await initCluster(tools, { dataDirectory: leaderDir, port: leaderPort, socketDirectory: root });
+    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
+    await tools.exec.run(tools.bin.path('pg_basebackup'), [
+      '-D',
+      followerDir,
+      '-d',
+      leaderConninfo,
+      '-X',
+      'stream',
+      '-R',
+      '-c',
+      'fast',
+      '-C',
+      '-S',
+      'bench_follower',
+    ]);
+    await appendConf(tools, join(followerDir, 'postgresql.conf'), {
+      port: followerPort,
+      unix_socket_directories: root,
+    });
+    await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
+
+    // Baseline: the leader's commit rate without the daemon, over the same span.
+    const baseStart = await commits(leaderConninfo);
+    await sleep(Math.min(SECONDS, 30) * 1000);
+    const baseRate = ((await commits(leaderConninfo)) - baseStart - 1) / Math.min(SECONDS, 30);
+
+    const configFile = join(root, 'pgfollower.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        node: { name: 'bench_follower', port: followerPort, host: root, user: 'postgres' },
+        leader: { conninfo: leaderConninfo },
+        slot: { name: 'bench_follower' },
+        monitor: { intervalMs: INTERVAL_MS },
+        http: { listen: `127.0.0.1:${httpPort}` },
+        log: { level: 'warn', format: 'json' },
+      }),
+      { mode: 0o600 },
+    );
+    const bin = resolve(import.meta.dirname, '../src/cli/bin.js');
+    daemon = spawn(process.execPath, [bin, '--config', configFile, 'run'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const pid = daemon.pid ?? 0;
+    const startedAt = performance.now();
+    while ((await statusState(httpPort)) !== 'streaming') {
+      if (performance.now() - startedAt > 60_000)
+        throw new Error('daemon did not report streaming within 60 s');
+      await sleep(100);
+    }
+    const readyMs = performance.now() - startedAt;
+    await sleep(5000); // warm-up: JIT, first GC
+
+    const c0 = await commits(leaderConninfo);
+    const p0 = procStats(pid);
+    const t0 = performance.now();
+    let rssMax = p0.rssBytes;
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await sleep(1000);
+      rssMax = Math.max(rssMax, procStats(pid).rssBytes);
+    }
+    const p1 = procStats(pid);
+    const elapsed = (performance.now() - t0) / 1000;
+    const c1 = await commits(leaderConninfo);
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const ownQueries = Number(/^pgfollower_leader_queries_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    const cpuPct = ((p1.cpuSeconds - p0.cpuSeconds) / elapsed) * 100;
+    const leaderRate = (c1 - c0 - 1) / elapsed;
+    const idleRss = procStats(idle.pid ?? 0).rssBytes;
+
+    console.log(`machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}`);
+    console.log(
+      `footprint of pgfollower run at ${INTERVAL_MS} ms interval over ${elapsed.toFixed(0)} s (ready in ${readyMs.toFixed(0)} ms):`,
+    );
+    console.log(
+      `  RSS: end ${mb(p1.rssBytes)}, max ${mb(rssMax)} (target <= 80 MB); idle node baseline ${mb(idleRss)}, ratio ${(p1.rssBytes / idleRss).toFixed(2)}x`,
+    );
+    console.log(`  CPU: ${cpuPct.toFixed(2)}% of one core (target < 1%)`);
+    console.log(
+      `  leader statements/s: ${leaderRate.toFixed(2)} commits/s with the daemon vs ${baseRate.toFixed(2)} without (delta ${(leaderRate - baseRate).toFixed(2)}/s); daemon's own counter: ${ownQueries} in total`,
+    );
+
+    // Detection times.
+    await stopServer(tools, leaderDir, { mode: 'fast' });
+    const disconnectedMs = await timeUntilState(httpPort, 'disconnected');
+    console.log(
+      `  leader stop -> disconnected reported: ${disconnectedMs.toFixed(0)} ms = ${(disconnectedMs / INTERVAL_MS).toFixed(2)} intervals (target <= 2)`,
+    );
+    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
+    const backMs = await timeUntilState(httpPort, 'streaming');
+    console.log(
+      `  leader start -> streaming reported: ${backMs.toFixed(0)} ms (reconnect backoff bounds it)`,
+    );
+    await stopServer(tools, followerDir, { mode: 'fast' });
+    const stoppedMs = await timeUntilState(httpPort, 'stopped');
+    console.log(
+      `  follower stop -> stopped reported: ${stoppedMs.toFixed(0)} ms = ${(stoppedMs / INTERVAL_MS).toFixed(2)} intervals (target <= 2)`,
+    );
+  } finally {
+    daemon?.kill('SIGTERM');
+    idle?.kill('SIGTERM');
+    await stopServer(tools, followerDir, { mode: 'immediate' }).catch(() => undefined);
+    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
+    await sleep(500);
+    await rm(root, { recursive: true, force: true });
+  }
+}
