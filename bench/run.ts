@@ -4,6 +4,7 @@
  */
 const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   alerts: () => import('./alerts.js'),
+  daemon: () => import('./daemon.js'),
 };
 
 const wanted = process.argv.slice(2);
