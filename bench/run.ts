@@ -3,6 +3,7 @@
  * ratios. Each bench/<name>.ts exports `run(): Promise<void>`.
  */
 const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  bootstrap: () => import('./bootstrap.js'),
   alerts: () => import('./alerts.js'),
   daemon: () => import('./daemon.js'),
 };

@@ -33,17 +33,29 @@ export interface DemoResult {
  * code path as `pgfollower bootstrap`, the supervisor with its HTTP API, and a small write load;
  * prints status until Ctrl-C (or --duration), then stops and removes everything it made.
  */
-export async function runDemo(output: Output, signal: AbortSignal, options: DemoOptions): Promise<DemoResult> {
+export async function runDemo(
+  output: Output,
+  signal: AbortSignal,
+  options: DemoOptions,
+): Promise<DemoResult> {
   const exec = createExec(await resolveRunAs('postgres'));
   const bin = await findPgBinaries({ binDir: process.env.PGFOLLOWER_BIN_DIR });
-  output.print('pgfollower demo: a sandbox leader and follower in a temp directory, with a local WAL archive.');
-  output.print('It will: create a leader (initdb), bootstrap a follower with pgfollower bootstrap, start the');
-  output.print('supervisor and its HTTP API, write a little load, and show status until Ctrl-C. Then it stops');
+  output.print(
+    'pgfollower demo: a sandbox leader and follower in a temp directory, with a local WAL archive.',
+  );
+  output.print(
+    'It will: create a leader (initdb), bootstrap a follower with pgfollower bootstrap, start the',
+  );
+  output.print(
+    'supervisor and its HTTP API, write a little load, and show status until Ctrl-C. Then it stops',
+  );
   output.print('everything and removes the sandbox.');
   output.print('');
   const sandbox: Sandbox = await createSandbox(exec, bin, signal);
   output.print(`sandbox: ${sandbox.root}`);
-  output.print(`leader:  127.0.0.1:${sandbox.leaderPort} (archiving to ${sandbox.archiveDirectory} with pgfollower wal-push)`);
+  output.print(
+    `leader:  127.0.0.1:${sandbox.leaderPort} (archiving to ${sandbox.archiveDirectory} with pgfollower wal-push)`,
+  );
 
   let load: PgClient | undefined;
   let rowsWritten = 0;
@@ -64,23 +76,34 @@ export async function runDemo(output: Output, signal: AbortSignal, options: Demo
     );
 
     const plugins = await collectPlugins(ctx);
-    await using supervisor = await startSupervisor(ctx, { services: plugins.services, archiveProbe: plugins.archiveProbe });
+    await using supervisor = await startSupervisor(ctx, {
+      services: plugins.services,
+      archiveProbe: plugins.archiveProbe,
+    });
     const address = supervisor.httpAddress();
     if (address) {
-      output.print(`HTTP API: http://${address.host}:${address.port}/status  /replica?lag=16MB  /metrics  /health`);
+      output.print(
+        `HTTP API: http://${address.host}:${address.port}/status  /replica?lag=16MB  /metrics  /health`,
+      );
     }
     output.print(`try in another terminal: pgfollower --config ${sandbox.configFile} status`);
-    output.print(options.durationMs ? `running for ${Math.round(options.durationMs / 1000)} s` : 'press Ctrl-C to stop');
+    output.print(
+      options.durationMs ? `running for ${Math.round(options.durationMs / 1000)} s` : 'press Ctrl-C to stop',
+    );
     output.print('');
 
     load = await connect(sandbox.leaderConninfo, { applicationName: 'pgfollower-demo-load' });
-    await load.query('CREATE TABLE IF NOT EXISTS demo_orders (id bigserial primary key, placed_at timestamptz default now(), note text)');
+    await load.query(
+      'CREATE TABLE IF NOT EXISTS demo_orders (id bigserial primary key, placed_at timestamptz default now(), note text)',
+    );
     const until = options.durationMs ? Date.now() + options.durationMs : Number.POSITIVE_INFINITY;
     const statusEvery = options.statusEveryMs ?? 5000;
     let nextStatus = Date.now() + Math.min(2000, statusEvery);
     let nextSwitch = Date.now() + 15_000;
     while (!signal.aborted && Date.now() < until) {
-      const inserted = await load.query("INSERT INTO demo_orders (note) SELECT 'order ' || g FROM generate_series(1, 50) g");
+      const inserted = await load.query(
+        "INSERT INTO demo_orders (note) SELECT 'order ' || g FROM generate_series(1, 50) g",
+      );
       rowsWritten += inserted.rowCount ?? 0;
       if (Date.now() >= nextSwitch) {
         // A segment switch sends a WAL file to the archive, so archiving shows up in the status.
@@ -89,25 +112,38 @@ export async function runDemo(output: Output, signal: AbortSignal, options: Demo
       }
       if (Date.now() >= nextStatus) {
         const snapshot = supervisor.latest();
-        if (snapshot) output.print(`[${new Date().toISOString().slice(11, 19)}] ${formatStatus(buildStatus(snapshot, 'supervisor'))}\n`);
+        if (snapshot)
+          output.print(
+            `[${new Date().toISOString().slice(11, 19)}] ${formatStatus(buildStatus(snapshot, 'supervisor'))}\n`,
+          );
         nextStatus = Date.now() + statusEvery;
       }
       await sleep(200, undefined, { signal }).catch(() => undefined);
     }
     finalState = supervisor.latest()?.state;
-    const follower = await connect(`host=${sandbox.root} port=${sandbox.followerPort} dbname=postgres user=${exec.runAs?.user ?? 'postgres'}`);
+    const follower = await connect(
+      `host=${sandbox.root} port=${sandbox.followerPort} dbname=postgres user=${exec.runAs?.user ?? 'postgres'}`,
+    );
     try {
       const [row] = (await follower.query<{ n: string }>('SELECT count(*) AS n FROM demo_orders')).rows;
       rowsOnFollower = Number(row?.n ?? 0);
     } finally {
       await follower.end();
     }
-    output.print(`wrote ${rowsWritten} rows on the leader; the follower has ${rowsOnFollower} (state ${finalState ?? 'unknown'})`);
+    output.print(
+      `wrote ${rowsWritten} rows on the leader; the follower has ${rowsOnFollower} (state ${finalState ?? 'unknown'})`,
+    );
   } finally {
     await load?.end().catch(() => undefined);
-    output.print(options.keep ? `stopping servers; keeping ${sandbox.root}` : `stopping servers and removing ${sandbox.root}`);
+    output.print(
+      options.keep
+        ? `stopping servers; keeping ${sandbox.root}`
+        : `stopping servers and removing ${sandbox.root}`,
+    );
     await sandbox.destroy({ keep: options.keep });
   }
-  output.print('next: on a real replica host, write /etc/pgfollower.yaml (see README), run pgfollower bootstrap, then systemctl enable --now pgfollower');
+  output.print(
+    'next: on a real replica host, write /etc/pgfollower.yaml (see README), run pgfollower bootstrap, then systemctl enable --now pgfollower',
+  );
   return { sandbox: sandbox.root, rowsWritten, rowsOnFollower, finalState };
 }

@@ -89,7 +89,8 @@ export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortS
     async destroy(options = {}) {
       const stopTools: PgTools = { exec, bin };
       for (const dir of [followerDirectory, leaderDirectory]) {
-        if ((await serverStatus(stopTools, dir)) === 'running') await stopServer(stopTools, dir, { mode: 'fast' });
+        if ((await serverStatus(stopTools, dir)) === 'running')
+          await stopServer(stopTools, dir, { mode: 'fast' });
       }
       // A sandbox this command made itself: nothing in it is anyone's data.
       if (!options.keep) await rm(root, { recursive: true, force: true });
