@@ -59,7 +59,7 @@ export async function runDemo(
 
   let load: PgClient | undefined;
   let rowsWritten = 0;
-  let rowsOnFollower = 0;
+  let rowsOnFollower: number;
   let finalState: string | undefined;
   try {
     const ctx = await buildContext({
