@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
 import type { CommandEnv } from './command.js';
-import { commands } from './commands/index.js';
+import { loadCommands } from './commands/index.js';
 import type { GlobalOptions } from './context.js';
 import { createConsoleOutput, type Output } from './output.js';
 import { formatChecklist } from './format.js';
@@ -41,7 +41,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       exitCode = code;
     },
   };
-  for (const register of commands) register(program, env);
+  for (const register of await loadCommands(argv)) register(program, env);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,29 +1,40 @@
 import type { RegisterCommand } from '../command.js';
-import { registerWalPush } from './wal-push.js';
-import { registerWalFetch } from './wal-fetch.js';
-import { registerArchive } from './archive.js';
-import { registerBootstrap } from './bootstrap.js';
-import { registerDemo } from './demo.js';
-import { registerPromote } from './promote.js';
-import { registerRun } from './run.js';
-import { registerStatus } from './status.js';
-import { registerCheck } from './check.js';
-import { registerAlerts } from './alerts.js';
-import { registerFollow } from './follow.js';
-import { registerRebuild } from './rebuild.js';
 
-/** Every command, in the order `--help` lists them. One file per command in this folder. */
-export const commands: RegisterCommand[] = [
-  registerBootstrap,
-  registerDemo,
-  registerPromote,
-  registerRun,
-  registerStatus,
-  registerCheck,
-  registerFollow,
-  registerRebuild,
-  registerWalPush,
-  registerWalFetch,
-  registerArchive,
-  registerAlerts,
-];
+/**
+ * Every command, in the order `--help` lists them, one file per command in this folder. Modules
+ * load lazily: `wal-push` and `wal-fetch` run once per WAL segment, so a call must not pay for
+ * loading the S3 SDK, prom-client and every other command.
+ */
+export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
+  bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
+  run: async () => (await import('./run.js')).registerRun,
+  status: async () => (await import('./status.js')).registerStatus,
+  check: async () => (await import('./check.js')).registerCheck,
+  promote: async () => (await import('./promote.js')).registerPromote,
+  follow: async () => (await import('./follow.js')).registerFollow,
+  rebuild: async () => (await import('./rebuild.js')).registerRebuild,
+  'wal-push': async () => (await import('./wal-push.js')).registerWalPush,
+  'wal-fetch': async () => (await import('./wal-fetch.js')).registerWalFetch,
+  archive: async () => (await import('./archive.js')).registerArchive,
+  alerts: async () => (await import('./alerts.js')).registerAlerts,
+  demo: async () => (await import('./demo.js')).registerDemo,
+};
+
+/** Global options that take a value, so the command name can be found without parsing. */
+const valueOptions = new Set(['-c', '--config', '--log-level', '--log-format']);
+
+/** The register functions needed for argv: just the named command, or all of them for help. */
+export async function loadCommands(argv: readonly string[]): Promise<RegisterCommand[]> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (valueOptions.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    const load = commandModules[arg];
+    if (load) return [await load()];
+    break;
+  }
+  return Promise.all(Object.values(commandModules).map((load) => load()));
+}
