@@ -1,7 +1,6 @@
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
 import type { Exec } from '../exec/run.js';
@@ -9,6 +8,7 @@ import type { PgBinaries } from '../postgres/binaries.js';
 import { initCluster, serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
 import { mkdirOwned } from '../postgres/fs-as.js';
 import { shellQuote } from '../archive/restore-command.js';
+import { selfCommand } from '../cli/self.js';
 
 /**
  * The embedded default: a leader cluster, a local WAL archive and a place for a follower, all in
@@ -46,8 +46,7 @@ export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortS
   // The leader archives with pgfollower's own wal-push into the local archive directory.
   const archive = { type: 'fs', fs: { path: archiveDirectory }, compression: 'lz4' };
   await writeOwned(leaderConfigFile, stringify({ archive, log: { level: 'warn' } }), exec);
-  const bin_js = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
-  const archiveCommand = `${shellQuote(process.execPath)} ${shellQuote(bin_js)} --config ${shellQuote(leaderConfigFile)} wal-push %p`;
+  const archiveCommand = `${selfCommand().map(shellQuote).join(' ')} --config ${shellQuote(leaderConfigFile)} wal-push %p`;
   await initCluster(tools, {
     dataDirectory: leaderDirectory,
     port: leaderPort,
