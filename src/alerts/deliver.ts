@@ -13,6 +13,8 @@ export interface DeliveryResult {
   elapsedMs: number;
   /** Last error, when not ok. */
   error?: string;
+  /** Not ok because we were shutting down, not because the channel failed: send again after a restart. */
+  cancelled?: boolean;
 }
 
 /** The longest a receiver's Retry-After is honoured; beyond that our own backoff applies. */
@@ -56,7 +58,10 @@ export async function deliverWithRetry(
       const lastError = error instanceof Error ? error.message : String(error);
       const left = config.retries - (attempt - 1);
       if (!retryable || left <= 0 || options.signal.aborted) {
-        options.metrics.notifications.inc({ channel: channel.name, result: 'failed' });
+        options.metrics.notifications.inc({
+          channel: channel.name,
+          result: options.signal.aborted ? 'cancelled' : 'failed',
+        });
         log.error(
           { attempts: attempt, err: lastError },
           `could not send ${notification.status} ${notification.alert} to ${channel.name}: ${lastError}; ${
@@ -70,6 +75,7 @@ export async function deliverWithRetry(
           attempts: attempt,
           elapsedMs: Math.round(performance.now() - started),
           error: lastError,
+          ...(options.signal.aborted ? { cancelled: true } : {}),
         };
       }
       const backoff = computeBackoffMs(attempt - 1, { baseMs: config.retryDelayMs, maxMs: 30_000 });
@@ -89,9 +95,18 @@ export async function deliverWithRetry(
   }
 }
 
+export interface EnqueueOptions {
+  /** Only these channels (by name), e.g. those still owed a notification after a restart. */
+  only?: readonly string[];
+  /** Called once per channel when its delivery finished (sent, failed or cancelled). */
+  onDelivered?: (result: DeliveryResult) => void;
+}
+
 export interface Dispatcher {
-  /** Queues a notification for every channel that accepts it; returns at once. */
-  enqueue(notification: Notification): void;
+  /** Names of the channels that accept this notification. */
+  targets(notification: Notification): string[];
+  /** Queues a notification for every channel that accepts it; returns at once with their names. */
+  enqueue(notification: Notification, options?: EnqueueOptions): string[];
   /** Waits until every queue is empty, at most `timeoutMs`; true when everything was delivered. */
   drain(timeoutMs: number): Promise<boolean>;
   /** Swap the channels (config reload). Queued notifications keep their old channel. */
@@ -117,12 +132,25 @@ export function createDispatcher(options: {
   const depth = new Map<string, number>();
 
   return {
-    enqueue(notification) {
+    targets(notification) {
+      return channels.filter((c) => acceptsNotification(c.config, notification)).map((c) => c.name);
+    },
+    enqueue(notification, enqueueOptions = {}) {
+      const queuedTo: string[] = [];
       for (const channel of channels) {
         if (!acceptsNotification(channel.config, notification)) continue;
+        if (enqueueOptions.only && !enqueueOptions.only.includes(channel.name)) continue;
         const queued = depth.get(channel.name) ?? 0;
         if (queued >= maxQueue) {
           options.metrics.notifications.inc({ channel: channel.name, result: 'dropped' });
+          enqueueOptions.onDelivered?.({
+            channel: channel.name,
+            type: channel.type,
+            ok: false,
+            attempts: 0,
+            elapsedMs: 0,
+            error: 'queue full',
+          });
           options.logger.error(
             { channel: channel.name, alert: notification.alert },
             `alert queue of ${channel.name} is full (${maxQueue}): dropped ${notification.status} ${notification.alert}; the channel has been failing, check it with \`pgfollower alerts test\``,
@@ -135,12 +163,15 @@ export function createDispatcher(options: {
           try {
             const result = await deliverWithRetry(channel, notification, options);
             options.onDelivered?.(notification, result);
+            enqueueOptions.onDelivered?.(result);
           } finally {
             depth.set(channel.name, (depth.get(channel.name) ?? 1) - 1);
           }
         });
         tails.set(channel.name, next);
+        queuedTo.push(channel.name);
       }
+      return queuedTo;
     },
     async drain(timeoutMs) {
       const all = Promise.all(tails.values()).then(() => true);

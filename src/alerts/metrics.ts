@@ -8,7 +8,10 @@ import { alertNames } from './types.js';
  */
 export interface AlertMetrics {
   readonly registry: Registry;
-  /** Notifications by channel and outcome: sent, failed (after every retry), dropped (queue full). */
+  /**
+   * Notifications by channel and outcome: sent, failed (after every retry), dropped (queue full),
+   * cancelled (shutdown; re-sent after the restart).
+   */
   notifications: Counter<'channel' | 'result'>;
   /** Every failed attempt, retried or not: a channel that needs retries shows here first. */
   deliveryErrors: Counter<'channel'>;
@@ -21,7 +24,7 @@ export function createAlertMetrics(registry: Registry = new Registry()): AlertMe
     registry,
     notifications: new Counter({
       name: 'pgfollower_alert_notifications_total',
-      help: 'Alert notifications per channel by result (sent, failed after retries, dropped when the queue was full)',
+      help: 'Alert notifications per channel by result (sent, failed after retries, dropped when the queue was full, cancelled at shutdown)',
       labelNames: ['channel', 'result'],
       registers: [registry],
     }),

@@ -7,7 +7,7 @@ import { evaluate } from './engine.js';
 import { lifecycleNotification } from './notify.js';
 import { createAlertMetrics, recordFiring } from './metrics.js';
 import { loadAlertState, resolveAlertStateFile, saveAlertState } from './state-file.js';
-import type { AlertState, Notification } from './types.js';
+import type { AlertState, Notification, OutboxEntry } from './types.js';
 
 export interface AlertServiceOptions {
   /** Overrides the resolved state file (tests). */
@@ -24,6 +24,11 @@ const drainOnStopMs = 3000;
 /**
  * The alerts plug-in of `pgfollower run`: evaluates every snapshot, persists firing alerts, and
  * hands notifications to per-channel queues so a slow receiver never delays a tick.
+ *
+ * Restarts: the engine state (what fired, when it last paged) and an outbox of notifications not
+ * yet confirmed by their channels are written to the state file before anything is sent. After a
+ * restart, what already paged is not paged again, and what was decided but not delivered (crash,
+ * or a slow channel at shutdown) is sent then.
  */
 export function createAlertService(options: AlertServiceOptions = {}): SupervisorService {
   return {
@@ -37,14 +42,17 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
           'no place to keep firing alerts across restarts (set alerts.stateFile or monitor.stateFile); a restart may page again',
         );
       }
-      let state: AlertState = await loadAlertState(stateFile, logger);
-      let persisted = JSON.stringify(state);
+      const loaded = await loadAlertState(stateFile, logger);
+      let state: AlertState = { version: 1, alerts: loaded.alerts, history: loaded.history };
+      const outbox: OutboxEntry[] = loaded.outbox ?? [];
+      let persisted = JSON.stringify([state, outbox]);
       const firingAtStart = Object.values(state.alerts).filter((a) => a.phase === 'firing').length;
-      if (firingAtStart > 0)
+      if (firingAtStart > 0) {
         logger.info(
           { stateFile },
           `${firingAtStart} alert(s) still firing from before the restart; not paging them again`,
         );
+      }
 
       const metrics = createAlertMetrics(handle.metrics);
       recordFiring(metrics, state);
@@ -62,37 +70,82 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
 
       // Writes are chained: two ticks never write the file at once, and the last state wins.
       let writing: Promise<void> = Promise.resolve();
-      const persist = (): void => {
-        if (!stateFile) return;
-        const text = JSON.stringify(state);
-        if (text === persisted) return;
+      const persist = (): Promise<void> => {
+        if (!stateFile) return writing;
+        const text = JSON.stringify([state, outbox]);
+        if (text === persisted) return writing;
         persisted = text;
-        const snapshotOfState = state;
+        const stateNow = state;
+        const outboxNow = outbox.map((e) => ({ notification: e.notification, channels: [...e.channels] }));
         writing = writing.then(() =>
-          saveAlertState(stateFile, snapshotOfState).catch((error: unknown) => {
+          saveAlertState(stateFile, stateNow, outboxNow).catch((error: unknown) => {
             logger.error(
               { stateFile, err: String(error) },
               `cannot write alert state ${stateFile}: ${String(error)}; a restart may page firing alerts again`,
             );
           }),
         );
+        return writing;
       };
+
+      const removeEntry = (entry: OutboxEntry): void => {
+        const index = outbox.indexOf(entry);
+        if (index >= 0) outbox.splice(index, 1);
+      };
+
+      /** Sends an outbox entry to the channels still owed it; each confirmation shrinks it. */
+      const send = (entry: OutboxEntry): void => {
+        const queued = dispatcher.enqueue(entry.notification, {
+          only: entry.channels,
+          onDelivered(result) {
+            // Cancelled at shutdown: keep it owed, the next start sends it.
+            if (result.cancelled) return;
+            entry.channels = entry.channels.filter((c) => c !== result.channel);
+            if (entry.channels.length === 0) removeEntry(entry);
+            void persist();
+          },
+        });
+        // Channels that went away (config changed) are owed nothing.
+        const gone = entry.channels.filter((c) => !queued.includes(c));
+        if (gone.length > 0) {
+          entry.channels = entry.channels.filter((c) => queued.includes(c));
+          if (entry.channels.length === 0) removeEntry(entry);
+        }
+      };
+
+      if (outbox.length > 0) {
+        logger.warn(
+          { stateFile },
+          `${outbox.length} notification(s) were not confirmed before the last stop; sending them now`,
+        );
+        for (const entry of [...outbox]) send(entry);
+        void persist();
+      }
 
       const onSnapshot = (...[snapshot]: SupervisorEvents['snapshot']): void => {
         if (!config().enabled) return;
         try {
           const result = evaluate(state, snapshot, snapshot.takenAt, config());
           state = result.state;
-          // Persist before sending: a crash between the two must not page again after restart.
-          persist();
-          recordFiring(metrics, state);
+          const entries: OutboxEntry[] = [];
           for (const notification of result.notifications) {
             logger.info(
               { alert: notification.alert, severity: notification.severity, value: notification.value },
               `${notification.status} ${notification.alert} (${notification.severity}): ${notification.message}`,
             );
             options.onNotification?.(notification);
-            dispatcher.enqueue(notification);
+            const channels = dispatcher.targets(notification);
+            if (channels.length > 0) entries.push({ notification, channels });
+          }
+          outbox.push(...entries);
+          recordFiring(metrics, state);
+          // The state and the outbox reach the disk before anything is sent: a crash in between
+          // re-sends after the restart rather than losing or repeating the page.
+          const saved = persist();
+          if (entries.length > 0) {
+            void saved.then(() => {
+              for (const entry of entries) send(entry);
+            });
           }
         } catch (error) {
           // A bug in a rule must not take the supervisor down with it.
@@ -123,15 +176,17 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
           handle.events.off('snapshot', onSnapshot);
           handle.events.off('lifecycle', onLifecycle);
           handle.events.off('config:reload', onReload);
+          // Notifications wait for their state write before they are queued.
+          await writing;
           const delivered = await dispatcher.drain(drainOnStopMs);
           if (!delivered) {
             logger.warn(
-              `alert notifications still queued after ${drainOnStopMs} ms; cancelling them (they are counted as failed)`,
+              `alert notifications still in flight after ${drainOnStopMs} ms; stopping them, they are sent again at the next start`,
             );
           }
           controller.abort(new Error('alerts service stopping'));
           await dispatcher.drain(1000);
-          await writing;
+          await persist();
         },
       };
     },

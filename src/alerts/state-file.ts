@@ -4,7 +4,13 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { mkdirOwned, writeFileAtomic } from '../postgres/fs-as.js';
-import { alertNames, createAlertState, type AlertState } from './types.js';
+import {
+  alertNames,
+  createAlertState,
+  type AlertState,
+  type OutboxEntry,
+  type PersistedAlerts,
+} from './types.js';
 
 /**
  * Where firing alerts survive a restart: `alerts.stateFile`, else `alerts.json` beside
@@ -39,13 +45,34 @@ const stateSchema = z.object({
     }),
   ),
   history: z.partialRecord(name, z.object({ lastPageAt: z.number(), resolvedAt: z.number().nullable() })),
+  outbox: z
+    .array(
+      z.object({
+        notification: z.object({
+          status: z.enum(['firing', 'resolved', 'event']),
+          alert: z.string(),
+          severity: z.enum(['info', 'warning', 'critical']),
+          node: z.string(),
+          value: scalar,
+          threshold: scalar,
+          message: z.string(),
+          startsAt: z.string(),
+          endsAt: z.string().optional(),
+          dedupKey: z.string(),
+          repeat: z.boolean().optional(),
+          kind: z.enum(['alert', 'lifecycle', 'test']),
+        }),
+        channels: z.array(z.string()),
+      }),
+    )
+    .optional(),
 });
 
 /**
  * Reads the persisted state. A missing file is a first start; an unreadable or malformed one is
  * logged and replaced (starting empty can at worst page once more, never stay silent).
  */
-export async function loadAlertState(path: string | undefined, logger: Logger): Promise<AlertState> {
+export async function loadAlertState(path: string | undefined, logger: Logger): Promise<PersistedAlerts> {
   if (!path) return createAlertState();
   let text: string;
   try {
@@ -73,11 +100,16 @@ export async function loadAlertState(path: string | undefined, logger: Logger): 
     );
     return createAlertState();
   }
-  return parsed.data as AlertState;
+  return parsed.data as PersistedAlerts;
 }
 
 /** Writes the state atomically (temp file + rename): a crash leaves the old or the new file, never half. */
-export async function saveAlertState(path: string, state: AlertState): Promise<void> {
+export async function saveAlertState(
+  path: string,
+  state: AlertState,
+  outbox: readonly OutboxEntry[] = [],
+): Promise<void> {
   await mkdirOwned(dirname(path));
-  await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`);
+  const data: PersistedAlerts = outbox.length > 0 ? { ...state, outbox: [...outbox] } : state;
+  await writeFileAtomic(path, `${JSON.stringify(data, null, 2)}\n`);
 }

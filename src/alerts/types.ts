@@ -83,6 +83,22 @@ export interface AlertState {
   history: Partial<Record<AlertName, AlertHistory>>;
 }
 
+/**
+ * A notification not yet confirmed by every channel it was meant for. Kept in the state file next
+ * to the engine state, so a crash between deciding to page and the page arriving re-sends it after
+ * the restart (at least once), while a confirmed one is never sent again.
+ */
+export interface OutboxEntry {
+  notification: Notification;
+  /** Channel names still owed this notification. */
+  channels: string[];
+}
+
+/** What the state file holds. */
+export interface PersistedAlerts extends AlertState {
+  outbox?: OutboxEntry[];
+}
+
 export function createAlertState(): AlertState {
   return { version: 1, alerts: {}, history: {} };
 }
