@@ -27,14 +27,18 @@ export function lifecycleNotification(
   };
 }
 
+/** The longest a command waits for lifecycle notices: the command's own work is already done. */
+const lifecycleDeadlineMs = 10_000;
+
 /**
  * Tells the channels that ask for lifecycle notices (`lifecycle: true`) that a command finished:
  * bootstrap, promote, follow, rebuild. Never throws and never fails the command: failures are
- * logged and returned. Each channel's own timeout and retries bound the wait.
+ * logged and returned. Each channel's timeout and retries apply, within `deadlineMs` overall.
  */
 export async function notifyLifecycle(
   ctx: Context,
   event: { kind: LifecycleKind; message: string; node?: string },
+  options: { deadlineMs?: number } = {},
 ): Promise<DeliveryResult[]> {
   try {
     const alerts = ctx.config.alerts;
@@ -44,8 +48,12 @@ export async function notifyLifecycle(
     const channels = createChannels(alerts).filter((c) => c.config.lifecycle);
     const metrics = createAlertMetrics();
     const logger = ctx.logger.child({ component: 'alerts' });
+    const signal = AbortSignal.any([
+      ctx.signal,
+      AbortSignal.timeout(options.deadlineMs ?? lifecycleDeadlineMs),
+    ]);
     return await Promise.all(
-      channels.map((c) => deliverWithRetry(c, notification, { signal: ctx.signal, logger, metrics })),
+      channels.map((c) => deliverWithRetry(c, notification, { signal, logger, metrics })),
     );
   } catch (error) {
     ctx.logger.error(

@@ -5,6 +5,7 @@ import { buildContext } from '../context.js';
 import { formatChecklist } from '../format.js';
 import { formatBytes } from '../../config/units.js';
 import { restoreCommandFor } from '../../archive/restore-command.js';
+import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface BootstrapFlags {
   force?: boolean;
@@ -51,6 +52,11 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
                 output.error(plan);
                 return output.confirm('proceed?');
               },
+      });
+      // Channels with `lifecycle: true` hear about it; never fails the bootstrap (bounded wait).
+      await notifyLifecycle(ctx, {
+        kind: 'bootstrap',
+        message: `bootstrap done: copied ${formatBytes(result.copiedBytes)} into ${result.dataDirectory}${result.streaming ? `, streaming on timeline ${result.streaming.timeline}` : ', server not started'}`,
       });
       if (flags.json) {
         output.json(result);

@@ -5,6 +5,7 @@ import { ExitCode, RefusedError } from '../../errors.js';
 import { executeFollow, planFollow } from '../../failover/follow.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
 import { durationMs } from '../../config/units.js';
+import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface FollowFlags {
   leader: string;
@@ -79,6 +80,11 @@ export const registerFollow: RegisterCommand = (program, env) => {
       }
       const result = await executeFollow(ctx, tools, plan, {
         timeoutMs: durationMs.parse(flags.timeout ?? '120s'),
+      });
+      // Channels with `lifecycle: true` hear about it; never fails the follow (bounded wait).
+      await notifyLifecycle(ctx, {
+        kind: 'follow',
+        message: `now following ${where} on timeline ${result.timeline}`,
       });
       if (flags.json) {
         out.json({ checks: plan.checks, result, exitCode: ExitCode.OK });

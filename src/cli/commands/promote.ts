@@ -5,6 +5,7 @@ import { ExitCode, RefusedError } from '../../errors.js';
 import { checkPromotion, describeNextSteps, executePromotion } from '../../failover/promote.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { durationMs } from '../../config/units.js';
+import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface PromoteFlags {
   dryRun?: boolean;
@@ -128,6 +129,11 @@ export const registerPromote: RegisterCommand = (program, env) => {
       }
 
       const result = await executePromotion(ctx, plan, startedAt);
+      // Channels with `lifecycle: true` hear about it; never fails the promotion (bounded wait).
+      await notifyLifecycle(ctx, {
+        kind: 'promote',
+        message: `promoted to leader on timeline ${result.timeline} (was ${result.previousTimeline}) at ${formatLsn(result.currentLsn)}; other followers must follow or rebuild`,
+      });
       const next = describeNextSteps(plan, '');
       report.result = result;
       report.next = next;
