@@ -18,6 +18,7 @@ export async function runArchiveCheck(ctx: Context, options: ArchiveCheckOptions
     const start = options.start ? parsePosition(options.start) : await readReplayPosition(ctx);
     let end: Lsn;
     let timeline: number;
+    let archivedUpTo: string | null = null;
     if (options.end) {
       end = parseLsn(options.end);
       timeline = options.timeline ?? start.timeline;
@@ -25,8 +26,14 @@ export async function runArchiveCheck(ctx: Context, options: ArchiveCheckOptions
       const leader = await readLeaderPosition(ctx);
       end = leader.lsn;
       timeline = options.timeline ?? leader.timeline;
+      archivedUpTo = leader.lastArchived;
     }
-    return await checkCoverage(ctx, store, { startLsn: start.lsn, endLsn: end, endTimeline: timeline });
+    return await checkCoverage(ctx, store, {
+      startLsn: start.lsn,
+      endLsn: end,
+      endTimeline: timeline,
+      archivedUpTo,
+    });
   } finally {
     store.close();
   }
@@ -70,7 +77,9 @@ async function readReplayPosition(ctx: Context): Promise<{ lsn: Lsn; timeline: n
   }
 }
 
-async function readLeaderPosition(ctx: Context): Promise<{ lsn: Lsn; timeline: number }> {
+async function readLeaderPosition(
+  ctx: Context,
+): Promise<{ lsn: Lsn; timeline: number; lastArchived: string | null }> {
   const conninfo = ctx.config.leader.conninfo;
   if (!conninfo)
     throw new UsageError('leader.conninfo is not set', {
@@ -81,12 +90,12 @@ async function readLeaderPosition(ctx: Context): Promise<{ lsn: Lsn; timeline: n
       conninfo,
       { connectTimeoutMs: ctx.config.leader.connectTimeoutMs },
       async (client) => {
-        const { rows } = await client.query<{ lsn: string; tli: number }>(
-          'SELECT pg_current_wal_lsn()::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli',
+        const { rows } = await client.query<{ lsn: string; tli: number; archived: string | null }>(
+          'SELECT pg_current_wal_lsn()::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli, (SELECT last_archived_wal FROM pg_stat_archiver) AS archived',
         );
         const row = rows[0];
         if (!row) throw new Error('no answer');
-        return { lsn: parseLsn(row.lsn), timeline: Number(row.tli) };
+        return { lsn: parseLsn(row.lsn), timeline: Number(row.tli), lastArchived: row.archived };
       },
     );
   } catch (error) {

@@ -30,6 +30,11 @@ export interface CoverageRequest {
   endLsn: Lsn;
   endTimeline: number;
   segmentSize?: bigint;
+  /**
+   * The leader's last archived segment (pg_stat_archiver): segments after it are not missing but
+   * still waiting for archive_command, and are counted as `pending`.
+   */
+  archivedUpTo?: string | null | undefined;
   /** Names listed in the report's `missing` (default 50; the count is always complete). */
   maxListed?: number;
 }
@@ -44,6 +49,8 @@ export interface CoverageReport {
   expected: number;
   present: number;
   missingCount: number;
+  /** Segments after the leader's last archived one: not archived yet, not a gap. */
+  pending: number;
   /** First missing names, oldest first. */
   missing: string[];
   /** Newest segment in the archive on the end timeline. */
@@ -122,6 +129,7 @@ export async function checkCoverage(
   const missing: string[] = [];
   let missingCount = 0;
   let present = 0;
+  let pending = 0;
   if (historyMissing) {
     missing.push(historyMissing);
     missingCount++;
@@ -135,6 +143,7 @@ export async function checkCoverage(
     }
     const name = walFileNameForSegNo(tli, seg, size);
     if (names.has(name)) present++;
+    else if (request.archivedUpTo && tli === request.endTimeline && name > request.archivedUpTo) pending++;
     else {
       missingCount++;
       if (missing.length < maxListed) missing.push(name);
@@ -157,6 +166,7 @@ export async function checkCoverage(
     expected: Number(endSeg > startSeg ? endSeg - startSeg : 0n),
     present,
     missingCount,
+    pending,
     missing,
     newestSegment: newest,
   };

@@ -79,7 +79,7 @@ async function runScenario(archive: Record<string, unknown>, envPrefix: string):
       await leader.query('checkpoint');
       await leader.query('select pg_switch_wal()');
       const rows = await leader.query<{ n: string }>(
-        'select count(*)::text as n from pg_ls_waldir() where name <= $1',
+        "select count(*)::text as n from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$' and name <= $1",
         [needed],
       );
       return rows[0]?.n === '0';

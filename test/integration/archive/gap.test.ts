@@ -1,0 +1,170 @@
+import { chown, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openArchiveStore } from '../../../src/archive/open-store.js';
+import { createArchiveProbe } from '../../../src/archive/probe.js';
+import { restoreCommandFor } from '../../../src/archive/restore-command.js';
+import { main } from '../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../src/cli/output.js';
+import { parseLsn, walFileName, type Lsn } from '../../../src/postgres/lsn.js';
+import { editAutoConf } from '../../../src/postgres/standby-config.js';
+import {
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  waitFor,
+  writeConfigFile,
+} from '../../helpers/cluster.js';
+import { cliPath, requireBuiltCli, testContext } from './helpers.js';
+
+/**
+ * A segment deleted from the archive: the follower replays up to the hole and stops there; the
+ * supervisor's archive probe and `archive check` both name the missing segment.
+ */
+describe('gap in the archive', () => {
+  beforeAll(requireBuiltCli);
+
+  it('is identified as missing, by name, by the probe and by archive check', async () => {
+    const tools = await pgTools();
+    const dir = await makeTempDir('pgf-gap-');
+    const archiveDir = await makeTempDir('pgf-wal-');
+    const command = `'${process.execPath}' '${cliPath}'`;
+    const archive = { type: 'fs', fs: { path: archiveDir }, compression: 'gzip' };
+    const leaderConfig = await writeConfigFile(dir, {
+      archive: { ...archive, prefetch: 0 },
+      log: { level: 'warn' },
+    });
+    if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
+    const leader = await createLeader({
+      settings: {
+        archive_mode: 'on',
+        archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
+        wal_keep_size: 0,
+        max_wal_size: '32MB',
+        min_wal_size: '32MB',
+      },
+    });
+    const follower = await cloneFollower(leader, { start: false });
+    const tree = {
+      node: {
+        name: 'replica_a',
+        dataDirectory: follower.dataDirectory,
+        host: follower.socketDirectory,
+        port: follower.port,
+        user: 'postgres',
+      },
+      leader: { conninfo: leader.conninfo },
+      archive: { ...archive, command, prefetch: 4 },
+      log: { level: 'warn' },
+    };
+    const followerConfig = await writeConfigFile(dir, tree);
+    if (tools.exec.runAs) await chown(followerConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
+    const ctx = await testContext(tree);
+    // No prefetcher here: the Node fallback alone serves restore_command.
+    await editAutoConf(
+      follower.dataDirectory,
+      { restore_command: restoreCommandFor(ctx.config, { configFile: followerConfig }) ?? null },
+      tools.exec.runAs,
+    );
+
+    await leader.query('create table t(id int, pad text)');
+    for (let i = 0; i < 8; i++) {
+      await leader.query("insert into t select g, repeat('y', 200) from generate_series(1, 2000) g");
+      await leader.query('select pg_switch_wal()');
+    }
+    const [pos] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+    const end: Lsn = parseLsn(pos?.lsn ?? '0/0');
+    const endName = walFileName(1, end);
+    const store = openArchiveStore(ctx.config);
+    const archived = await waitFor(
+      'archiver to archive the segments',
+      async () => {
+        const names = (await store.list('wal/00000001/')).map(
+          (o) => o.key.split('/').pop()?.replace(/\.gz$/, '') ?? '',
+        );
+        return names.filter((n) => n < endName).length >= 7 ? names.sort() : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    // Delete one segment in the middle of the backlog.
+    const hole = archived[archived.length - 3] as string;
+    await unlink(join(archiveDir, 'wal', '00000001', `${hole}.gz`));
+    await waitFor(
+      `leader to recycle ${hole}`,
+      async () => {
+        await leader.query('checkpoint');
+        await leader.query('select pg_switch_wal()');
+        const rows = await leader.query<{ n: string }>(
+          "select count(*)::text as n from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$' and name <= $1",
+          [hole],
+        );
+        return rows[0]?.n === '0';
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+
+    try {
+      await follower.start();
+      // Replay reaches the hole and stays there.
+      const stuckAt = await waitFor(
+        'follower replay to reach the hole',
+        async () => {
+          const [row] = await follower.query<{ lsn: string }>('select pg_last_wal_replay_lsn()::text as lsn');
+          const lsn = row?.lsn ? parseLsn(row.lsn) : null;
+          return lsn !== null && walFileName(1, lsn) >= previous(hole) ? lsn : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 500 },
+      );
+      expect(walFileName(1, stuckAt) < hole).toBe(true);
+
+      // The supervisor's probe names the hole.
+      const probe = createArchiveProbe(store);
+      const sample = await probe(
+        {
+          takenAt: Date.now(),
+          node: 'replica_a',
+          local: { ok: false, error: 'not sampled in this test' },
+          leader: { ok: false, error: 'not sampled in this test' },
+          lag: { replayLagBytes: null, receiveLagBytes: null, replayLagSeconds: null },
+          neededSegment: walFileName(1, stuckAt),
+        },
+        new AbortController().signal,
+      );
+      expect(sample.missingSegment).toBe(hole);
+      expect(sample.newestSegment && sample.newestSegment > hole).toBe(true);
+
+      // archive check from the follower's replay position to the leader: exit 1, names the hole.
+      const output = createMemoryOutput();
+      const code = await main(['--config', followerConfig, 'archive', 'check', '--json'], {
+        output,
+        env: {},
+      });
+      expect(code).toBe(1);
+      const report = JSON.parse(output.stdout.join('\n')) as { ok: boolean; missing: string[] };
+      expect(report.ok).toBe(false);
+      expect(report.missing[0]).toBe(hole);
+      // From a start after the hole the archive is complete up to the leader: exit 0.
+      const after = createMemoryOutput();
+      const okCode = await main(['--config', followerConfig, 'archive', 'check', '--start', next(hole)], {
+        output: after,
+        env: {},
+      });
+      expect(after.text(), JSON.stringify(await leader.query('select * from pg_stat_archiver'))).toMatch(
+        /ok: the archive covers the whole range/,
+      );
+      expect(okCode).toBe(0);
+    } finally {
+      store.close();
+      await follower.stop();
+      await leader.stop();
+    }
+  });
+});
+
+function previous(name: string): string {
+  return `${name.slice(0, 16)}${(BigInt(`0x${name.slice(16)}`) - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
+}
+function next(name: string): string {
+  return `${name.slice(0, 16)}${(BigInt(`0x${name.slice(16)}`) + 1n).toString(16).toUpperCase().padStart(8, '0')}`;
+}
