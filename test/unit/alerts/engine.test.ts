@@ -363,3 +363,23 @@ describe('alert rule engine', () => {
     });
   });
 });
+
+describe('alert state file location', () => {
+  it('uses alerts.stateFile, else beside monitor.stateFile, else beside the data directory', async () => {
+    const { resolveAlertStateFile } = await import('../../../src/alerts/state-file.js');
+    const { loadConfig } = await import('../../../src/config/index.js');
+    const load = (overrides: Record<string, unknown>) => loadConfig({ env: {}, overrides });
+    expect(
+      resolveAlertStateFile(
+        load({ alerts: { stateFile: '/x/a.json' }, monitor: { stateFile: '/m/s.json' } }),
+      ),
+    ).toBe('/x/a.json');
+    expect(resolveAlertStateFile(load({ monitor: { stateFile: '/var/lib/pgfollower/state.json' } }))).toBe(
+      '/var/lib/pgfollower/alerts.json',
+    );
+    expect(resolveAlertStateFile(load({ node: { dataDirectory: '/var/lib/postgresql/15/main' } }))).toBe(
+      '/var/lib/postgresql/15/pgfollower-alerts.json',
+    );
+    expect(resolveAlertStateFile(load({}))).toBeUndefined();
+  });
+});
