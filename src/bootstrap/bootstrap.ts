@@ -2,7 +2,13 @@ import { rmdir, rename } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Context } from '../context.js';
-import { RefusedError, PgFollowerError, ExitCode, type CheckResult } from '../errors.js';
+import {
+  RefusedError,
+  PgFollowerError,
+  ExitCode,
+  DatabaseUnavailableError,
+  type CheckResult,
+} from '../errors.js';
 import { formatBytes } from '../config/units.js';
 import { findPgBinaries, type PgBinaries } from '../postgres/binaries.js';
 import { connect, type PgClient } from '../postgres/client.js';
@@ -67,23 +73,45 @@ export async function bootstrapFollower(
     connectTimeoutMs: config.leader.connectTimeoutMs,
     applicationName: `pgfollower-${nodeName}`,
   };
-  const sql = await connect(leaderConninfo, connectOptions);
-  let replication: PgClient | undefined;
+  // Both connections at once, and the pre-flight reads in parallel: bootstrap should cost little
+  // more than pg_basebackup itself (docs/benchmarks.md).
+  const [sqlAttempt, replicationAttempt] = await Promise.allSettled([
+    connect(leaderConninfo, connectOptions),
+    connect(leaderConninfo, { ...connectOptions, replication: 'physical' }),
+  ]);
+  if (sqlAttempt.status === 'rejected' || replicationAttempt.status === 'rejected') {
+    if (sqlAttempt.status === 'fulfilled') await sqlAttempt.value.end().catch(() => undefined);
+    if (replicationAttempt.status === 'fulfilled')
+      await replicationAttempt.value.end().catch(() => undefined);
+    if (sqlAttempt.status === 'rejected') throw sqlAttempt.reason;
+    const reason = (replicationAttempt as PromiseRejectedResult).reason as Error;
+    throw new DatabaseUnavailableError(
+      `the leader accepts SQL connections but refuses a replication connection: ${reason.message}`,
+      {
+        cause: reason,
+        hint: "add a 'host replication <user> <this host>/32 scram-sha-256' line to the leader's pg_hba.conf (then SELECT pg_reload_conf()), and make sure the user has the REPLICATION attribute",
+      },
+    );
+  }
+  const sql = sqlAttempt.value;
+  // The replication connection later holds the temporary slot that reserves WAL for the copy.
+  let replication: PgClient | undefined = replicationAttempt.value;
   let reservation: WalReservation | undefined;
   let slotCreated = false;
   let staging: string | undefined;
   let placed = false;
   try {
-    replication = await connect(leaderConninfo, { ...connectOptions, replication: 'database' });
-    const leader = await readLeaderFacts(sql, replication);
-    await replication.end();
-    replication = undefined;
+    const [leader, slotRead, freeBytes] = await Promise.all([
+      readLeaderFacts(sql, replication),
+      slotName ? readSlot(sql, slotName) : Promise.resolve(undefined),
+      measureFreeBytes(dataDirectory),
+    ]);
+    let existingSlot = slotRead;
 
     const leaderMajor = Math.floor(leader.serverVersionNum / 10000);
     const bin: PgBinaries = config.node.binDir ? ctx.bin : await findPgBinaries({ major: leaderMajor });
     const tools: PgTools = { exec: ctx.exec, bin, signal: ctx.signal };
     const directoryState = inspectDirectory(dataDirectory);
-    let existingSlot = slotName ? await readSlot(sql, slotName) : undefined;
     const checks = evaluatePreflight({
       leader,
       localMajor: bin.major,
@@ -92,7 +120,7 @@ export async function bootstrapFollower(
       force: options.force === true,
       slotName,
       existingSlot,
-      freeBytes: await measureFreeBytes(dataDirectory),
+      freeBytes,
       diskMargin: config.node.diskMargin,
     });
     const failed = checks.filter((c) => !c.ok);
@@ -148,7 +176,8 @@ export async function bootstrapFollower(
     }
     if (slotName) {
       reporter.step(`reserving WAL on the leader (temporary slot) so nothing the copy needs is recycled`);
-      reservation = await reserveWal(leaderConninfo, connectOptions);
+      reservation = await reserveWal(replication);
+      replication = undefined; // owned by the reservation now
     }
 
     const direct = existsSync(dataDirectory);

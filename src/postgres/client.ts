@@ -5,8 +5,12 @@ import { describeConninfo, parseConninfo, toClientConfig } from './conninfo.js';
 export type PgClient = pg.Client;
 
 export interface ConnectOptions {
-  /** 'database' opens a walsender connection that also accepts SQL (IDENTIFY_SYSTEM etc.). */
-  replication?: 'database' | undefined;
+  /**
+   * 'database' opens a walsender connection that also accepts SQL (IDENTIFY_SYSTEM etc.);
+   * 'physical' a plain physical walsender, the kind pg_basebackup and a standby open: only it is
+   * matched by pg_hba.conf's `replication` keyword.
+   */
+  replication?: 'database' | 'physical' | undefined;
   connectTimeoutMs?: number;
   /** Per-statement bound; a query never hangs a tick forever. */
   queryTimeoutMs?: number;
@@ -28,8 +32,10 @@ export async function connect(conninfo: string, options: ConnectOptions = {}): P
     application_name: options.applicationName ?? info.application_name ?? 'pgfollower',
   });
   if (options.queryTimeoutMs) config.query_timeout = options.queryTimeoutMs;
-  if (options.replication)
-    (config as pg.ClientConfig & { replication?: string }).replication = options.replication;
+  if (options.replication) {
+    (config as pg.ClientConfig & { replication?: string }).replication =
+      options.replication === 'physical' ? 'true' : 'database';
+  }
   const client = new pg.Client(config);
   // An idle connection that breaks must not crash the process; the next query reports it.
   client.on('error', () => undefined);

@@ -1,5 +1,5 @@
 import { PgFollowerError, ExitCode } from '../errors.js';
-import { connect, type PgClient } from './client.js';
+import type { PgClient } from './client.js';
 
 /**
  * Physical replication slots on the leader.
@@ -60,7 +60,8 @@ export async function dropSlot(leader: PgClient, name: string): Promise<boolean>
 }
 
 /**
- * Holds WAL on the leader from now on with a TEMPORARY slot on its own replication connection.
+ * Holds WAL on the leader from now on with a TEMPORARY slot on the given replication connection
+ * (`connect(conninfo, { replication: 'database' })`), which the reservation then owns.
  * A temporary slot disappears if we or the leader die, so a failed bootstrap cannot leave a slot
  * behind that would fill the leader's pg_wal; `persist` copies it into the follower's permanent
  * slot (same restart_lsn) once the backup succeeded.
@@ -71,14 +72,7 @@ export interface WalReservation {
   release(): Promise<void>;
 }
 
-export async function reserveWal(
-  conninfo: string,
-  options: { connectTimeoutMs?: number } = {},
-): Promise<WalReservation> {
-  const replication = await connect(conninfo, {
-    replication: 'database',
-    connectTimeoutMs: options.connectTimeoutMs,
-  });
+export async function reserveWal(replication: PgClient): Promise<WalReservation> {
   const name = `pgfollower_tmp_${process.pid}_${Date.now().toString(36)}`;
   try {
     await replication.query(`CREATE_REPLICATION_SLOT ${name} TEMPORARY PHYSICAL RESERVE_WAL`);

@@ -116,6 +116,21 @@ describe('pgfollower bootstrap', () => {
     expect(existsSync(dataDirectory)).toBe(false);
   });
 
+  it('names pg_hba.conf when the leader allows SQL but not replication connections', async () => {
+    const leader = await createLeader();
+    const hba = join(leader.dataDirectory, 'pg_hba.conf');
+    writeFileSync(hba, 'local all all trust\nhost all all 127.0.0.1/32 trust\n');
+    await leader.query('SELECT pg_reload_conf()');
+    const { config, dataDirectory } = await followerConfig(leader);
+    const file = await writeConfigFile(dirname(dataDirectory), config);
+    const { code, text } = await runCli(['--config', file, 'bootstrap', '--yes']);
+    expect(code).toBe(1);
+    expect(text).toContain('refuses a replication connection');
+    expect(text).toMatch(/next: add a 'host replication/);
+    expect(existsSync(dataDirectory)).toBe(false);
+    await leader.stop();
+  });
+
   it('leaves no valid-looking directory and no slot when the leader dies during pg_basebackup', async () => {
     const leader = await createLeader();
     await pgbench(leader, ['-i', '-s', '4', '-q']);
