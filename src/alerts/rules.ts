@@ -124,7 +124,10 @@ function observeLagBytes(rules: Rules, snapshot: Snapshot): Omit<Observation, 's
     clear: value < rule.warning * rule.clearBelow,
     value,
     threshold,
-    message: `${snapshot.node} replay is ${formatBytes(value)} behind the leader (${level === 'ok' ? 'warning' : level} at ${formatBytes(threshold)}; ${snapshot.reason}); check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+    message:
+      level === 'ok'
+        ? `${snapshot.node} replay is ${formatBytes(value)} behind the leader (warning at ${formatBytes(rule.warning)})`
+        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader (${level} at ${formatBytes(threshold)}; ${snapshot.reason}); check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 
@@ -151,7 +154,10 @@ function observeLagSeconds(rules: Rules, snapshot: Snapshot): Omit<Observation, 
     clear: valueMs < rule.warning * rule.clearBelow,
     value: Math.round(raw * 10) / 10,
     threshold: thresholdMs / 1000,
-    message: `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (${level === 'ok' ? 'warning' : level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason}); check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+    message:
+      level === 'ok'
+        ? `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (warning at ${formatDurationMs(rule.warning)})`
+        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason}); check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 

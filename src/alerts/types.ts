@@ -1,20 +1,8 @@
-import type { Severity } from '../config/sections/alerts.js';
+import { alertNames, type Severity } from '../config/sections/alerts.js';
 
+export { alertNames };
 export type { Severity } from '../config/sections/alerts.js';
 
-/** Alert names as they appear in notifications, dedup keys, metrics and `channels[].alerts`. */
-export const alertNames = [
-  'lag-bytes',
-  'lag-seconds',
-  'disconnected',
-  'archive-recovery',
-  'stalled',
-  'slot-wal-status',
-  'leader-wal-full',
-  'archiver-failing',
-  'archive-gap',
-  'local-unreachable',
-] as const;
 export type AlertName = (typeof alertNames)[number];
 
 export type RuleSeverity = Exclude<Severity, 'info'>;

@@ -35,6 +35,6 @@ export function acceptsNotification(config: Readonly<ChannelConfig>, notificatio
   if (notification.kind === 'test') return true;
   if (notification.kind === 'lifecycle') return config.lifecycle;
   if (compareSeverity(notification.severity, config.minSeverity) < 0) return false;
-  if (config.alerts && !config.alerts.includes(notification.alert)) return false;
+  if (config.alerts && !(config.alerts as readonly string[]).includes(notification.alert)) return false;
   return true;
 }

@@ -6,6 +6,20 @@ import { durationMs, sizeBytes } from '../units.js';
  * `alerts: { channels: [...] }` is a complete configuration; see docs/alerts.md.
  */
 
+/** Alert names as they appear in notifications, dedup keys, metrics and `channels[].alerts`. */
+export const alertNames = [
+  'lag-bytes',
+  'lag-seconds',
+  'disconnected',
+  'archive-recovery',
+  'stalled',
+  'slot-wal-status',
+  'leader-wal-full',
+  'archiver-failing',
+  'archive-gap',
+  'local-unreachable',
+] as const;
+
 export const severities = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof severities)[number];
 const severity = z.enum(severities);
@@ -114,7 +128,10 @@ const channelCommon = {
   /** Least severity sent to this channel. */
   minSeverity: severity.default('warning'),
   /** Only these alerts (names such as lag-bytes, stalled); all when absent. */
-  alerts: z.array(z.string().min(1)).min(1).optional(),
+  alerts: z
+    .array(z.enum(alertNames, { error: `an alert name: ${alertNames.join(', ')}` }))
+    .min(1)
+    .optional(),
   /** Also send lifecycle notices (bootstrap/promote/follow/rebuild done). */
   lifecycle: z.boolean().default(false),
   /** Bound for one delivery attempt. */

@@ -104,6 +104,16 @@ describe('alerts config', () => {
     ).toEqual(['alerts.rules.lagBytes.critical', 'alerts.channels.1.name']);
   });
 
+  it('rejects a misspelt alert name in a channel filter', () => {
+    const problems = configError(`alerts:
+  channels:
+    - { type: webhook, url: "http://127.0.0.1:1/", alerts: [stalled, lag-byte] }
+`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^alerts\.channels\.0\.alerts\.1: an alert name: lag-bytes, /),
+    ]);
+  });
+
   it('parses a full channel with sizes and durations', () => {
     const channel = channelSchema.parse({
       type: 'webhook',
