@@ -246,7 +246,7 @@ export async function executeFollow(
   };
 }
 
-async function ensureSlot(ctx: Context, leaderConninfo: string, slotName: string): Promise<boolean> {
+export async function ensureSlot(ctx: Context, leaderConninfo: string, slotName: string): Promise<boolean> {
   return withClient(leaderConninfo, { connectTimeoutMs: ctx.config.leader.connectTimeoutMs }, async (c) => {
     if (await readSlot(c, slotName)) return false;
     ctx.reporter.step(`creating replication slot ${slotName} on the new leader`);
@@ -261,7 +261,7 @@ async function setting(client: PgClient, name: string): Promise<string | null> {
 }
 
 /** Waits until the receiver streams on `timeline` (or later) from the new leader. */
-async function waitForTimeline(
+export async function waitForTimeline(
   ctx: Context,
   timeline: number,
   timeoutMs: number,

@@ -80,6 +80,29 @@ describe('promote', () => {
     expect(diverged.text).toContain('pgfollower rebuild --leader');
     expect(await leader.isRunning()).toBe(false);
 
+    // rebuild rewinds it (wal_log_hints is on): the lost row is gone, the new leader's rows arrive.
+    const rebuilt = await run([
+      '--config',
+      configOld,
+      'rebuild',
+      '--leader',
+      a.conninfo,
+      '--yes',
+      '--timeout',
+      '60s',
+    ]);
+    expect(rebuilt.text).toContain('plan: pg_rewind');
+    expect(rebuilt.text).toMatch(
+      /rebuilt by pg_rewind in [\d.]+ s: streaming from 127\.0\.0\.1:\d+ on timeline 2/,
+    );
+    expect(rebuilt.code).toBe(0);
+    await a.query("insert into t values (503, 'seen by the old leader')");
+    await waitFor('new rows on the old leader', async () => (await countRows(leader)) === 503);
+    expect(await leader.query('select 1 from t where id = 9001')).toEqual([]);
+    const [oldIsReplica] = await leader.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    expect(oldIsReplica?.r).toBe(true);
+
+    await leader.stop();
     await b.stop();
     await a.stop();
   });

@@ -1,0 +1,124 @@
+import type { RegisterCommand } from '../command.js';
+import { buildContext } from '../context.js';
+import { formatChecklist } from '../format.js';
+import { ExitCode, RefusedError, UsageError } from '../../errors.js';
+import { executeRebuild, planRebuild } from '../../failover/rebuild.js';
+import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
+import { durationMs } from '../../config/units.js';
+
+interface RebuildFlags {
+  leader?: string;
+  clone?: boolean;
+  keepOld?: boolean;
+  yes?: boolean;
+  dryRun?: boolean;
+  maxRate?: string;
+  timeout?: string;
+  json?: boolean;
+}
+
+export const registerRebuild: RegisterCommand = (program, env) => {
+  program
+    .command('rebuild')
+    .description(
+      'turn this node (old leader, diverged or stalled follower) into a follower: pg_rewind first, fresh clone otherwise',
+    )
+    .option('--leader <conninfo>', 'the leader to follow (default: leader.conninfo)')
+    .option('--clone', 'skip pg_rewind: copy the leader afresh with pg_basebackup')
+    .option(
+      '--keep-old',
+      'keep the old data directory (moved or copied aside) instead of removing it once the new one streams',
+    )
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--dry-run', 'print what would be done and why; change nothing')
+    .option('--max-rate <rate>', "limit a clone's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
+    .option('--timeout <duration>', 'how long to wait until the rebuilt node streams', '300s')
+    .option('--json', 'print the plan and result as JSON')
+    .action(async (flags: RebuildFlags) => {
+      const out = env.output;
+      const globals = env.globals();
+      const ctx = await buildContext({
+        global: globals,
+        output: out,
+        signal: env.signal,
+        env: env.env,
+        require: ['node.name', 'node.dataDirectory'],
+        overrides: { leader: { conninfo: flags.leader } },
+      });
+      const leader = ctx.config.leader.conninfo;
+      if (!leader)
+        throw new UsageError('no leader given', { hint: 'pass --leader CONNINFO or set leader.conninfo' });
+      const tools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
+      const configFile = globals.config ?? env.env.PGFOLLOWER_CONFIG;
+      const plan = await planRebuild(ctx, tools, { leader, clone: flags.clone, configFile });
+      const where = describeConninfo(leader);
+      const method =
+        plan.method === 'rewind'
+          ? `pg_rewind ${plan.dataDirectory} from ${where} (copies only what changed since the fork)`
+          : `clone ${where} afresh with pg_basebackup; ${plan.directoryState === 'data-directory' || plan.directoryState === 'other' ? `the current ${plan.dataDirectory} is moved aside and ${flags.keepOld ? 'kept' : 'removed only once the new copy streams'}` : 'nothing to move aside'}`;
+      if (!flags.json) {
+        out.print(`rebuild ${ctx.config.node.name ?? ''} as a follower of ${where}: checks`);
+        out.print(formatChecklist(plan.checks));
+        out.print(`plan: ${method}`);
+        out.print(`because: ${plan.reasons.join('; ')}`);
+        for (const dir of plan.leftAside)
+          out.print(
+            `note: ${dir} was left by an earlier run; it is kept (remove it yourself when no longer needed)`,
+          );
+      }
+      if (flags.dryRun) {
+        if (flags.json) out.json({ plan, dryRun: true, exitCode: ExitCode.OK });
+        else out.print('dry run: nothing was changed');
+        return;
+      }
+      if (!flags.yes) {
+        const refuse = (message: string, hint?: string): void => {
+          if (flags.json) {
+            out.json({ plan, exitCode: ExitCode.REFUSED, message, hint });
+            env.setExitCode(ExitCode.REFUSED);
+            return;
+          }
+          throw new RefusedError(message, [], { hint });
+        };
+        if (!out.isTTY) {
+          refuse(
+            'not rebuilding: confirmation needed and stdin is not a terminal; nothing was changed',
+            'pass --yes',
+          );
+          return;
+        }
+        if (!(await out.confirm(`stop the local server and ${method}?`))) {
+          refuse('not rebuilding: not confirmed; nothing was changed');
+          return;
+        }
+      }
+      const result = await executeRebuild(ctx, tools, plan, {
+        leader,
+        clone: flags.clone,
+        keepOld: flags.keepOld,
+        configFile,
+        maxRate: flags.maxRate,
+        streamTimeoutMs: durationMs.parse(flags.timeout ?? '300s'),
+      });
+      if (flags.json) {
+        out.json({ plan, result, exitCode: ExitCode.OK });
+        return;
+      }
+      if (result.rewindFailure)
+        out.error(`warning: pg_rewind failed (${result.rewindFailure}); cloned instead`);
+      out.print(
+        `rebuilt by ${result.method === 'rewind' ? 'pg_rewind' : 'clone'} in ${(result.ms / 1000).toFixed(1)} s: ` +
+          `streaming from ${where} on timeline ${result.timeline}, received up to ${result.receiveLsn ?? '?'}`,
+      );
+      if (result.oldDirectory) {
+        out.print(
+          result.oldRemoved
+            ? `removed the old data directory ${result.oldDirectory} (the new one streams)`
+            : `the old data directory is kept at ${result.oldDirectory}; remove it once you no longer need it`,
+        );
+      }
+      out.print(
+        `next: set leader.conninfo to '${maskConninfo(leader)}' in this node's pgfollower config, and start the supervisor (pgfollower run)`,
+      );
+    });
+};

@@ -1,0 +1,116 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cloneFollower, createLeader, pgbench, waitFor, type TestCluster } from '../../helpers/cluster.js';
+import { configFor, run } from './nodes.js';
+
+async function countRows(node: TestCluster, sql: string): Promise<number | undefined> {
+  const rows = await node.query<{ n: string }>(sql).catch(() => undefined);
+  return rows?.[0] ? Number(rows[0].n) : undefined;
+}
+
+/** pids of the pg_basebackup (and its WAL-streaming child) writing next to `dataDirectory`. */
+function findBaseBackupPids(dataDirectory: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (
+        cmdline[0]?.endsWith('pg_basebackup') &&
+        cmdline.some((a) => a.startsWith(`${dataDirectory}.incomplete-`))
+      ) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) {
+      try {
+        total += statSync(join(entry.parentPath, entry.name)).size;
+      } catch {
+        // removed while we counted
+      }
+    }
+  }
+  return total;
+}
+
+describe('rebuild', () => {
+  it('clones when neither wal_log_hints nor checksums allow pg_rewind; a clone killed midway keeps the old directory', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    await pgbench(leader, ['-i', '-s', '4', '-q']);
+    await waitFor(
+      'pgbench data on a',
+      async () => (await countRows(a, 'select count(*) as n from pgbench_branches')) === 4,
+    );
+    await leader.stop();
+    const configA = await configFor(a, 'node_a', leader);
+    const promoted = await run(['--config', configA, 'promote', '--yes']);
+    expect(promoted.code).toBe(0);
+    // The old leader comes back and writes a little: diverged.
+    await leader.start();
+    await leader.query('create table lost(id int)');
+    await leader.stop();
+    const configOld = await configFor(leader, 'old_leader', a);
+
+    // First attempt, throttled so it can be killed while pg_basebackup copies.
+    const attempt = run([
+      '--config',
+      configOld,
+      'rebuild',
+      '--leader',
+      a.conninfo,
+      '--yes',
+      '--max-rate',
+      '4M',
+    ]);
+    await waitFor('pg_basebackup running', async () => findBaseBackupPids(leader.dataDirectory).length > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
+    // Midway: the copy has real data in it, far from done.
+    await waitFor('8 MB copied', async () => {
+      const staging = readdirSync(dirname(leader.dataDirectory)).find((e) => e.includes('.incomplete-'));
+      return staging && directoryBytes(join(dirname(leader.dataDirectory), staging)) > 8 * 1024 * 1024;
+    });
+    for (const pid of findBaseBackupPids(leader.dataDirectory)) process.kill(pid, 'SIGKILL');
+    const killed = await attempt;
+    expect(killed.code).toBe(1);
+    expect(killed.text).toContain('plan: clone');
+    expect(killed.text).toContain('pg_rewind needs wal_log_hints=on or data checksums');
+    const kept = /previous data directory is kept, untouched, at (\S+)/.exec(killed.text)?.[1];
+    expect(kept, killed.text).toBeDefined();
+    expect(kept?.startsWith(`${leader.dataDirectory}.old-`)).toBe(true);
+    expect(existsSync(join(kept ?? '/nonexistent', 'PG_VERSION'))).toBe(true);
+    // The old leader's own table is in the kept directory's catalog files: nothing was deleted.
+    expect(readdirSync(dirname(leader.dataDirectory)).some((e) => e.includes('.incomplete-'))).toBe(false);
+
+    // A second run clones into the now empty path and streams; the kept directory stays.
+    const rebuilt = await run(['--config', configOld, 'rebuild', '--leader', a.conninfo, '--yes']);
+    expect(rebuilt.text).toContain(`note: ${kept} was left by an earlier run`);
+    expect(rebuilt.text).toMatch(
+      /rebuilt by clone in [\d.]+ s: streaming from 127\.0\.0\.1:\d+ on timeline 2/,
+    );
+    expect(rebuilt.code).toBe(0);
+    expect(existsSync(kept ?? '/nonexistent')).toBe(true);
+    await a.query('create table after_rebuild(id int)');
+    await a.query('insert into after_rebuild values (1)');
+    await waitFor(
+      'row on the rebuilt node',
+      async () => (await countRows(leader, 'select count(*) as n from after_rebuild')) === 1,
+    );
+    expect(await leader.query("select 1 from pg_class where relname = 'lost'")).toEqual([]);
+
+    await leader.stop();
+    await a.stop();
+  });
+});
