@@ -1,0 +1,150 @@
+import { chown, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { archivePlugin } from '../../../src/archive/plugin.js';
+import { openArchiveStore } from '../../../src/archive/open-store.js';
+import { restoreCommandFor } from '../../../src/archive/restore-command.js';
+import { createAlertService } from '../../../src/alerts/service.js';
+import type { Notification } from '../../../src/alerts/types.js';
+import { collectPlugins } from '../../../src/daemon/plugins.js';
+import { startSupervisor } from '../../../src/daemon/supervisor.js';
+import { parseLsn, walFileName } from '../../../src/postgres/lsn.js';
+import { editAutoConf } from '../../../src/postgres/standby-config.js';
+import {
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  waitFor,
+  writeConfigFile,
+} from '../../helpers/cluster.js';
+import { cliPath, requireBuiltCli, testContext } from '../archive/helpers.js';
+import { startReceiver } from './receiver.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+/**
+ * A segment missing from the archive that the leader has recycled too: the follower can get it
+ * from nowhere. The supervisor (with the archive plug-in's probe, as `pgfollower run` has it) says
+ * `stalled`, and on-call gets `archive-gap` and the critical `stalled`, both naming the segment.
+ */
+describe('archive gap alerts through a real supervisor', () => {
+  beforeAll(requireBuiltCli);
+
+  it('pages archive-gap and stalled (critical) naming the missing segment', async () => {
+    const tools = await pgTools();
+    const dir = await makeTempDir('pgf-alert-gap-');
+    const archiveDir = await makeTempDir('pgf-alert-wal-');
+    const command = `'${process.execPath}' '${cliPath}'`;
+    const archive = { type: 'fs', fs: { path: archiveDir } };
+    const leaderConfig = await writeConfigFile(dir, {
+      archive: { ...archive, prefetch: 0 },
+      log: { level: 'warn' },
+    });
+    if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
+    const leader = await createLeader({
+      settings: {
+        archive_mode: 'on',
+        archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
+        wal_keep_size: 0,
+        max_wal_size: '32MB',
+        min_wal_size: '32MB',
+      },
+    });
+    const follower = await cloneFollower(leader, { start: false });
+    const hook = await startReceiver();
+    closers.push(hook.close);
+    const tree = {
+      node: {
+        name: 'replica_a',
+        dataDirectory: follower.dataDirectory,
+        host: follower.socketDirectory,
+        port: follower.port,
+        user: 'postgres',
+      },
+      leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
+      slot: { enabled: false },
+      archive: { ...archive, command, prefetch: 0 },
+      monitor: { intervalMs: 250, queryTimeoutMs: 2000 },
+      http: { enabled: false },
+      log: { level: 'silent' },
+      alerts: {
+        rules: {
+          lagBytes: { enabled: false },
+          lagSeconds: { enabled: false },
+          disconnected: { enabled: false },
+        },
+        channels: [{ type: 'webhook', url: hook.url }],
+      },
+    };
+    const followerConfig = await writeConfigFile(dir, tree);
+    if (tools.exec.runAs) await chown(followerConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
+    const ctx = await testContext(tree);
+    await editAutoConf(
+      follower.dataDirectory,
+      { restore_command: restoreCommandFor(ctx.config, { configFile: followerConfig }) ?? null },
+      tools.exec.runAs,
+    );
+
+    await leader.query('create table t(id int, pad text)');
+    for (let i = 0; i < 8; i++) {
+      await leader.query("insert into t select g, repeat('y', 200) from generate_series(1, 2000) g");
+      await leader.query('select pg_switch_wal()');
+    }
+    const [pos] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+    const endName = walFileName(1, parseLsn(pos?.lsn ?? '0/0'));
+    const store = openArchiveStore(ctx.config);
+    closers.push(async () => store.close());
+    const archived = await waitFor(
+      'archiver to archive the segments',
+      async () => {
+        const keys = (await store.list('wal/00000001/')).map((o) => o.key);
+        const segment = (key: string): string => (key.split('/').pop() ?? '').slice(0, 24);
+        return keys.filter((k) => segment(k) < endName).length >= 7
+          ? keys.sort().map((key) => ({ key, name: segment(key) }))
+          : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    const victim = archived[archived.length - 3];
+    if (!victim) throw new Error('no segment to delete');
+    const hole = victim.name;
+    await unlink(join(archiveDir, victim.key));
+    await waitFor(
+      `leader to recycle ${hole}`,
+      async () => {
+        await leader.query('checkpoint');
+        await leader.query('select pg_switch_wal()');
+        const rows = await leader.query<{ n: string }>(
+          "select count(*)::text as n from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$' and name <= $1",
+          [hole],
+        );
+        return rows[0]?.n === '0';
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+
+    await follower.start();
+    const plugins = await collectPlugins(ctx, [(c) => archivePlugin(c, { configFile: followerConfig })]);
+    const supervisor = await startSupervisor(ctx, {
+      maxBackoffMs: 1000,
+      http: false,
+      archiveProbe: plugins.archiveProbe,
+      services: [...plugins.services, createAlertService({ stateFile: join(dir, 'alerts.json') })],
+    });
+    closers.push(() => supervisor.stop('test over'));
+
+    const gap = await hook.waitFor((r) => (r.body as Notification).alert === 'archive-gap', 90_000);
+    expect(gap.body).toMatchObject({ status: 'firing', severity: 'warning', value: hole });
+    const stalled = await hook.waitFor((r) => (r.body as Notification).alert === 'stalled', 90_000);
+    expect(stalled.body).toMatchObject({ status: 'firing', severity: 'critical', value: 'stalled' });
+    expect((stalled.body as Notification).message).toContain(hole);
+
+    await supervisor.stop('test over');
+    await follower.stop();
+    await leader.stop();
+  });
+});
