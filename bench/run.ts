@@ -6,6 +6,7 @@ const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   bootstrap: () => import('./bootstrap.js'),
   alerts: () => import('./alerts.js'),
   daemon: () => import('./daemon.js'),
+  failover: () => import('./failover.js'),
 };
 
 const wanted = process.argv.slice(2);
