@@ -51,7 +51,8 @@ interface LocalRow {
 }
 
 export async function queryLocal(client: PgClient): Promise<LocalSample> {
-  const { rows } = await client.query<LocalRow>(localSql);
+  // Named: parsed and planned once per connection, not every tick.
+  const { rows } = await client.query<LocalRow>({ name: 'pgfollower_local', text: localSql });
   const row = rows[0];
   if (!row) throw new Error('local monitor query returned no row');
   return parseLocalRow(row);
@@ -170,7 +171,11 @@ export class LeaderQuery {
     const sql = this.walListingAllowed ? leaderSqlWithWal : leaderSqlWithoutWal;
     try {
       this.queries++;
-      const { rows } = await client.query<LeaderRow>(sql, [slotName, applicationName]);
+      const { rows } = await client.query<LeaderRow>({
+        name: this.walListingAllowed ? 'pgfollower_leader_wal' : 'pgfollower_leader',
+        text: sql,
+        values: [slotName, applicationName],
+      });
       const row = rows[0];
       if (!row) throw new Error('leader monitor query returned no row');
       return parseLeaderRow(row, slotName);
