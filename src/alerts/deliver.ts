@@ -164,6 +164,12 @@ export function createDispatcher(options: {
             const result = await deliverWithRetry(channel, notification, options);
             options.onDelivered?.(notification, result);
             enqueueOptions.onDelivered?.(result);
+          } catch (error) {
+            // A rejected link would stop this channel's queue for good: log and keep it moving.
+            options.logger.error(
+              { err: error, channel: channel.name },
+              'alert delivery bookkeeping failed (a bug); queue continues',
+            );
           } finally {
             depth.set(channel.name, (depth.get(channel.name) ?? 1) - 1);
           }

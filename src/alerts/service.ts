@@ -143,9 +143,13 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
           // re-sends after the restart rather than losing or repeating the page.
           const saved = persist();
           if (entries.length > 0) {
-            void saved.then(() => {
-              for (const entry of entries) send(entry);
-            });
+            void saved
+              .then(() => {
+                for (const entry of entries) send(entry);
+              })
+              .catch((error: unknown) =>
+                logger.error({ err: error }, 'could not queue alert notifications (a bug)'),
+              );
           }
         } catch (error) {
           // A bug in a rule must not take the supervisor down with it.
