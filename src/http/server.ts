@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import bytes from 'bytes';
 import type { Registry } from 'prom-client';
 import { bigintSafe } from '../cli/output.js';
+import { ExitCode, PgFollowerError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { buildStatus } from '../monitor/status.js';
 import type { Snapshot } from '../monitor/snapshot.js';
@@ -56,9 +57,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 2_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        new PgFollowerError(
+          'HTTP_LISTEN',
+          `cannot serve the HTTP API on ${options.listen}: ${error.code ?? error.message}`,
+          ExitCode.FAILED,
+          {
+            cause: error,
+            hint:
+              error.code === 'EADDRINUSE'
+                ? 'another process (another pgfollower run?) uses that port: stop it or set http.listen / --listen'
+                : 'check http.listen (host:port of this machine) or disable the API with http.enabled: false / --no-http',
+          },
+        ),
+      );
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

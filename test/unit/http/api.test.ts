@@ -69,3 +69,29 @@ describe('docs/metrics.md', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('startHttpServer', () => {
+  it('says what to do when the port is taken', async () => {
+    const { createServer } = await import('node:http');
+    const { startHttpServer } = await import('../../../src/http/server.js');
+    const { createSilentLogger } = await import('../../../src/logging/logger.js');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    const m = createSupervisorMetrics();
+    try {
+      await expect(
+        startHttpServer({
+          listen: `127.0.0.1:${port}`,
+          logger: createSilentLogger(),
+          latest: () => undefined,
+          lastTickAt: () => undefined,
+          intervalMs: () => 1000,
+          registry: m.registry,
+        }),
+      ).rejects.toMatchObject({ code: 'HTTP_LISTEN', hint: expect.stringMatching(/another process/) });
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+});
