@@ -3,6 +3,8 @@ import { buildContext } from '../context.js';
 import { sendTestNotifications } from '../../alerts/notify.js';
 import { channelName } from '../../alerts/channels/index.js';
 import { ExitCode, UsageError } from '../../errors.js';
+import { loadAlertState, resolveAlertStateFile } from '../../alerts/state-file.js';
+import { formatDurationMs } from '../../config/units.js';
 
 interface TestFlags {
   channel?: string;
@@ -12,6 +14,55 @@ interface TestFlags {
 
 export const registerAlerts: RegisterCommand = (program, env) => {
   const alerts = program.command('alerts').description('alerts to on-call: check the configured channels');
+  alerts
+    .command('status')
+    .description('show the alerts the supervisor has firing or pending (read from the alert state file)')
+    .option('--json', 'print the state as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const out = env.output;
+      const ctx = await buildContext({
+        global: env.globals(),
+        output: out,
+        signal: env.signal,
+        env: env.env,
+        needBinaries: false,
+      });
+      const file = resolveAlertStateFile(ctx.config);
+      if (!file) {
+        throw new UsageError('no alert state file is configured, so there is nothing to read', {
+          hint: 'set alerts.stateFile (or monitor.stateFile, or node.dataDirectory) as `pgfollower run` uses it',
+        });
+      }
+      const state = await loadAlertState(file, ctx.logger);
+      const now = ctx.clock.now();
+      const alerts = Object.values(state.alerts);
+      if (flags.json) {
+        out.json({ stateFile: file, ...state });
+        return;
+      }
+      if (alerts.length === 0) {
+        out.print(`no alerts firing or pending (state: ${file})`);
+      }
+      for (const a of alerts) {
+        const since = a.firedAt ?? a.since;
+        const sent =
+          a.phase === 'pending'
+            ? 'not sent yet (waiting for `for`)'
+            : a.notifiedAt === null
+              ? 'held by the rate limit (not sent)'
+              : `last sent ${formatDurationMs(now - a.notifiedAt)} ago`;
+        out.print(
+          `${a.phase === 'firing' ? 'FIRING ' : 'pending'} ${a.severity.padEnd(8)} ${a.alert} for ${formatDurationMs(now - since)}, ${sent}: ${a.message}`,
+        );
+      }
+      const owed = state.outbox ?? [];
+      if (owed.length > 0) {
+        out.print(
+          `${owed.length} notification(s) not yet confirmed by ${[...new Set(owed.flatMap((e) => e.channels))].join(', ')}; the supervisor sends them when it runs`,
+        );
+      }
+    });
+
   alerts
     .command('test')
     .description(

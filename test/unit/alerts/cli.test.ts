@@ -117,3 +117,87 @@ describe('pgfollower run plug-in', () => {
     expect(off.services).toEqual([]);
   });
 });
+
+describe('pgfollower alerts status', () => {
+  it('lists firing, held and pending alerts and unconfirmed notifications from the state file', async () => {
+    const { saveAlertState } = await import('../../../src/alerts/state-file.js');
+    const dir = mkdtempSync(`${tmpdir()}/pgf-alerts-status-`);
+    const stateFile = `${dir}/alerts.json`;
+    const now = Date.now();
+    const base = { escalatingSince: null, clearingSince: null, value: null, threshold: null };
+    await saveAlertState(
+      stateFile,
+      {
+        version: 1,
+        alerts: {
+          stalled: {
+            ...base,
+            alert: 'stalled',
+            phase: 'firing',
+            severity: 'critical',
+            since: now - 120_000,
+            firedAt: now - 120_000,
+            notifiedAt: now - 60_000,
+            message: 'needs WAL X',
+          },
+          'lag-bytes': {
+            ...base,
+            alert: 'lag-bytes',
+            phase: 'firing',
+            severity: 'warning',
+            since: now - 5000,
+            firedAt: now - 5000,
+            notifiedAt: null,
+            message: 'behind',
+          },
+          disconnected: {
+            ...base,
+            alert: 'disconnected',
+            phase: 'pending',
+            severity: 'critical',
+            since: now - 1000,
+            firedAt: null,
+            notifiedAt: null,
+            message: 'no WAL',
+          },
+        },
+        history: {},
+      },
+      [
+        {
+          notification: {
+            kind: 'alert',
+            status: 'firing',
+            alert: 'stalled',
+            severity: 'critical',
+            node: 'n',
+            value: null,
+            threshold: null,
+            message: 'm',
+            startsAt: '',
+            dedupKey: 'k',
+          },
+          channels: ['pd'],
+        },
+      ],
+    );
+    const file = await writeConfigFile(dir, { log: { level: 'silent' }, alerts: { stateFile } });
+    const out = createMemoryOutput();
+    expect(await main(['--config', file, 'alerts', 'status'], { output: out, env: {} })).toBe(0);
+    const text = out.text();
+    expect(text).toMatch(/^FIRING {2}critical stalled for 2m, last sent 1m ago: needs WAL X$/m);
+    expect(text).toMatch(
+      /^FIRING {2}warning {2}lag-bytes for 5s, held by the rate limit \(not sent\): behind$/m,
+    );
+    expect(text).toMatch(/^pending critical disconnected for 1s, not sent yet/m);
+    expect(text).toMatch(/1 notification\(s\) not yet confirmed by pd/);
+
+    const empty = await writeConfigFile(dir, {
+      log: { level: 'silent' },
+      alerts: { stateFile: `${dir}/none.json` },
+    });
+    const none = createMemoryOutput();
+    expect(await main(['--config', empty, 'alerts', 'status'], { output: none, env: {} })).toBe(0);
+    expect(none.text()).toMatch(/no alerts firing or pending/);
+  });
+});
