@@ -7,7 +7,9 @@
  * 2. rebuild of an old leader that wrote a few MB after the promotion: `rebuild` (pg_rewind) versus
  *    `rebuild --clone` (pg_basebackup), on two identical copies of the old leader's directory.
  *    Target: rewind >= 5x faster. BENCH_FAILOVER_SCALE sets the pgbench scale (default 10, about
- *    160 MB; 70 is about 1 GB); BENCH_FAILOVER_RUNS the promote repetitions (default 3).
+ *    160 MB; 70 is about 1 GB); BENCH_FAILOVER_RUNS the promote repetitions (default 3);
+ *    BENCH_FAILOVER_DIVERGE_TX the pgbench transactions the old leader runs after the promotion
+ *    (default 300, a few MB of WAL); BENCH_FAILOVER_PARTS=promote,rebuild to run only some.
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -34,6 +36,8 @@ import { stopServer } from '../src/postgres/cluster.js';
 const binJs = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const SCALE = Number(process.env.BENCH_FAILOVER_SCALE ?? 10);
 const RUNS = Number(process.env.BENCH_FAILOVER_RUNS ?? 3);
+/** pgbench transactions the old leader runs after the promotion: the divergence to undo. */
+const DIVERGE_TX = Number(process.env.BENCH_FAILOVER_DIVERGE_TX ?? 300);
 
 async function configFor(node: TestCluster, name: string, leader: TestCluster): Promise<string> {
   const dir = await makeTempDir('pgf-bench-conf-');
@@ -144,7 +148,7 @@ async function benchRebuild(): Promise<void> {
     // The old leader comes back and writes a few MB that the new leader never sees.
     await leader.start();
     const [before] = await leader.query<{ l: string }>('select pg_current_wal_lsn()::text as l');
-    await pgbench(leader, ['-N', '-t', '4000', '-c', '2']);
+    await pgbench(leader, ['-N', '-t', String(DIVERGE_TX)]);
     const [after] = await leader.query<{ l: string }>('select pg_current_wal_lsn()::text as l');
     const divergence = parseLsn(after?.l ?? '0/0') - parseLsn(before?.l ?? '0/0');
     await leader.stop();
@@ -188,9 +192,10 @@ async function benchRebuild(): Promise<void> {
 }
 
 export async function run(): Promise<void> {
+  const parts = (process.env.BENCH_FAILOVER_PARTS ?? 'promote,rebuild').split(',');
   try {
-    await benchPromote();
-    await benchRebuild();
+    if (parts.includes('promote')) await benchPromote();
+    if (parts.includes('rebuild')) await benchRebuild();
   } finally {
     await cleanupTempDirs();
   }

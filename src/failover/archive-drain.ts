@@ -2,9 +2,6 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import type { CheckResult } from '../errors.js';
-import { fetchWal } from '../archive/fetch.js';
-import { candidateKeys, fileNameOfKey, parseWalFile, timelineDir, timelineHex } from '../archive/layout.js';
-import { openArchiveStore } from '../archive/open-store.js';
 import type { ArchiveStore } from '../archive/store.js';
 import { withClient } from '../postgres/client.js';
 import { formatLsn, parseLsn, parseWalFileName, walFileNameForSegNo, type Lsn } from '../postgres/lsn.js';
@@ -39,6 +36,8 @@ export async function listArchive(
   timeline: number,
   signal: AbortSignal,
 ): Promise<ArchiveListing> {
+  const { candidateKeys, fileNameOfKey, parseWalFile, timelineDir, timelineHex } =
+    await import('../archive/layout.js');
   const objects = await store.list(timelineDir(timeline), { signal });
   const segments: string[] = [];
   for (const o of objects) {
@@ -82,6 +81,9 @@ export async function checkArchiveDrained(
   }
   let store: ArchiveStore | undefined;
   try {
+    // Loaded only when an archive is configured: the S3 SDK alone costs about a second of start-up,
+    // which a promote without an archive must not pay.
+    const { openArchiveStore } = await import('../archive/open-store.js');
     store = openArchiveStore(ctx.config);
     return await drain(ctx, store, local, position, options);
   } catch (error) {
@@ -168,6 +170,7 @@ async function drain(
       );
       for (let segNo = replay / SEGMENT; segNo <= newest; segNo++) {
         const name = walFileNameForSegNo(position.timeline, segNo);
+        const { fetchWal } = await import('../archive/fetch.js');
         await fetchWal(ctx, store, name, join(dataDirectory, 'pg_wal', name));
       }
       how = `copied into pg_wal (${count} segment(s))`;

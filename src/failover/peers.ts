@@ -80,6 +80,20 @@ export function parseStatusPosition(
 ): { inRecovery: boolean; timeline: number; lsn: Lsn } | undefined {
   const root = asRecord(body);
   if (!root) return undefined;
+  // The supervisor's status document (src/monitor/status.ts): role, timeline, receiveLsn, replayLsn.
+  if (typeof root.role === 'string') {
+    if (root.role === 'down') return undefined;
+    const lsns = [root.receiveLsn, root.replayLsn, root.currentLsn]
+      .map(toLsn)
+      .filter((v): v is Lsn => v !== null);
+    if (lsns.length === 0) return undefined;
+    const timeline = Number(root.timeline ?? 0);
+    return {
+      inRecovery: root.role !== 'primary',
+      timeline: Number.isFinite(timeline) ? timeline : 0,
+      lsn: lsns.reduce((a, b) => (a > b ? a : b)),
+    };
+  }
   const candidates = [root.local, asRecord(root.snapshot)?.local, root];
   for (const candidate of candidates) {
     let local = asRecord(candidate);

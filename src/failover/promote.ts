@@ -381,10 +381,9 @@ async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn } | nul
     });
     if (!response.ok) return null;
     const body = (await response.json()) as Record<string, unknown>;
-    const leaderField = body.leader as Record<string, unknown> | undefined;
-    const leader = (leaderField && 'value' in leaderField ? leaderField.value : leaderField) as
-      Record<string, unknown> | undefined;
-    const raw = leader?.currentLsn;
+    // The status document's leaderLsn is the leader's position at the supervisor's last tick that
+    // reached it; a lastLeaderLsn, when the supervisor keeps one across ticks, is preferred.
+    const raw = body.lastLeaderLsn ?? body.leaderLsn;
     if (typeof raw !== 'string') return null;
     return { lsn: /^\d+$/.test(raw) ? BigInt(raw) : parseLsn(raw) };
   } catch {

@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { isHttpPeer, labelPeer, parseStatusPosition } from '../../../src/failover/peers.js';
+import { isHttpPeer, labelPeer, parseStatusPosition, readPeerPosition } from '../../../src/failover/peers.js';
 import { newestSegment } from '../../../src/failover/archive-drain.js';
 import { parseLsn } from '../../../src/postgres/lsn.js';
 
@@ -22,7 +24,41 @@ describe('peers', () => {
     const wrapped = { snapshot: { local: { inRecovery: false, timeline: 3, currentLsn: '1/0' } } };
     expect(parseStatusPosition(wrapped)).toEqual({ inRecovery: false, timeline: 3, lsn: parseLsn('1/0') });
     expect(parseStatusPosition({ local: { ok: false, error: 'down' } })).toBeUndefined();
+    // The supervisor's own status document (src/monitor/status.ts).
+    const doc = { node: 'b', role: 'replica', timeline: 1, receiveLsn: '0/3000000', replayLsn: '0/2000000' };
+    expect(parseStatusPosition(doc)).toEqual({ inRecovery: true, timeline: 1, lsn: parseLsn('0/3000000') });
+    expect(parseStatusPosition({ ...doc, role: 'primary' })?.inRecovery).toBe(false);
+    expect(parseStatusPosition({ role: 'down', timeline: null, receiveLsn: null })).toBeUndefined();
     expect(parseStatusPosition('nope')).toBeUndefined();
+  });
+});
+
+describe('HTTP peers', () => {
+  it('asks a peer supervisor for /status over HTTP', async () => {
+    const server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        req.url === '/status'
+          ? JSON.stringify({ role: 'replica', timeline: 2, receiveLsn: '0/5000000', replayLsn: '0/5000000' })
+          : '{}',
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const position = await readPeerPosition(`http://127.0.0.1:${port}/`, {
+        connectTimeoutMs: 2000,
+        signal: new AbortController().signal,
+      });
+      expect(position).toMatchObject({ ok: true, via: 'http', timeline: 2, lsn: parseLsn('0/5000000') });
+    } finally {
+      server.close();
+    }
+    const down = await readPeerPosition(`http://127.0.0.1:${port}`, {
+      connectTimeoutMs: 2000,
+      signal: new AbortController().signal,
+    });
+    expect(down.ok).toBe(false);
   });
 });
 
