@@ -96,7 +96,8 @@ describe('archive gap alerts through a real supervisor', () => {
     }
     const [pos] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
     const endName = walFileName(1, parseLsn(pos?.lsn ?? '0/0'));
-    const store = openArchiveStore(ctx.config);
+    // await: works whether openArchiveStore returns the store or a promise of it.
+    const store = await openArchiveStore(ctx.config);
     closers.push(async () => store.close());
     const archived = await waitFor(
       'archiver to archive the segments',
