@@ -136,7 +136,7 @@ function readConfigFile(file: string, problems: ConfigProblem[]): Record<string,
 }
 
 function containsSecret(text: string): boolean {
-  return /password\s*=|:\/\/[^/@\s:]+:[^/@\s]+@|secretAccessKey|routingKey|webhookUrl|sessionToken/i.test(
+  return /password\s*=|:\/\/[^/@\s:]+:[^/@\s]+@|secretAccessKey|routingKey|webhookUrl|sessionToken|authorization/i.test(
     text,
   );
 }

@@ -48,10 +48,11 @@ async function receiver(respond?: Parameters<typeof startReceiver>[0]) {
 const signal = new AbortController().signal;
 const deps = () => ({ signal, logger: createSilentLogger(), metrics: createAlertMetrics() });
 
-function configError(yaml: string): string[] {
+function configError(yaml: string, mode = 0o600): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'pgf-alerts-cfg-'));
   const file = join(dir, 'c.yaml');
-  writeFileSync(file, yaml, { mode: 0o600 });
+  writeFileSync(file, yaml, { mode });
+  chmodSync(file, mode);
   try {
     loadConfig({ file, env: {} });
   } catch (error) {
@@ -112,6 +113,18 @@ describe('alerts config', () => {
     expect(problems).toEqual([
       expect.stringMatching(/^alerts\.channels\.0\.alerts\.1: an alert name: lag-bytes, /),
     ]);
+  });
+
+  it('refuses a world-readable file holding a channel secret (routing key, Slack URL, Authorization header)', () => {
+    for (const channel of [
+      '{ type: pagerduty, routingKey: abc }',
+      '{ type: slack, webhookUrl: "https://hooks.slack.com/x" }',
+      '{ type: webhook, url: "https://x.example/", headers: { Authorization: "Bearer t" } }',
+    ]) {
+      expect(configError(`alerts:\n  channels:\n    - ${channel}\n`, 0o644)).toEqual([
+        expect.stringMatching(/world-readable; run: chmod 600/),
+      ]);
+    }
   });
 
   it('parses a full channel with sizes and durations', () => {
