@@ -159,6 +159,13 @@ export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: s
         verdict.kind === 'can-follow' || verdict.kind === 'diverged' ? formatLsn(verdict.forkLsn) : null,
     },
   });
+  if (local.running && (await isSameServer(ctx, leaderConninfo))) {
+    checks.push({
+      name: 'leader is another server',
+      ok: false,
+      detail: `${where} is this very server: pass the conninfo of the new leader`,
+    });
+  }
   if (identity.inRecovery) {
     checks.push({
       name: 'leader is a primary',
@@ -175,6 +182,24 @@ export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: s
     ok: checks.every((c) => c.ok),
     slotName: ctx.config.slot.enabled ? ctx.config.slot.name : undefined,
   };
+}
+
+/**
+ * true when `conninfo` reaches the local server itself (same system and same postmaster start
+ * time): following or rewinding from yourself is a typo, not a failover.
+ */
+export async function isSameServer(ctx: Context, conninfo: string): Promise<boolean> {
+  const probe = async (target: string): Promise<string | undefined> =>
+    withClient(target, { connectTimeoutMs: 3000, queryTimeoutMs: 3000 }, async (c) => {
+      const row = (
+        await c.query<{ id: string }>(
+          `SELECT (SELECT system_identifier FROM pg_control_system())::text || '/' || pg_postmaster_start_time()::text AS id`,
+        )
+      ).rows[0];
+      return row?.id;
+    }).catch(() => undefined);
+  const [local, remote] = await Promise.all([probe(localConninfo(ctx.config.node)), probe(conninfo)]);
+  return local !== undefined && local === remote;
 }
 
 export interface FollowResult {

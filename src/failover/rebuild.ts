@@ -12,10 +12,11 @@ import { inspectDirectory, listAside, removeAside, restoreAside } from '../postg
 import { writeFileAtomic } from '../postgres/fs-as.js';
 import { formatLsn } from '../postgres/lsn.js';
 import { editAutoConf, writeStandbyConfig } from '../postgres/standby-config.js';
-import { compareTimelines, describeVerdict } from '../postgres/timeline.js';
+import { compareTimelines, describeVerdict, type ForkVerdict } from '../postgres/timeline.js';
 import {
   ensureSlot,
   readLeaderHistory,
+  isSameServer,
   readLocalFacts,
   waitForTimeline,
   withApplicationName,
@@ -113,12 +114,32 @@ export async function planRebuild(
       );
     }
     if (sameSystem) {
+      let verdict: ForkVerdict | undefined;
       try {
         const local = await readLocalFacts(ctx, tools, dataDirectory);
-        const verdict = compareTimelines(local.timeline, local.lsn, identity.timeline, history);
+        verdict = compareTimelines(local.timeline, local.lsn, identity.timeline, history);
         checks.push({ name: 'history', ok: true, detail: describeVerdict(verdict) });
       } catch (error) {
         checks.push({ name: 'history', ok: true, detail: `could not compare: ${(error as Error).message}` });
+      }
+      if (await isSameServer(ctx, options.leader)) {
+        checks.push({
+          name: 'leader is another server',
+          ok: false,
+          detail: `${where} is this very server: pass the conninfo of the new leader`,
+        });
+      }
+      // A follower that has not diverged has nothing for pg_rewind to undo: if it is stuck, it is
+      // because the WAL it needs is gone, and only a fresh copy helps (or `follow`, to re-point it).
+      if (
+        wasStandby &&
+        (verdict?.kind === 'same-timeline' || verdict?.kind === 'can-follow') &&
+        method === 'rewind'
+      ) {
+        method = 'clone';
+        reasons.push(
+          'this follower has not diverged, so pg_rewind has nothing to undo; a fresh copy replaces it (to only re-point it, run pgfollower follow instead)',
+        );
       }
     }
     if (method === 'rewind')

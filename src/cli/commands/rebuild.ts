@@ -66,6 +66,16 @@ export const registerRebuild: RegisterCommand = (program, env) => {
             `note: ${dir} was left by an earlier run; it is kept (remove it yourself when no longer needed)`,
           );
       }
+      const failed = plan.checks.filter((c) => !c.ok);
+      if (failed.length > 0) {
+        const message = `refusing to rebuild: ${failed.map((c) => c.name).join('; ')} failed; nothing was changed`;
+        if (flags.json) {
+          out.json({ plan, exitCode: ExitCode.REFUSED, message });
+          env.setExitCode(ExitCode.REFUSED);
+          return;
+        }
+        throw new RefusedError(message, [], { hint: failed.map((c) => c.detail).join('; ') });
+      }
       if (flags.dryRun) {
         if (flags.json) out.json({ plan, dryRun: true, exitCode: ExitCode.OK });
         else out.print('dry run: nothing was changed');
