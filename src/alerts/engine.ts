@@ -3,7 +3,7 @@ import type { Snapshot } from '../monitor/snapshot.js';
 import { observeSnapshot, type Observation } from './rules.js';
 import {
   compareSeverity,
-  dedupKeyFor,
+  makeDedupKey,
   type ActiveAlert,
   type AlertName,
   type AlertState,
@@ -189,7 +189,7 @@ function page(
     threshold: entry.threshold,
     message: entry.message,
     startsAt: new Date(entry.firedAt ?? now).toISOString(),
-    dedupKey: dedupKeyFor(node, entry.alert),
+    dedupKey: makeDedupKey(node, entry.alert),
     ...(repeat ? { repeat: true } : {}),
   });
 }
@@ -219,6 +219,6 @@ function resolve(
     message: `resolved: ${message}`,
     startsAt: new Date(entry.firedAt ?? entry.since).toISOString(),
     endsAt: new Date(now).toISOString(),
-    dedupKey: dedupKeyFor(node, entry.alert),
+    dedupKey: makeDedupKey(node, entry.alert),
   });
 }

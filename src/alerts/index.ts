@@ -5,11 +5,11 @@ export { createAlertService, type AlertServiceOptions } from './service.js';
 export {
   notifyLifecycle,
   sendTestNotifications,
-  lifecycleNotification,
+  makeLifecycleNotification,
   type LifecycleKind,
 } from './notify.js';
 export { createAlertMetrics, type AlertMetrics } from './metrics.js';
 export { loadAlertState, saveAlertState, resolveAlertStateFile } from './state-file.js';
 export { createDispatcher, deliverWithRetry, type DeliveryResult, type Dispatcher } from './deliver.js';
-export { createChannels, createChannel, channelName, type Channel } from './channels/index.js';
+export { createChannels, createChannel, resolveChannelName, type Channel } from './channels/index.js';
 export * from './types.js';

@@ -3,11 +3,11 @@ import { UsageError } from '../errors.js';
 import { createChannels } from './channels/index.js';
 import { deliverWithRetry, type DeliveryResult } from './deliver.js';
 import { createAlertMetrics } from './metrics.js';
-import { dedupKeyFor, type Notification } from './types.js';
+import { makeDedupKey, type Notification } from './types.js';
 
 export type LifecycleKind = 'bootstrap' | 'promote' | 'follow' | 'rebuild';
 
-export function lifecycleNotification(
+export function makeLifecycleNotification(
   kind: LifecycleKind,
   node: string,
   message: string,
@@ -23,7 +23,7 @@ export function lifecycleNotification(
     threshold: null,
     message,
     startsAt: new Date(now).toISOString(),
-    dedupKey: dedupKeyFor(node, kind),
+    dedupKey: makeDedupKey(node, kind),
   };
 }
 
@@ -44,7 +44,7 @@ export async function notifyLifecycle(
     const alerts = ctx.config.alerts;
     if (!alerts.enabled) return [];
     const node = event.node ?? ctx.config.node.name ?? 'unknown';
-    const notification = lifecycleNotification(event.kind, node, event.message, ctx.clock.now());
+    const notification = makeLifecycleNotification(event.kind, node, event.message, ctx.clock.now());
     const channels = createChannels(alerts).filter((c) => c.config.lifecycle);
     const metrics = createAlertMetrics();
     const logger = ctx.logger.child({ component: 'alerts' });
@@ -91,7 +91,7 @@ export async function sendTestNotifications(
     threshold: null,
     message: `test notification from pgfollower on ${node}: if you read this, the channel works; nothing is wrong`,
     startsAt: new Date(now).toISOString(),
-    dedupKey: dedupKeyFor(node, 'test'),
+    dedupKey: makeDedupKey(node, 'test'),
   };
   const metrics = createAlertMetrics();
   const logger = ctx.logger.child({ component: 'alerts' });

@@ -101,7 +101,7 @@ export function observeSnapshot(rules: Rules, snapshot: Snapshot): Observation[]
   return observations;
 }
 
-function levelAbove(value: number, warning: number, critical: number): RuleSeverity | 'ok' {
+function classifyAbove(value: number, warning: number, critical: number): RuleSeverity | 'ok' {
   if (value >= critical) return 'critical';
   if (value >= warning) return 'warning';
   return 'ok';
@@ -116,7 +116,7 @@ function observeLagBytes(rules: Rules, snapshot: Snapshot): Omit<Observation, 's
   }
   // Byte lags fit a double exactly up to 8 PB; notifications carry plain numbers.
   const value = Math.max(0, Number(raw));
-  const level = levelAbove(value, rule.warning, rule.critical);
+  const level = classifyAbove(value, rule.warning, rule.critical);
   const threshold = level === 'critical' ? rule.critical : rule.warning;
   return {
     ...base,
@@ -146,7 +146,7 @@ function observeLagSeconds(rules: Rules, snapshot: Snapshot): Omit<Observation, 
     };
   }
   const valueMs = Math.max(0, raw * 1000);
-  const level = levelAbove(valueMs, rule.warning, rule.critical);
+  const level = classifyAbove(valueMs, rule.warning, rule.critical);
   const thresholdMs = level === 'critical' ? rule.critical : rule.warning;
   return {
     ...base,

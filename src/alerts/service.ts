@@ -4,7 +4,7 @@ import type { SupervisorEvents } from '../monitor/events.js';
 import { createChannels } from './channels/index.js';
 import { createDispatcher, type DeliveryResult } from './deliver.js';
 import { evaluate } from './engine.js';
-import { lifecycleNotification } from './notify.js';
+import { makeLifecycleNotification } from './notify.js';
 import { createAlertMetrics, recordFiring } from './metrics.js';
 import { loadAlertState, resolveAlertStateFile, saveAlertState } from './state-file.js';
 import type { AlertState, Notification, OutboxEntry } from './types.js';
@@ -158,7 +158,7 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
       };
       const onLifecycle = (...[info]: SupervisorEvents['lifecycle']): void => {
         if (!config().enabled) return;
-        const notification = lifecycleNotification(info.kind, info.node, info.message, Date.now());
+        const notification = makeLifecycleNotification(info.kind, info.node, info.message, Date.now());
         options.onNotification?.(notification);
         dispatcher.enqueue(notification);
       };

@@ -91,6 +91,6 @@ export function createAlertState(): AlertState {
   return { version: 1, alerts: {}, history: {} };
 }
 
-export function dedupKeyFor(node: string, alert: string): string {
+export function makeDedupKey(node: string, alert: string): string {
   return `pgfollower/${node}/${alert}`;
 }

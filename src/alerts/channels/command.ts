@@ -5,7 +5,7 @@ import type { Notification } from '../types.js';
 import { DeliveryError, type Channel } from './channel.js';
 
 /** The alert as environment variables, like repmgr's event notification command placeholders. */
-export function alertEnvironment(notification: Notification): Record<string, string> {
+export function buildAlertEnvironment(notification: Notification): Record<string, string> {
   return {
     PGFOLLOWER_ALERT_KIND: notification.kind,
     PGFOLLOWER_ALERT_STATUS: notification.status,
@@ -38,7 +38,7 @@ export function createCommandChannel(
     async send(notification, signal) {
       const result = await execa(config.command, config.args, {
         input: `${JSON.stringify(notification)}\n`,
-        env: alertEnvironment(notification),
+        env: buildAlertEnvironment(notification),
         extendEnv: true,
         cancelSignal: signal,
         forceKillAfterDelay: 2000,

@@ -7,12 +7,12 @@ import { createWebhookChannel } from './webhook.js';
 
 export { acceptsNotification, DeliveryError, type Channel } from './channel.js';
 
-export function channelName(config: Readonly<ChannelConfig>, index: number): string {
+export function resolveChannelName(config: Readonly<ChannelConfig>, index: number): string {
   return config.name ?? `${config.type}-${index + 1}`;
 }
 
 export function createChannel(config: Readonly<ChannelConfig>, index: number): Channel {
-  const name = channelName(config, index);
+  const name = resolveChannelName(config, index);
   switch (config.type) {
     case 'webhook':
       return createWebhookChannel(name, config);

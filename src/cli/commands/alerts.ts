@@ -1,7 +1,7 @@
 import type { RegisterCommand } from '../command.js';
 import { buildContext } from '../context.js';
 import { sendTestNotifications } from '../../alerts/notify.js';
-import { channelName } from '../../alerts/channels/index.js';
+import { resolveChannelName } from '../../alerts/channels/index.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { loadAlertState, resolveAlertStateFile } from '../../alerts/state-file.js';
 import { formatDurationMs } from '../../config/units.js';
@@ -83,7 +83,7 @@ export const registerAlerts: RegisterCommand = (program, env) => {
         env: env.env,
         needBinaries: false,
       });
-      const configured = ctx.config.alerts.channels.map((c, i) => `${channelName(c, i)} (${c.type})`);
+      const configured = ctx.config.alerts.channels.map((c, i) => `${resolveChannelName(c, i)} (${c.type})`);
       if (configured.length === 0) {
         throw new UsageError('no alert channels configured: nothing to test', {
           hint: 'add alerts.channels to the config file (see docs/alerts.md), then run `pgfollower alerts test` again',
