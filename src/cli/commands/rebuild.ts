@@ -5,6 +5,7 @@ import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild, planRebuild } from '../../failover/rebuild.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
 import { durationMs } from '../../config/units.js';
+import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface RebuildFlags {
   leader?: string;
@@ -109,6 +110,11 @@ export const registerRebuild: RegisterCommand = (program, env) => {
         configFile,
         maxRate: flags.maxRate,
         streamTimeoutMs: durationMs.parse(flags.timeout ?? '300s'),
+      });
+      // Channels with `lifecycle: true` hear about it; never fails the rebuild (bounded wait).
+      await notifyLifecycle(ctx, {
+        kind: 'rebuild',
+        message: `rebuilt by ${result.method === 'rewind' ? 'pg_rewind' : 'clone'}: streaming from ${where} on timeline ${result.timeline}`,
       });
       if (flags.json) {
         out.json({ plan, result, exitCode: ExitCode.OK });
