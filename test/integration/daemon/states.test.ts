@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
-import { cloneFollower, createLeader, pgbench, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, makeTempDir, pgbench, waitFor } from '../../helpers/cluster.js';
 import { supervisorContext } from './context.js';
 
 /** Resolves with the first snapshot in `state` (the latest one, or a later one) within the deadline. */
@@ -124,5 +124,39 @@ describe('supervisor states against real clusters', () => {
     await supervisor.stop('test over');
     await follower.stop();
     await leader.stop();
+  });
+  it('archive-recovery while restore_command feeds replay with the leader down, then disconnected', async () => {
+    const archive = await makeTempDir('pgf-archive-');
+    const leader = await createLeader({
+      settings: { archive_mode: 'on', archive_command: `cp %p ${archive}/%f` },
+    });
+    // A slow restore_command keeps replay visibly advancing for several ticks.
+    const follower = await cloneFollower(leader, {
+      slot: 'replica_a',
+      settings: { restore_command: `sleep 1 && cp ${archive}/%f %p` },
+    });
+    const ctx = await supervisorContext(leader, follower, { slot: 'replica_a' });
+    await using supervisor = await startSupervisor(ctx, { maxBackoffMs: 500, http: false });
+    const streamed = await waitForState(supervisor, 'streaming');
+    const streamedUpTo = (streamed.local.ok && streamed.local.value.replayLsn) || 0n;
+
+    await follower.stop();
+    await pgbench(leader, ['-i', '-s', '4']);
+    await leader.query('select pg_switch_wal()');
+    await leader.stop();
+    const fallback = new Promise<string | null>((resolve) =>
+      supervisor.events.once('wal:archive-fallback', ({ segment }) => resolve(segment)),
+    );
+    await follower.start();
+    const recovering = await waitForState(supervisor, 'archive-recovery', 60_000);
+    expect(recovering.neededSegment).toMatch(/^00000001[0-9A-F]{16}$/);
+    expect(recovering.leader.ok).toBe(false);
+    expect(await fallback).toMatch(/^00000001[0-9A-F]{16}$/);
+    // Replay went past where streaming ended, from the archive alone.
+    expect((recovering.local.ok && recovering.local.value.replayLsn) || 0n).toBeGreaterThan(streamedUpTo);
+    // Everything archived is replayed; with the leader still down nothing delivers more.
+    await waitForState(supervisor, 'disconnected', 90_000);
+    await supervisor.stop('test over');
+    await follower.stop();
   });
 });
