@@ -41,12 +41,18 @@ export async function startSupervisor(
     stop(reasonOf(ctx.signal.reason)).catch(() => undefined);
   };
 
-  /** A subscriber that throws must not take the daemon down. */
+  /**
+   * A subscriber that throws must neither take the daemon down nor keep the event from the
+   * subscribers after it (EventEmitter.emit stops at the first throw), so each is called alone.
+   * rawListeners keeps `once` wrappers, which remove themselves when called.
+   */
   const emit = <K extends keyof SupervisorEvents>(name: K, ...args: SupervisorEvents[K]): void => {
-    try {
-      (events.emit as (n: K, ...a: SupervisorEvents[K]) => boolean)(name, ...args);
-    } catch (error) {
-      logger.error({ err: error, event: name }, `a subscriber of "${String(name)}" failed; continuing`);
+    for (const listener of events.rawListeners(name) as Array<(...a: SupervisorEvents[K]) => unknown>) {
+      try {
+        listener(...args);
+      } catch (error) {
+        logger.error({ err: error, event: name }, `a subscriber of "${String(name)}" failed; continuing`);
+      }
     }
   };
 

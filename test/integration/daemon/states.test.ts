@@ -44,6 +44,20 @@ describe('supervisor states against real clusters', () => {
     });
     expect(streaming.leader.ok && streaming.leader.value.replication?.state).toBe('streaming');
 
+    // An idle leader is not lag: seconds stay 0 although the last replayed commit grows old.
+    await leader.query('create table idle_marker as select 1 as id');
+    const idle = await waitFor(
+      'an idle leader with a replayed commit older than 2 s',
+      async () => {
+        const s = supervisor.latest();
+        if (!s?.local.ok || !s.leader.ok || s.local.value.lastReplayTimestamp === null) return undefined;
+        return s.leader.value.leaderNow - s.local.value.lastReplayTimestamp > 2000 ? s : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(idle.state).toBe('streaming');
+    expect(idle.lag.replayLagSeconds).toBe(0);
+
     // Catching up: pause replay so the follower falls behind deterministically, then write > 16MB.
     await follower.query('select pg_wal_replay_pause()');
     await pgbench(leader, ['-i', '-s', '3']);
