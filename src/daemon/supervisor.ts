@@ -11,6 +11,8 @@ import type { RunningService, SupervisorEmitter, SupervisorHandle, SupervisorOpt
 
 /** Each service gets this long to stop; the whole shutdown stays below systemd's TimeoutStopSec. */
 const SERVICE_STOP_TIMEOUT_MS = 5_000;
+/** How often a state other than streaming/primary is logged again while it lasts. */
+const REMINDER_EVERY_MS = 5 * 60_000;
 
 /**
  * Starts the supervisor: takes a first snapshot, opens the HTTP API, starts the plug-in services,
@@ -36,6 +38,8 @@ export async function startSupervisor(
   let http: HttpServerHandle | undefined;
   const running: Array<{ name: string; service: RunningService }> = [];
   let stopReason = 'stopped';
+  let stateSince = ctx.clock.now();
+  let lastReminderAt = ctx.clock.now();
 
   const onOuterAbort = (): void => {
     stop(reasonOf(ctx.signal.reason)).catch(() => undefined);
@@ -101,7 +105,23 @@ export async function startSupervisor(
     emit('snapshot', snapshot);
     if (snapshot.local.ok && snapshot.local.value.inRecovery) emit('lag:sample', { snapshot });
 
+    if (
+      previous?.state === snapshot.state &&
+      snapshot.state !== 'streaming' &&
+      snapshot.state !== 'primary'
+    ) {
+      // A journal read hours later should still show that the trouble persists.
+      if (context.clock.now() - lastReminderAt >= REMINDER_EVERY_MS) {
+        lastReminderAt = context.clock.now();
+        logger.warn(
+          { state: snapshot.state },
+          `still ${snapshot.state} since ${new Date(stateSince).toISOString()}: ${snapshot.reason}`,
+        );
+      }
+    }
     if (previous?.state !== snapshot.state) {
+      stateSince = snapshot.takenAt;
+      lastReminderAt = context.clock.now();
       const from = previous?.state ?? null;
       const quiet = snapshot.state === 'streaming' || snapshot.state === 'primary';
       logger[quiet ? 'info' : 'warn'](

@@ -51,6 +51,7 @@ export class PersistentConnection {
     if (!this.client && now < this.nextAttemptAt && this.lastError) {
       return { ok: false, attempted: false, retryInMs: this.nextAttemptAt - now, ...this.lastError };
     }
+    const established = this.client !== undefined;
     try {
       if (!this.client) {
         this.client = await connect(conninfo, {
@@ -78,7 +79,13 @@ export class PersistentConnection {
       });
       this.nextAttemptAt = this.options.clock.now() + retryInMs;
       const code = sqlState(error) ?? sqlState((error as { cause?: unknown }).cause) ?? errnoCode(error);
-      this.lastError = { error: describe(error), code, retryClass };
+      // node-postgres says "Client has encountered a connection error..." when an open connection
+      // broke: say plainly that the server went away.
+      const text =
+        established && sqlState(error) === undefined
+          ? `connection lost (${describe(error)})`
+          : describe(error);
+      this.lastError = { error: text, code, retryClass };
       return { ok: false, attempted: true, retryInMs, ...this.lastError };
     }
   }
