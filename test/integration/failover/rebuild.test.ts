@@ -114,3 +114,18 @@ describe('rebuild', () => {
     await a.stop();
   });
 });
+
+describe('rebuild and follow guards', () => {
+  it('refuse when --leader is this very server, changing nothing', async () => {
+    const leader = await createLeader();
+    const config = await configFor(leader, 'self', leader);
+    const rebuild = await run(['--config', config, 'rebuild', '--leader', leader.conninfo, '--yes']);
+    expect(rebuild.code).toBe(3);
+    expect(rebuild.text).toContain('[FAIL] leader is another server');
+    const follow = await run(['--config', config, 'follow', '--leader', leader.conninfo, '--yes']);
+    expect(follow.code).toBe(3);
+    expect(follow.text).toContain('[FAIL] this node is a follower');
+    expect(await leader.isRunning()).toBe(true);
+    await leader.stop();
+  });
+});
