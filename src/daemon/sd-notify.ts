@@ -12,11 +12,12 @@ export type Notify = (fields: readonly string[]) => Promise<void>;
  * read the message, so the short-lived sender is still attributable to the unit.
  * https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html
  */
-export function createSystemdNotify(env: NodeJS.ProcessEnv, signal: AbortSignal): Notify {
+export function createSystemdNotify(env: NodeJS.ProcessEnv): Notify {
   return async (fields) => {
+    // No cancel signal on purpose: STOPPING=1 is sent while shutdown is under way and must still
+    // reach systemd; the timeout bounds it instead.
     await execa('systemd-notify', [...fields], {
       env: { NOTIFY_SOCKET: env.NOTIFY_SOCKET },
-      cancelSignal: signal,
       timeout: 5_000,
       stdin: 'ignore',
     });
@@ -42,13 +43,16 @@ export function createSdNotifyService(options: {
     watchdogUsec > 0 && (!options.env.WATCHDOG_PID || Number(options.env.WATCHDOG_PID) === process.pid);
   const watchdogEveryMs = watchdogForUs ? watchdogUsec / 1000 / 2 : Infinity;
   const logger = options.logger.child({ component: 'sd-notify' });
+  const pending = new Set<Promise<void>>();
   const send = (fields: string[]): void => {
-    options.notify(fields).catch((error: unknown) => {
+    const sending = options.notify(fields).catch((error: unknown) => {
       logger.warn(
         { err: error },
         `systemd-notify ${fields.join(' ')} failed; systemd may restart the service`,
       );
     });
+    pending.add(sending);
+    void sending.finally(() => pending.delete(sending));
   };
 
   return {
@@ -78,6 +82,8 @@ export function createSdNotifyService(options: {
         stop: async () => {
           handle.events.off('snapshot', onSnapshot);
           handle.events.off('supervisor:stopping', onStopping);
+          // Let STOPPING=1 (sent on 'supervisor:stopping') reach systemd before the process exits.
+          await Promise.allSettled([...pending]);
         },
       };
     },

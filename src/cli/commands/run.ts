@@ -44,9 +44,9 @@ export const registerRun: RegisterCommand = (program, env) => {
       const sdNotify = createSdNotifyService({
         env: env.env,
         logger,
-        notify: createSystemdNotify(env.env, env.signal),
+        notify: createSystemdNotify(env.env),
       });
-      // sd-notify first: READY=1 goes out once the rest of the plug-ins started.
+      // sd-notify last: READY=1 goes out once the other plug-ins started.
       services.push(...plugins.services);
       if (sdNotify) services.push(sdNotify);
 

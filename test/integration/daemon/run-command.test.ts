@@ -1,6 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import getPort from 'get-port';
 import { stringify, parse } from 'yaml';
@@ -10,9 +10,20 @@ import { cloneFollower, createLeader, makeTempDir, waitFor, writeConfigFile } fr
 const repo = resolve(import.meta.dirname, '../../../');
 const bin = resolve(repo, 'dist/src/cli/bin.js');
 
+function hasPython(): boolean {
+  try {
+    execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The built binary end to end, as systemd runs it: `pgfollower run` comes up, serves /status,
  * reloads its config on SIGHUP and stops cleanly on SIGTERM. `npm test` builds dist/ first.
+ * With python3 present, a datagram socket stands in for systemd's NOTIFY_SOCKET and the test checks
+ * READY=1, WATCHDOG=1 and STOPPING=1 as sent through the real systemd-notify helper.
  */
 describe('pgfollower run (built binary)', () => {
   it('serves the API, reloads on SIGHUP, stops cleanly on SIGTERM', async () => {
@@ -30,8 +41,24 @@ describe('pgfollower run (built binary)', () => {
       http: { listen: `127.0.0.1:${port}` },
       log: { level: 'info', format: 'json' },
     });
+    let notifications = '';
+    let receiver: ChildProcess | undefined;
+    let notifySocket = '';
+    if (hasPython()) {
+      notifySocket = join(await makeTempDir('pgf-notify-'), 'notify.sock');
+      const script = resolve(import.meta.dirname, 'fixtures/notify-receiver.py');
+      const r = spawn('python3', [script, notifySocket], { stdio: ['ignore', 'pipe', 'inherit'] });
+      receiver = r;
+      r.stdout?.on('data', (d: Buffer) => (notifications += d.toString()));
+      await waitFor('notify socket bound', async () => notifications.includes('listening'), {
+        timeoutMs: 10_000,
+      });
+    } else {
+      console.warn('python3 is absent: the sd_notify part of this test is skipped');
+    }
     const child = spawn(process.execPath, [bin, '--config', configFile, 'run'], {
-      env: { ...process.env, NOTIFY_SOCKET: '' },
+      // 400 ms watchdog: WATCHDOG=1 every 200 ms at most.
+      env: { ...process.env, NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: '400000', WATCHDOG_PID: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
@@ -49,6 +76,12 @@ describe('pgfollower run (built binary)', () => {
         { timeoutMs: 60_000 },
       );
       expect(status).toMatchObject({ node: 'replica_a', role: 'replica', source: 'supervisor' });
+      if (receiver) {
+        await waitFor('READY=1 and WATCHDOG=1', async () => /WATCHDOG=1/.test(notifications), {
+          timeoutMs: 20_000,
+        });
+        expect(notifications).toMatch(/^READY=1 STATUS=\S+: /m);
+      }
 
       const config = parse(readFileSync(configFile, 'utf8')) as Record<string, Record<string, unknown>>;
       config.monitor = { intervalMs: 300 };
@@ -75,8 +108,10 @@ describe('pgfollower run (built binary)', () => {
       expect(await exited).toBe(0);
       expect(Date.now() - stopAt).toBeLessThan(20_000);
       expect(log).toMatch(/supervisor stopped \(received SIGTERM\)/);
+      if (receiver) expect(notifications).toMatch(/^STOPPING=1 STATUS=stopping: received SIGTERM/m);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      receiver?.kill('SIGTERM');
       await follower.stop();
       await leader.stop();
     }
