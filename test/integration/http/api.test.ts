@@ -88,6 +88,22 @@ describe('HTTP API and status/check over a running supervisor', () => {
     const out = createMemoryOutput();
     expect(await main(['--config', configFile, 'status', '--json'], { output: out, env: {} })).toBe(0);
     expect(JSON.parse(out.stdout.join('\n'))).toMatchObject({ source: 'supervisor', state: 'streaming' });
+    const human = createMemoryOutput();
+    expect(await main(['--config', configFile, 'status'], { output: human, env: {} })).toBe(0);
+    expect(human.stdout.join('\n')).toMatch(
+      /^replica_a: streaming \(replica, timeline 1\)\n {2}WAL receiver streaming/,
+    );
+    expect(human.stdout.join('\n')).toMatch(/^ {2}slot replica_a: active, wal_status reserved/m);
+    // --direct queries the servers even though the supervisor runs.
+    const direct = createMemoryOutput();
+    expect(
+      await main(['--config', configFile, 'status', '--json', '--direct'], { output: direct, env: {} }),
+    ).toBe(0);
+    expect(JSON.parse(direct.stdout.join('\n'))).toMatchObject({
+      source: 'direct',
+      state: 'streaming',
+      lagBytes: 0,
+    });
 
     // Replay paused while the leader writes: lag bounds fail, /replica without bounds still 200.
     await follower.query('select pg_wal_replay_pause()');
