@@ -1,12 +1,4 @@
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-  type PutObjectCommandInput,
-} from '@aws-sdk/client-s3';
+import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/schema.js';
 import { ArchiveError } from '../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
@@ -34,15 +26,26 @@ const transientNames = new Set([
  * that ignore the condition.
  */
 export function createS3Store(options: S3Options, timeoutMs: number): ArchiveStore {
-  const client = new S3Client({
-    region: options.region,
-    endpoint: options.endpoint,
-    forcePathStyle: options.forcePathStyle,
-    maxAttempts: options.maxAttempts,
-    ...(options.profile ? { profile: options.profile } : {}),
-    requestChecksumCalculation: options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
-    responseChecksumValidation: options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
-  });
+  // The SDK is loaded on first use, not at import: it costs hundreds of milliseconds of startup,
+  // paid by every archive_command call of an fs archive otherwise.
+  type Sdk = typeof import('@aws-sdk/client-s3');
+  let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
+  let created: S3Client | undefined;
+  const s3 = (): Promise<{ sdk: Sdk; client: S3Client }> =>
+    (loaded ??= import('@aws-sdk/client-s3').then((sdk) => {
+      created = new sdk.S3Client({
+        region: options.region,
+        endpoint: options.endpoint,
+        forcePathStyle: options.forcePathStyle,
+        maxAttempts: options.maxAttempts,
+        ...(options.profile ? { profile: options.profile } : {}),
+        requestChecksumCalculation:
+          options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+        responseChecksumValidation:
+          options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+      });
+      return { sdk, client: created };
+    }));
   const prefix = options.prefix;
   const bucket = options.bucket;
   let conditionalWrites = true;
@@ -52,7 +55,8 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
 
   async function putOnce(input: PutObjectCommandInput, signal?: AbortSignal): Promise<PutOutcome> {
     try {
-      await client.send(new PutObjectCommand(input), { abortSignal: withTimeout(signal) });
+      const { sdk, client } = await s3();
+      await client.send(new sdk.PutObjectCommand(input), { abortSignal: withTimeout(signal) });
       return 'created';
     } catch (error) {
       const status = httpStatus(error);
@@ -101,7 +105,8 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
 
     async get(key, signal): Promise<StoredObject | undefined> {
       try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }), {
+        const { sdk, client } = await s3();
+        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: prefix + key }), {
           abortSignal: withTimeout(signal),
         });
         if (!out.Body) return undefined;
@@ -115,7 +120,8 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
 
     async head(key, signal): Promise<ObjectInfo | undefined> {
       try {
-        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), {
+        const { sdk, client } = await s3();
+        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), {
           abortSignal: withTimeout(signal),
         });
         return { key, size: out.ContentLength ?? -1, metadata: out.Metadata ?? {} };
@@ -129,9 +135,10 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
       const out: ObjectInfo[] = [];
       let token: string | undefined;
       try {
+        const { sdk, client } = await s3();
         do {
           const page = await client.send(
-            new ListObjectsV2Command({
+            new sdk.ListObjectsV2Command({
               Bucket: bucket,
               Prefix: prefix + keyPrefix,
               ContinuationToken: token,
@@ -154,7 +161,7 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
     },
 
     close() {
-      client.destroy();
+      created?.destroy();
     },
   };
 }
@@ -184,8 +191,8 @@ export function toArchiveError(error: unknown, what: string): ArchiveError {
     status === 429 ||
     transientNames.has(name) ||
     (error as { $retryable?: unknown } | undefined)?.$retryable !== undefined;
-  const detail =
-    error instanceof S3ServiceException ? `${name} (HTTP ${status ?? '?'})` : (error as Error).message;
+  // Service errors carry an HTTP status; their message is often empty or generic.
+  const detail = status !== undefined ? `${name} (HTTP ${status})` : (error as Error).message;
   return new ArchiveError(`S3 ${what} failed: ${detail}${networkCode ? ` [${networkCode}]` : ''}`, {
     cause: error,
     transient,
