@@ -6,6 +6,7 @@ const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   bootstrap: () => import('./bootstrap.js'),
   alerts: () => import('./alerts.js'),
   daemon: () => import('./daemon.js'),
+  archive: () => import('./archive.js'),
   failover: () => import('./failover.js'),
 };
 
