@@ -1,5 +1,6 @@
 import { formatBytes } from '../config/units.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, parseWalFileName, walFileName } from '../postgres/lsn.js';
+import { HIDDEN_RECEIVER_STATUS } from './queries.js';
 import type { FollowerState, Snapshot } from './snapshot.js';
 
 /** A snapshot before classification: every fact, no verdict yet. */
@@ -67,6 +68,16 @@ export function classify(
   const lagText = lag.replayLagBytes === null ? 'lag unknown' : `${formatBytes(lag.replayLagBytes)} behind`;
   const paused = node.replayPaused ? ', replay paused (pg_wal_replay_resume() resumes it)' : '';
 
+  if (receiver?.status === HIDDEN_RECEIVER_STATUS) {
+    // A WAL receiver process runs but its details are hidden: judge by lag alone, and say why.
+    const behind = lag.replayLagBytes !== null && lag.replayLagBytes > BigInt(options.catchingUpBytes);
+    return {
+      state: behind ? 'catching-up' : 'streaming',
+      reason: `WAL receiver running (status hidden: grant pg_monitor to pgfollower's local role), ${lagText}${paused}`,
+      neededSegment: null,
+      replayProgressAt,
+    };
+  }
   if (receiver?.status === 'streaming') {
     const behind = lag.replayLagBytes !== null && lag.replayLagBytes > BigInt(options.catchingUpBytes);
     return {

@@ -22,7 +22,7 @@ select pg_is_in_recovery() as in_recovery,
   (extract(epoch from pg_last_xact_replay_timestamp()) * 1000)::float8 as last_replay_ms,
   case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end as replay_paused,
   current_setting('server_version_num')::int as version_num,
-  r.status as wr_status, r.received_tli as wr_tli, r.flushed_lsn::text as wr_flushed_lsn,
+  r.pid as wr_pid, r.status as wr_status, r.received_tli as wr_tli, r.flushed_lsn::text as wr_flushed_lsn,
   r.latest_end_lsn::text as wr_latest_end_lsn,
   (extract(epoch from r.latest_end_time) * 1000)::float8 as wr_latest_end_ms,
   (extract(epoch from r.last_msg_receipt_time) * 1000)::float8 as wr_last_msg_ms,
@@ -39,6 +39,7 @@ interface LocalRow {
   last_replay_ms: number | null;
   replay_paused: boolean;
   version_num: number;
+  wr_pid: number | null;
   wr_status: string | null;
   wr_tli: number | null;
   wr_flushed_lsn: string | null;
@@ -50,6 +51,9 @@ interface LocalRow {
   wr_port: number | null;
 }
 
+/** Receiver status when the local role may not read pg_stat_wal_receiver's details. */
+export const HIDDEN_RECEIVER_STATUS = 'hidden';
+
 export async function queryLocal(client: PgClient): Promise<LocalSample> {
   // Named: parsed and planned once per connection, not every tick.
   const { rows } = await client.query<LocalRow>({ name: 'pgfollower_local', text: localSql });
@@ -60,6 +64,8 @@ export async function queryLocal(client: PgClient): Promise<LocalSample> {
 
 export function parseLocalRow(row: LocalRow): LocalSample {
   const receiverTli = row.wr_status ? row.wr_tli : null;
+  // Without pg_read_all_stats (pg_monitor) the view shows the receiver's pid and nothing else.
+  const hidden = row.wr_pid !== null && row.wr_status === null;
   return {
     inRecovery: row.in_recovery,
     // A standby's replay timeline is best known from the receiver; the last restartpoint's is the fallback.
@@ -69,19 +75,31 @@ export function parseLocalRow(row: LocalRow): LocalSample {
     currentLsn: parseLsnOrNull(row.current_lsn),
     lastReplayTimestamp: row.last_replay_ms === null ? null : Math.round(row.last_replay_ms),
     replayPaused: row.replay_paused,
-    walReceiver: row.wr_status
+    walReceiver: hidden
       ? {
-          status: row.wr_status,
-          receivedTimeline: row.wr_tli,
-          flushedLsn: parseLsnOrNull(row.wr_flushed_lsn),
-          latestEndLsn: parseLsnOrNull(row.wr_latest_end_lsn),
-          latestEndTime: row.wr_latest_end_ms === null ? null : Math.round(row.wr_latest_end_ms),
-          lastMsgReceiptTime: row.wr_last_msg_ms === null ? null : Math.round(row.wr_last_msg_ms),
-          slotName: row.wr_slot,
-          senderHost: row.wr_host,
-          senderPort: row.wr_port,
+          status: HIDDEN_RECEIVER_STATUS,
+          receivedTimeline: null,
+          flushedLsn: null,
+          latestEndLsn: null,
+          latestEndTime: null,
+          lastMsgReceiptTime: null,
+          slotName: null,
+          senderHost: null,
+          senderPort: null,
         }
-      : null,
+      : row.wr_status
+        ? {
+            status: row.wr_status,
+            receivedTimeline: row.wr_tli,
+            flushedLsn: parseLsnOrNull(row.wr_flushed_lsn),
+            latestEndLsn: parseLsnOrNull(row.wr_latest_end_lsn),
+            latestEndTime: row.wr_latest_end_ms === null ? null : Math.round(row.wr_latest_end_ms),
+            lastMsgReceiptTime: row.wr_last_msg_ms === null ? null : Math.round(row.wr_last_msg_ms),
+            slotName: row.wr_slot,
+            senderHost: row.wr_host,
+            senderPort: row.wr_port,
+          }
+        : null,
     serverVersionNum: row.version_num,
   };
 }

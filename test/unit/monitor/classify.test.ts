@@ -37,6 +37,15 @@ describe('classify', () => {
     );
   });
 
+  it('a receiver whose details are hidden (no pg_monitor) is judged by lag and the reason says what to grant', () => {
+    const local = localSample({
+      walReceiver: receiver({ status: 'hidden', senderHost: null, senderPort: null }),
+    });
+    const v = classify(undefined, unclassified({ local }), options);
+    expect(v.state).toBe('streaming');
+    expect(v.reason).toMatch(/grant pg_monitor/);
+  });
+
   it('says when replay is paused', () => {
     const local = localSample({ replayPaused: true });
     const v = classify(undefined, unclassified({ local, lag: { replayLagBytes: 20n * MB } }), options);
