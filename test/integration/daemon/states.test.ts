@@ -173,4 +173,24 @@ describe('supervisor states against real clusters', () => {
     await supervisor.stop('test over');
     await follower.stop();
   });
+  it('works with an unprivileged leader role: pg_ls_waldir refused once, the rest still read', async () => {
+    const leader = await createLeader();
+    await leader.query('create role watcher login');
+    const follower = await cloneFollower(leader, { slot: 'replica_a' });
+    const ctx = await supervisorContext(leader, follower, {
+      slot: 'replica_a',
+      extra: { leader: { conninfo: leader.conninfo.replace('user=postgres', 'user=watcher') } },
+    });
+    await using supervisor = await startSupervisor(ctx, { maxBackoffMs: 1000, http: false });
+    const streaming = await waitForState(supervisor, 'streaming');
+    expect(streaming.leader.ok).toBe(true);
+    if (!streaming.leader.ok) return;
+    expect(streaming.leader.value.pgWalBytes).toBeNull();
+    expect(streaming.leader.value.oldestSegment).toBeNull();
+    expect(streaming.leader.value.slot).toMatchObject({ exists: true, active: true });
+    expect(streaming.lag.replayLagBytes).toBe(0n);
+    await supervisor.stop('test over');
+    await follower.stop();
+    await leader.stop();
+  });
 });
