@@ -113,6 +113,10 @@ describe('supervisor states against real clusters', () => {
 
     await follower.stop();
     await waitForState(supervisor, 'stopped');
+    const forecasts: NonNullable<Snapshot['forecast']>[] = [];
+    supervisor.events.on('snapshot', (s) => {
+      if (s.forecast) forecasts.push(s.forecast);
+    });
     // Write well past max_slot_wal_keep_size, then checkpoint so the leader removes the old WAL.
     await pgbench(leader, ['-i', '-s', '6']);
     await waitFor(
@@ -128,6 +132,11 @@ describe('supervisor states against real clusters', () => {
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(await lost).toBe('replica_a');
+    // While the slot still held WAL, the forecast saw it grow toward max_slot_wal_keep_size.
+    const growing = forecasts.find((f) => (f.growthBytesPerSecond ?? 0) > 0 && f.secondsUntilFull !== null);
+    expect(growing, 'a forecast with growth and a time to the limit').toBeDefined();
+    expect(growing?.limit).toBe('max_slot_wal_keep_size');
+    expect(growing?.retainedBytes ?? 0n).toBeGreaterThan(0n);
     const snap = supervisor.latest();
     expect(snap?.leader.ok && snap.leader.value.slot?.walStatus).toBe('lost');
 
