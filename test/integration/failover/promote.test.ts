@@ -134,6 +134,14 @@ describe('promote', () => {
     expect(refused.text).toContain(
       `[FAIL] (--force overrides) no peer is further ahead: 127.0.0.1:${b.port} is further ahead`,
     );
+    const asJson = await run(['--config', config, 'promote', '--yes', '--json', '--peers', b.conninfo]);
+    expect(asJson.code).toBe(3);
+    const report = JSON.parse(asJson.stdout) as {
+      exitCode: number;
+      checks: Array<{ name: string; ok: boolean }>;
+    };
+    expect(report.exitCode).toBe(3);
+    expect(report.checks.find((c) => c.name === 'no peer is further ahead')?.ok).toBe(false);
     const [still] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
     expect(still?.r).toBe(true);
 
