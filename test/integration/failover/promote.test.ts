@@ -152,6 +152,16 @@ describe('promote', () => {
     expect(forced.code).toBe(0);
     expect(await timelineOf(a)).toBe(2);
     expect(await countRows(a)).toBe(100);
+    // b received WAL a never had: as a running follower it has diverged, and follow says so.
+    const configB = await configFor(b, 'node_b', leader);
+    const diverged = await run(['--config', configB, 'follow', '--leader', a.conninfo, '--yes']);
+    expect(diverged.code).toBe(3);
+    expect(diverged.text).toContain('[ ok ] this node is a follower');
+    expect(diverged.text).toMatch(/\[FAIL\] not past the fork point: .* bytes of WAL past that point/);
+    const [bStill] = await b.query<{ c: string }>(
+      "select setting as c from pg_settings where name = 'primary_conninfo'",
+    );
+    expect(bStill?.c).toContain(`port=${leader.port}`);
     await a.stop();
     await b.stop();
   });
