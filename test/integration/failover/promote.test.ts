@@ -41,6 +41,12 @@ describe('promote', () => {
     const dry = await run(['--config', config, 'promote', '--dry-run']);
     expect(dry.text).toContain('[ ok ] old leader is not accepting writes');
     expect(dry.code).toBe(0);
+    // Without --yes and without a terminal it never waits for an answer: it refuses.
+    const unconfirmed = await run(['--config', config, 'promote']);
+    expect(unconfirmed.code).toBe(3);
+    expect(unconfirmed.text).toContain('next: pass --yes');
+    const [notYet] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    expect(notYet?.r).toBe(true);
 
     const promoted = await run(['--config', config, 'promote', '--yes']);
     expect(promoted.text).toContain('promoted: this node is the leader on timeline 2');
