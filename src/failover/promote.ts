@@ -112,7 +112,10 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
   checks.push(leaderCheck);
 
   if (position?.inRecovery) {
-    checks.push(await checkReplay(ctx, local, position, options));
+    // With the old leader still writable nothing will be promoted: report, but change nothing
+    // (no resume, no archive copy) and do not wait.
+    const look = !leaderCheck.ok ? { ...options, dryRun: true } : options;
+    checks.push(await checkReplay(ctx, local, position, look));
     // Re-read after the wait: the numbers below are the ones we promote with.
     position = await withClient(
       local,
@@ -120,7 +123,7 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
       readNodePosition,
     );
     const archive: ArchiveDrainCheck = await checkArchiveDrained(ctx, local, position, {
-      dryRun: options.dryRun ?? false,
+      dryRun: look.dryRun ?? false,
       timeoutMs: options.replayTimeoutMs ?? 60_000,
     });
     checks.push({ name: CHECK.archive, ...archive.check });
