@@ -235,11 +235,15 @@ function observeLeaderWalFull(rules: Rules, snapshot: Snapshot): Omit<Observatio
   const base = { alert: 'leader-wal-full' as const, forMs: rule.for, clearForMs: rule.clearFor };
   if (!snapshot.leader.ok)
     return { ...base, level: 'unknown', clear: false, value: null, threshold: null, message: '' };
-  const seconds = snapshot.leader.value.pgWalFullInSeconds;
-  if (seconds === undefined) {
-    // The monitor does not forecast: the rule cannot say anything either way.
+  // The monitor's slot forecast: how long until the WAL this follower's slot retains reaches
+  // max_slot_wal_keep_size, after which the leader invalidates the slot (the follower then needs the
+  // archive, or a rebuild). The leader's free disk cannot be read over SQL, so this is the budget
+  // pgfollower can see; without max_slot_wal_keep_size the slot-wal-status rule and docs warn instead.
+  const forecast = snapshot.forecast;
+  if (!forecast || forecast.limit === null) {
     return { ...base, level: 'unknown', clear: false, value: null, threshold: null, message: '' };
   }
+  const seconds = forecast.secondsUntilFull;
   if (seconds === null) {
     return {
       ...base,
@@ -247,7 +251,7 @@ function observeLeaderWalFull(rules: Rules, snapshot: Snapshot): Omit<Observatio
       clear: true,
       value: null,
       threshold: rule.warning / 1000,
-      message: "the leader's pg_wal is not growing",
+      message: 'the WAL retained by the slot is not growing toward max_slot_wal_keep_size',
     };
   }
   const ms = seconds * 1000;
@@ -259,7 +263,7 @@ function observeLeaderWalFull(rules: Rules, snapshot: Snapshot): Omit<Observatio
     clear: level === 'ok',
     value: Math.round(seconds),
     threshold,
-    message: `the leader's pg_wal is forecast to fill in ${formatDurationMs(ms)} (${snapshot.leader.value.pgWalBytes === null ? 'size unknown' : `now ${formatBytes(snapshot.leader.value.pgWalBytes)}`}); a full pg_wal stops the leader: check slots (\`select * from pg_replication_slots\`) and archiving`,
+    message: `the slot retains ${formatBytes(forecast.retainedBytes)} on the leader and reaches max_slot_wal_keep_size in ${formatDurationMs(ms)}${forecast.headroomBytes === null ? '' : ` (${formatBytes(forecast.headroomBytes)} left)`}; then the leader invalidates the slot and this follower must catch up from the archive or be rebuilt: find why it falls behind`,
   };
 }
 

@@ -92,11 +92,6 @@ export interface LeaderSample {
   archiver: ArchiverRow | null;
   /** Size of the leader's pg_wal directory. */
   pgWalBytes: bigint | null;
-  /**
-   * Forecast: seconds until the leader's pg_wal fills at its current growth rate; null when it is
-   * not growing or cannot be told. Optional: the `leader-wal-full` alert fires only when present.
-   */
-  pgWalFullInSeconds?: number | null;
   /** Leader's clock at the sample (now()), ms since epoch: lag in seconds uses the leader's clock. */
   leaderNow: number;
   /**

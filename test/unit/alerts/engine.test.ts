@@ -332,16 +332,31 @@ describe('alert rule engine', () => {
         spooledSegments: 0,
       },
     };
-    const pages = run.tick({ archive, leader: { pgWalFullInSeconds: 3 * 3600 } });
+    const forecast = {
+      retainedBytes: 512n * 1024n * 1024n,
+      growthBytesPerSecond: 10_000,
+      headroomBytes: 108_000_000n,
+      secondsUntilFull: 3 * 3600,
+      limit: 'max_slot_wal_keep_size' as const,
+    };
+    const pages = run.tick({ archive, forecast });
     expect(pages.map((n) => [n.alert, n.severity, n.value])).toEqual([
       ['leader-wal-full', 'critical', 10800],
       ['archive-gap', 'warning', '000000010000000000000007'],
     ]);
   });
 
-  it('ignores leader-wal-full when the monitor gives no forecast', () => {
+  it('ignores leader-wal-full when the monitor gives no forecast or the slot has no limit', () => {
     const run = new Run(config({ rules: { leaderWalFull: { for: 0 } } }));
     run.hold({}, 10_000);
+    const unlimited = {
+      retainedBytes: 1n,
+      growthBytesPerSecond: 1,
+      headroomBytes: null,
+      secondsUntilFull: null,
+      limit: null,
+    };
+    run.hold({ forecast: unlimited }, 10_000);
     expect(run.state.alerts).toEqual({});
   });
 

@@ -10,6 +10,7 @@ export function makeSnapshot(
     local?: Partial<LocalSample> | { error: string; code?: string };
     leader?: Partial<LeaderSample> | { error: string };
     archive?: Snapshot['archive'];
+    forecast?: Snapshot['forecast'];
   } = {},
 ): Snapshot {
   const local: Snapshot['local'] =
@@ -61,5 +62,6 @@ export function makeSnapshot(
     state: patch.state ?? 'streaming',
     reason: 'test snapshot',
     neededSegment: null,
+    forecast: patch.forecast ?? null,
   };
 }
