@@ -114,6 +114,9 @@ export class Monitor {
       archive,
       lag,
       forecast: this.forecast.compute(takenAt, leader),
+      lastLeader: leader.ok
+        ? { lsn: leader.value.currentLsn, timeline: leader.value.timeline, seenAt: takenAt }
+        : (this.previous?.lastLeader ?? null),
     };
     const verdict = classify(this.previous, unclassified, {
       catchingUpBytes: config.monitor.catchingUpBytes,

@@ -162,4 +162,9 @@ export interface Snapshot {
   replayProgressAt?: number | null;
   /** Slot retention forecast on the leader, when the slot and leader are known. */
   forecast?: SlotForecast | null;
+  /**
+   * The leader's current LSN the last time it answered, carried across ticks, so that after the
+   * leader is lost `promote` can still estimate how much WAL this node never received.
+   */
+  lastLeader?: { lsn: Lsn; timeline: number | null; seenAt: number } | null;
 }

@@ -16,6 +16,9 @@ export interface StatusDocument {
   receiveLsn: string | null;
   replayLsn: string | null;
   leaderLsn: string | null;
+  /** The leader's LSN when it last answered (kept while it is unreachable), and when that was. */
+  lastLeaderLsn: string | null;
+  lastLeaderSeenAt: string | null;
   /** Replay lag in bytes (leader current LSN minus replay LSN). */
   lagBytes: number | null;
   receiveLagBytes: number | null;
@@ -75,6 +78,8 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
     receiveLsn: lsn(local?.receiveLsn),
     replayLsn: lsn(local?.replayLsn),
     leaderLsn: lsn(leader?.currentLsn),
+    lastLeaderLsn: lsn(snapshot.lastLeader?.lsn),
+    lastLeaderSeenAt: snapshot.lastLeader ? new Date(snapshot.lastLeader.seenAt).toISOString() : null,
     lagBytes: num(snapshot.lag.replayLagBytes),
     receiveLagBytes: num(snapshot.lag.receiveLagBytes),
     replayLagSeconds: snapshot.lag.replayLagSeconds,

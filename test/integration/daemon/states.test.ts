@@ -73,6 +73,11 @@ describe('supervisor states against real clusters', () => {
     const down = await waitForState(supervisor, 'disconnected');
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     expect(down.leader.ok).toBe(false);
+    // The leader's last known position survives its loss (promote estimates data loss from it).
+    expect(down.lastLeader?.lsn).toBeGreaterThanOrEqual(
+      behind.local.ok ? (behind.local.value.replayLsn ?? 0n) : 0n,
+    );
+    expect(down.lastLeader?.seenAt).toBeLessThan(down.takenAt);
     await leader.start();
     await waitForState(supervisor, 'streaming', 60_000);
 
