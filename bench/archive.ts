@@ -117,6 +117,7 @@ export async function run(): Promise<void> {
     await leader.query('select pg_switch_wal()');
     const target =
       (await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]?.lsn ?? '0/0';
+    // pg_walfile_name of a segment boundary names the segment that ends there: the last one to archive.
     const lastName =
       (await leader.query<{ n: string }>('select pg_walfile_name(pg_current_wal_lsn()) as n')).rows[0]?.n ??
       '';
@@ -124,7 +125,7 @@ export async function run(): Promise<void> {
       const last = (
         await leader.query<{ l: string | null }>('select last_archived_wal as l from pg_stat_archiver')
       ).rows[0]?.l;
-      if (last && last >= prev(lastName)) break;
+      if (last && last >= lastName) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     await leader.end();
@@ -250,6 +251,7 @@ export async function run(): Promise<void> {
           depth: ctx.config.archive.prefetch,
           concurrency: ctx.config.archive.prefetchConcurrency,
           pollMs: 20,
+          dataDirectory: data,
         });
       }
       const started = performance.now();
@@ -380,10 +382,6 @@ export async function run(): Promise<void> {
     await s3.close().catch(() => undefined);
     if (process.env.BENCH_KEEP !== '1') await rm(root, { recursive: true, force: true });
   }
-}
-
-function prev(name: string): string {
-  return `${name.slice(0, 16)}${(BigInt(`0x${name.slice(16)}`) - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
 }
 
 function median(values: number[]): number {

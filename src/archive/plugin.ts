@@ -45,6 +45,7 @@ export function archivePlugin(ctx: Context, options: ArchivePluginOptions = {}):
           depth: handle.context.config.archive.prefetch,
           concurrency: handle.context.config.archive.prefetchConcurrency,
           position: () => replaySegment(handle),
+          dataDirectory: handle.context.config.node.dataDirectory,
         });
         const running = prefetcher;
         return { stop: () => running.stop() };

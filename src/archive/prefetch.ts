@@ -2,12 +2,21 @@ import { chown, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
+import { readControlData } from '../postgres/cluster.js';
 import { ArchiveError } from '../errors.js';
 import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../postgres/lsn.js';
 import { readVerified } from './fetch.js';
+import { findExisting } from './push.js';
 import { parseWalFile } from './layout.js';
 import { readRequested } from './spool.js';
 import type { ArchiveStore } from './store.js';
+
+/**
+ * `<name>.missing`: the prefetcher asked the archive for `name` within the last second or so and it
+ * was not there. restore_command answers "not available" from a marker younger than a few seconds
+ * (restore-command.ts) instead of starting Node; an old marker (prefetcher gone) is ignored.
+ */
+export const MISSING_SUFFIX = '.missing';
 
 export interface PrefetcherOptions {
   store: ArchiveStore;
@@ -22,6 +31,12 @@ export interface PrefetcherOptions {
   missingRetryMs?: number;
   /** Where replay is, when the daemon knows (the segment replay needs next); optional. */
   position?: () => string | null | undefined;
+  /**
+   * The follower's data directory: before the first request, the window starts at the segment of
+   * its last checkpoint's REDO point (pg_controldata), where recovery starts reading, so even the
+   * first segments come from the spool.
+   */
+  dataDirectory?: string | undefined;
 }
 
 export interface PrefetchStats {
@@ -63,11 +78,12 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   if (runAs) await chown(options.spoolDir, runAs.uid, runAs.gid);
   // Leftovers of an earlier run may be from another timeline or half-written: start clean.
   for (const name of await readdir(options.spoolDir)) {
-    if (name.startsWith('.tmp.') || WAL_SEGMENT_RE.test(name))
+    if (name.startsWith('.tmp.') || name.endsWith(MISSING_SUFFIX) || WAL_SEGMENT_RE.test(name))
       await unlink(join(options.spoolDir, name)).catch(() => undefined);
   }
 
   const stats: PrefetchStats = { fetched: 0, consumed: 0, spooled: 0, cursor: null, lastError: null };
+  if (options.dataDirectory) stats.cursor = await readRedoCursor(ctx, options.dataDirectory);
   /** Segments we placed in the spool and have not seen consumed or removed. */
   const placed = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
@@ -90,8 +106,10 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       const got = await readVerified(options.store, file, signal);
       if (!got) {
         missingUntil.set(name, Date.now() + missingRetryMs);
+        await touchMissing(name);
         return;
       }
+      await unlink(join(options.spoolDir, `${name}${MISSING_SUFFIX}`)).catch(() => undefined);
       const tmp = join(options.spoolDir, `.tmp.${name}`);
       await writeFile(tmp, got.data, { mode: 0o600 });
       if (runAs) await chown(tmp, runAs.uid, runAs.gid);
@@ -111,8 +129,37 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     }
   }
 
+  /** Marks `name` as confirmed absent now; restore_command trusts a marker for a few seconds. */
+  async function touchMissing(name: string): Promise<void> {
+    const marker = join(options.spoolDir, `${name}${MISSING_SUFFIX}`);
+    await writeFile(marker, '', { mode: 0o600 });
+    if (runAs) await chown(marker, runAs.uid, runAs.gid);
+  }
+
+  let historyCheckedAt = 0;
+  /**
+   * PostgreSQL asks for the next timeline's history file whenever it looks for a newer timeline
+   * (at start and each time WAL runs out); answering "not there" from a fresh marker spares a Node
+   * start each time.
+   */
+  async function refreshHistoryMarker(cursor: string): Promise<void> {
+    if (Date.now() - historyCheckedAt < missingRetryMs) return;
+    historyCheckedAt = Date.now();
+    const next = Number.parseInt(cursor.slice(0, 8), 16) + 1;
+    const name = `${next.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const file = parseWalFile(name);
+    if (!file) return;
+    if (await findExisting(options.store, file, signal)) {
+      await unlink(join(options.spoolDir, `${name}${MISSING_SUFFIX}`)).catch(() => undefined);
+    } else {
+      await touchMissing(name);
+    }
+  }
+
   async function tick(): Promise<void> {
-    const present = new Set((await readdir(options.spoolDir)).filter((n) => WAL_SEGMENT_RE.test(n)));
+    const listing = await readdir(options.spoolDir);
+    const present = new Set(listing.filter((n) => WAL_SEGMENT_RE.test(n)));
+    const markers = listing.filter((n) => n.endsWith(MISSING_SUFFIX));
     for (const name of placed) {
       if (!present.has(name) && !inFlight.has(name)) {
         placed.delete(name);
@@ -139,11 +186,18 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       stats.spooled = present.size;
       return;
     }
+    await refreshHistoryMarker(cursor).catch(() => undefined);
     const tli = Number.parseInt(cursor.slice(0, 8), 16);
     const first = order(cursor) + 1n;
     const wanted: string[] = [];
     for (let i = 0n; i < BigInt(options.depth); i++) wanted.push(walFileNameForSegNo(tli, first + i));
     const wantedSet = new Set(wanted);
+    for (const marker of markers) {
+      const name = marker.slice(0, -MISSING_SUFFIX.length);
+      if (WAL_SEGMENT_RE.test(name) && !wantedSet.has(name)) {
+        await unlink(join(options.spoolDir, marker)).catch(() => undefined);
+      }
+    }
     for (const name of present) {
       if (!wantedSet.has(name) && !inFlight.has(name)) {
         await unlink(join(options.spoolDir, name)).catch(() => undefined);
@@ -165,6 +219,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   }
 
   const done = (async () => {
+    if (stats.cursor)
+      log.debug({ cursor: stats.cursor }, 'window starts after the last checkpoint REDO segment');
     log.info(
       { depth: options.depth, archive: options.store.description },
       'prefetcher started; restore_command takes segments from the spool',
@@ -192,4 +248,18 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       await done;
     },
   };
+}
+
+/** The segment before the control file's REDO segment (replay starts there), or null. */
+async function readRedoCursor(ctx: Context, dataDirectory: string): Promise<string | null> {
+  try {
+    const control = await readControlData({ exec: ctx.exec, bin: ctx.bin }, dataDirectory);
+    const redo = control["Latest checkpoint's REDO WAL file"];
+    if (!redo || !WAL_SEGMENT_RE.test(redo)) return null;
+    const { segNo } = parseWalFileName(redo);
+    return walFileNameForSegNo(Number.parseInt(redo.slice(0, 8), 16), segNo - 1n);
+  } catch {
+    // No control file or no pg_controldata: the first request through wal-fetch sets the window.
+    return null;
+  }
 }

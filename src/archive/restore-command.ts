@@ -16,7 +16,9 @@ export interface RestoreCommandOptions {
  * cap replay far below disk speed); otherwise it runs `pgfollower wal-fetch %f %p`, which fetches,
  * verifies and exits 0 or 1 (never above 125, which would stop recovery).
  *
- *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p
+ *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null ||
+ *       { [ -n "$(find '/data/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } ||
+ *       '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p
  *
  * https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-RESTORE-COMMAND
  */
@@ -29,7 +31,12 @@ export function restoreCommandFor(
   const configArg = options.configFile ? ` --config ${shellQuote(resolve(options.configFile))}` : '';
   const fallback = `${base}${configArg} wal-fetch %f %p`;
   const spool = config.archive.prefetch > 0 ? spoolDirectoryFor(config) : undefined;
-  const command = spool ? `mv -f ${shellQuote(`${spool}/`)}%f %p 2>/dev/null || ${fallback}` : fallback;
+  // A fresh `<name>.missing` marker (touched by the prefetcher in the last 6 s) means the archive
+  // was just asked and lacks the file: answer 1 at once. GNU find's -mmin takes fractions.
+  const dir = spool ? shellQuote(`${spool}/`) : '';
+  const command = spool
+    ? `mv -f ${dir}%f %p 2>/dev/null || { [ -n "$(find ${dir}%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ${fallback}`
+    : fallback;
   return command;
 }
 

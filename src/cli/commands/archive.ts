@@ -60,7 +60,7 @@ export const registerArchive: RegisterCommand = (program, env) => {
         global: env.globals(),
         output: env.output,
         signal: env.signal,
-        needBinaries: false,
+        needBinaries: true,
         env: env.env,
       });
       const { openArchiveStore } = await import('../../archive/open-store.js');
@@ -79,6 +79,7 @@ export const registerArchive: RegisterCommand = (program, env) => {
           spoolDir,
           depth: ctx.config.archive.prefetch,
           concurrency: ctx.config.archive.prefetchConcurrency,
+          dataDirectory: ctx.config.node.dataDirectory,
         });
         env.output.error(`prefetching into ${spoolDir} from ${store.description}; stop with Ctrl-C`);
         await prefetcher.done;

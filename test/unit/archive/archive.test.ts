@@ -116,7 +116,9 @@ describe('restore_command', () => {
   it('moves from the spool and falls back to wal-fetch', () => {
     const config = loadConfig({ overrides: base, env: {} });
     expect(restoreCommandFor(config, { configFile: '/etc/pgf.yaml' })).toBe(
-      "mv -f '/data/x/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || '/usr/bin/node' '/opt/bin.js' --config '/etc/pgf.yaml' wal-fetch %f %p",
+      "mv -f '/data/x/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || " +
+        `{ [ -n "$(find '/data/x/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ` +
+        "'/usr/bin/node' '/opt/bin.js' --config '/etc/pgf.yaml' wal-fetch %f %p",
     );
   });
   it('skips the spool when prefetch is 0', () => {
