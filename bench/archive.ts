@@ -1,7 +1,7 @@
 /**
  * `npm run bench archive`: archive-only catch-up of a follower, side by side in one run.
  *
- * A leader archives a pgbench backlog (>= 90 segments, BENCH_ARCHIVE_SCALE, default 90) with
+ * A leader archives a pgbench backlog (>= 90 segments: BENCH_ARCHIVE_SCALE, default 120) with
  * `cp` into a plain directory; the same segments are then pushed into a pgfollower fs archive and a
  * pgfollower S3 archive (s3rver on loopback) with the real `wal-push` CLI (segments/s), and into a
  * pgBackRest repo when `pgbackrest` is installed. A follower restored from one base backup then
@@ -40,7 +40,7 @@ interface Row {
 }
 
 export async function run(): Promise<void> {
-  const scale = Number(process.env.BENCH_ARCHIVE_SCALE ?? 90);
+  const scale = Number(process.env.BENCH_ARCHIVE_SCALE ?? 120);
   const runAs = await resolveRunAs('postgres');
   const exec = createExec(runAs);
   const bin = await findPgBinaries({});
