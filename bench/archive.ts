@@ -10,13 +10,13 @@
  * per-call latency of restore_command for a prefetched segment (shell fast path) and for a miss
  * (Node fallback).
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
-import S3rver from 's3rver';
 import { openArchiveStore } from '../src/archive/open-store.js';
 import { startPrefetcher } from '../src/archive/prefetch.js';
 import { restoreCommandFor } from '../src/archive/restore-command.js';
@@ -30,6 +30,8 @@ import { initCluster, startServer, stopServer, type PgTools } from '../src/postg
 import { editAutoConf } from '../src/postgres/standby-config.js';
 
 const cli = resolve(fileURLToPath(new URL('../src/cli/bin.js', import.meta.url)));
+/** Where node_modules is (dist/bench -> repo root). */
+const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const node = process.execPath;
 const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
@@ -62,14 +64,23 @@ export async function run(): Promise<void> {
   }
   for (const [k, v] of Object.entries(S3_ENV)) process.env[k] = v;
   const s3Port = await getPort();
-  const s3 = new S3rver({
-    port: s3Port,
-    address: '127.0.0.1',
-    directory: dirs.s3,
-    silent: true,
-    configureBuckets: [{ name: 'wal' }],
+  // s3rver in its own process, as a real store is elsewhere: in this process it would compete with
+  // the prefetcher for the one JavaScript thread.
+  const s3 = spawn(
+    node,
+    [
+      '--input-type=module',
+      '-e',
+      `import S3rver from 's3rver'; await new S3rver(${JSON.stringify({ port: s3Port, address: '127.0.0.1', directory: dirs.s3, silent: true, configureBuckets: [{ name: 'wal' }] })}).run(); console.log('ready');`,
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolveReady, reject) => {
+    s3.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolveReady();
+    });
+    s3.on('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
   });
-  await s3.run();
   const leaderPort = await getPort();
   const leaderData = join(root, 'leader');
   const psql = (port: number) =>
@@ -379,7 +390,7 @@ export async function run(): Promise<void> {
     );
   } finally {
     await stopServer(tools, leaderData, { mode: 'immediate' }).catch(() => undefined);
-    await s3.close().catch(() => undefined);
+    s3.kill();
     if (process.env.BENCH_KEEP !== '1') await rm(root, { recursive: true, force: true });
   }
 }

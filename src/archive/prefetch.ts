@@ -17,6 +17,8 @@ import type { ArchiveStore } from './store.js';
  * (restore-command.ts) instead of starting Node; an old marker (prefetcher gone) is ignored.
  */
 export const MISSING_SUFFIX = '.missing';
+/** `<name>.inflight`: the prefetcher is fetching `name` right now; restore_command waits for it. */
+export const INFLIGHT_SUFFIX = '.inflight';
 
 export interface PrefetcherOptions {
   store: ArchiveStore;
@@ -78,7 +80,12 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   if (runAs) await chown(options.spoolDir, runAs.uid, runAs.gid);
   // Leftovers of an earlier run may be from another timeline or half-written: start clean.
   for (const name of await readdir(options.spoolDir)) {
-    if (name.startsWith('.tmp.') || name.endsWith(MISSING_SUFFIX) || WAL_SEGMENT_RE.test(name))
+    if (
+      name.startsWith('.tmp.') ||
+      name.endsWith(MISSING_SUFFIX) ||
+      name.endsWith(INFLIGHT_SUFFIX) ||
+      WAL_SEGMENT_RE.test(name)
+    )
       await unlink(join(options.spoolDir, name)).catch(() => undefined);
   }
 
@@ -90,6 +97,12 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   /** Segment -> time before which we do not ask the archive again. */
   const missingUntil = new Map<string, number>();
   let lastRequested: string | undefined;
+  /**
+   * Fetch only while PostgreSQL reads from the archive (a request or a consumption in the last
+   * 30 s, or a fresh start): a streaming follower must not download every segment it already gets.
+   */
+  const activeForMs = 30_000;
+  let activeUntil = Date.now() + activeForMs;
 
   const order = (name: string): bigint => parseWalFileName(name).segNo;
   const advance = (name: string): void => {
@@ -102,6 +115,9 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   async function fetchOne(name: string): Promise<void> {
     const file = parseWalFile(name);
     if (!file) return;
+    // Tells restore_command the file is on its way: waiting a moment beats starting Node.
+    const inflight = join(options.spoolDir, `${name}${INFLIGHT_SUFFIX}`);
+    await writeFile(inflight, '', { mode: 0o600 }).catch(() => undefined);
     try {
       const got = await readVerified(options.store, file, signal);
       if (!got) {
@@ -126,6 +142,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         { err: (error as Error).message },
         `prefetch of ${name} failed; restore_command will fetch it directly, retrying in ${transient ? 1 : 5}s`,
       );
+    } finally {
+      await unlink(inflight).catch(() => undefined);
     }
   }
 
@@ -165,6 +183,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         placed.delete(name);
         stats.consumed++;
         advance(name);
+        activeUntil = Date.now() + activeForMs;
       }
     }
     const requested = await readRequested(options.spoolDir);
@@ -172,6 +191,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       lastRequested = requested;
       // A request through the fallback is authoritative: it may be a new timeline or a restart.
       stats.cursor = requested;
+      activeUntil = Date.now() + activeForMs;
     }
     const hinted = options.position?.();
     if (hinted && WAL_SEGMENT_RE.test(hinted)) {
@@ -207,6 +227,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     }
     stats.spooled = present.size;
     const now = Date.now();
+    if (now > activeUntil) return;
     for (const name of wanted) {
       if (inFlight.size >= options.concurrency) break;
       if (present.has(name) || inFlight.has(name) || (missingUntil.get(name) ?? 0) > now) continue;

@@ -34,8 +34,11 @@ export function restoreCommandFor(
   // A fresh `<name>.missing` marker (touched by the prefetcher in the last 6 s) means the archive
   // was just asked and lacks the file: answer 1 at once. GNU find's -mmin takes fractions.
   const dir = spool ? shellQuote(`${spool}/`) : '';
+  // While the prefetcher is fetching the file (`<name>.inflight`), poll for it for up to ~5 s: a
+  // 20 ms sleep is far cheaper than starting Node. GNU sleep takes fractions.
+  const wait = `{ n=0; while [ -e ${dir}%f.inflight ] && [ $n -lt 250 ]; do sleep 0.02; n=$((n+1)); done; mv -f ${dir}%f %p 2>/dev/null; }`;
   const command = spool
-    ? `mv -f ${dir}%f %p 2>/dev/null || { [ -n "$(find ${dir}%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ${fallback}`
+    ? `mv -f ${dir}%f %p 2>/dev/null || ${wait} || { [ -n "$(find ${dir}%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ${fallback}`
     : fallback;
   return command;
 }

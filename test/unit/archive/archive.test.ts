@@ -117,6 +117,7 @@ describe('restore_command', () => {
     const config = loadConfig({ overrides: base, env: {} });
     expect(restoreCommandFor(config, { configFile: '/etc/pgf.yaml' })).toBe(
       "mv -f '/data/x/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || " +
+        "{ n=0; while [ -e '/data/x/pg_wal/.pgfollower-spool/'%f.inflight ] && [ $n -lt 250 ]; do sleep 0.02; n=$((n+1)); done; mv -f '/data/x/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null; } || " +
         `{ [ -n "$(find '/data/x/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ` +
         "'/usr/bin/node' '/opt/bin.js' --config '/etc/pgf.yaml' wal-fetch %f %p",
     );

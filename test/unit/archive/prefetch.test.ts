@@ -1,0 +1,109 @@
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encode } from '../../../src/archive/codec.js';
+import { createFsStore } from '../../../src/archive/fs-store.js';
+import { startPrefetcher } from '../../../src/archive/prefetch.js';
+import { writeRequested } from '../../../src/archive/spool.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { silentReporter, systemClock, type Context } from '../../../src/context.js';
+import { createExec } from '../../../src/exec/run.js';
+import { createSilentLogger } from '../../../src/logging/logger.js';
+
+const SEG = 16 * 1024 * 1024;
+
+function fakeSegment(name: string): Buffer {
+  const data = Buffer.alloc(SEG);
+  const segNo = BigInt(`0x${name.slice(8, 16)}`) * 256n + BigInt(`0x${name.slice(16, 24)}`);
+  data.writeUInt16LE(0xd110, 0);
+  data.writeUInt16LE(0x0002, 2);
+  data.writeBigUInt64LE(segNo * BigInt(SEG), 8);
+  data.writeUInt32LE(SEG, 32);
+  data.writeUInt32LE(8192, 36);
+  return data;
+}
+
+const seg = (n: number): string => `0000000100000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
+
+async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}; ${lastState()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+let lastState = (): string => '';
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+describe('prefetcher', () => {
+  it('fills the window after the requested segment, follows consumption, marks what the archive lacks', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
+    dirs.push(root);
+    const store = createFsStore({ path: join(root, 'archive'), fsync: false });
+    for (let i = 1; i <= 5; i++) {
+      await store.put(`wal/00000001/${seg(i)}.lz4`, await encode('lz4', fakeSegment(seg(i))), {});
+    }
+    const controller = new AbortController();
+    const ctx: Context = {
+      config: loadConfig({ overrides: {}, env: {} }),
+      logger: createSilentLogger(),
+      exec: createExec(undefined),
+      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
+      clock: systemClock,
+      signal: controller.signal,
+      reporter: silentReporter,
+    };
+    const spool = join(root, 'spool');
+    const prefetcher = await startPrefetcher(ctx, {
+      store,
+      spoolDir: spool,
+      depth: 3,
+      concurrency: 2,
+      pollMs: 10,
+      missingRetryMs: 100,
+    });
+    lastState = () => JSON.stringify(prefetcher.stats());
+    try {
+      await writeRequested(spool, seg(1));
+      const names = (): Promise<string[]> =>
+        readdir(spool).then((l) => l.filter((n) => !n.startsWith('.')).sort());
+      await waitUntil('window 2..4', async () =>
+        (await names()).filter((n) => /^[0-9A-F]{24}$/.test(n)).join() === [seg(2), seg(3), seg(4)].join()
+          ? true
+          : undefined,
+      );
+      // restore_command's fast path takes segment 2: the window moves to 3..5.
+      await rename(join(spool, seg(2)), join(root, 'RECOVERYXLOG'));
+      await waitUntil('window 3..5', async () => {
+        const list = await names();
+        return list.includes(seg(5)) && !list.includes(seg(2)) ? true : undefined;
+      });
+      // The next timeline's history is not in the archive: a marker says so.
+      expect(await names()).toContain('00000002.history.missing');
+      // Taking 3 moves the window to 4..6; the archive lacks 6: a marker says so.
+      await rename(join(spool, seg(3)), join(root, 'RECOVERYXLOG'));
+      await waitUntil('marker for 6', async () =>
+        (await names()).includes(`${seg(6)}.missing`) ? true : undefined,
+      );
+      expect(prefetcher.stats().consumed).toBe(2);
+      expect(prefetcher.stats().fetched).toBeGreaterThanOrEqual(4);
+      // Archived later, 6 replaces its marker.
+      await store.put(`wal/00000001/${seg(6)}.lz4`, await encode('lz4', fakeSegment(seg(6))), {});
+      await waitUntil('segment 6 spooled', async () => ((await names()).includes(seg(6)) ? true : undefined));
+      expect(await names()).not.toContain(`${seg(6)}.missing`);
+    } finally {
+      await prefetcher.stop();
+    }
+  });
+});
