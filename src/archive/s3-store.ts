@@ -32,7 +32,12 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
   let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
   let created: S3Client | undefined;
   const s3 = (): Promise<{ sdk: Sdk; client: S3Client }> =>
-    (loaded ??= import('@aws-sdk/client-s3').then((sdk) => {
+    (loaded ??= (async () => {
+      // The SDK warns on Node < 22 about its future releases: seven lines in the PostgreSQL log on
+      // every restore_command call, nothing an operator can act on there (the SDK version is pinned).
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      return import('@aws-sdk/client-s3');
+    })().then((sdk) => {
       created = new sdk.S3Client({
         region: options.region,
         endpoint: options.endpoint,
