@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { openArchiveStore } from '../src/archive/open-store.js';
 import { startPrefetcher } from '../src/archive/prefetch.js';
+import { pushWal } from '../src/archive/push.js';
 import { restoreCommandFor } from '../src/archive/restore-command.js';
 import { loadConfig } from '../src/config/index.js';
 import { silentReporter, systemClock, type Context } from '../src/context.js';
@@ -328,6 +329,31 @@ export async function run(): Promise<void> {
       method: 'pgfollower fs (lz4, prefetch 16)',
       seconds: await catchUp('pgfollower fs', (d) => withData(fsConfig, d, configs.fs as string), fsTree),
     });
+    // The codec choice: the same fs archive without compression (pushed in-process: only the
+    // catch-up is compared here).
+    const fsNoneTree = {
+      ...fsTree,
+      archive: { ...fsTree.archive, fs: { path: join(root, 'fs-none') }, compression: 'none' },
+    };
+    const fsNoneFile = join(root, 'pgfollower-fs-none.json');
+    await writeFile(fsNoneFile, JSON.stringify(fsNoneTree));
+    await own(fsNoneFile);
+    {
+      const ctx = ctxFor(fsNoneTree, '/nonexistent');
+      const store = openArchiveStore(ctx.config);
+      for (const seg of segments) await pushWal(ctx, store, join(dirs.raw, seg));
+      store.close();
+      // Pushed as root here; the fallback wal-fetch reads as the PostgreSQL OS user.
+      if (runAs) await chownTree(join(root, 'fs-none'), runAs.uid, runAs.gid);
+    }
+    const fsNoneConfig = loadConfig({
+      overrides: { ...fsNoneTree, archive: { ...fsNoneTree.archive, command: `'${node}' '${cli}'` } },
+      env: {},
+    });
+    rows.push({
+      method: 'pgfollower fs (no compression, prefetch 16)',
+      seconds: await catchUp('pgfollower fs none', (d) => withData(fsNoneConfig, d, fsNoneFile), fsNoneTree),
+    });
     rows.push({
       method: 'pgfollower s3 via s3rver (lz4, prefetch 16)',
       seconds: await catchUp('pgfollower s3', (d) => withData(s3Config, d, configs.s3 as string), s3Tree),
@@ -392,6 +418,15 @@ export async function run(): Promise<void> {
     await stopServer(tools, leaderData, { mode: 'immediate' }).catch(() => undefined);
     s3.kill();
     if (process.env.BENCH_KEEP !== '1') await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await chown(child, uid, gid);
   }
 }
 
