@@ -41,7 +41,9 @@ export const archiveSection = z
         checksums: z.enum(['when-supported', 'when-required']).default('when-supported'),
       })
       .optional(),
-    compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('lz4'),
+    // none by benchmark (docs/benchmarks/archive.md): on two cores decompressing in the prefetcher
+    // competes with replay; lz4 saves ~3x space for ~2x catch-up time there.
+    compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
     /** Segments fetched ahead of replay into the spool (0 = no prefetch). */
     prefetch: z.number().int().min(0).max(256).default(16),
     /** Parallel downloads of the prefetcher. */

@@ -56,6 +56,7 @@ export function s3ArchiveConfig(endpoint: string, prefix = 'clusterA/'): Record<
   return {
     type: 's3',
     s3: { bucket: 'wal', prefix, endpoint, forcePathStyle: true, maxAttempts: 2, checksums: 'when-required' },
+    compression: 'lz4',
   };
 }
 

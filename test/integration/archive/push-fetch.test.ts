@@ -106,6 +106,7 @@ describe('wal-push / wal-fetch with an fs archive', () => {
     const { leader, configFile, archiveTree, dir } = await setupLeader({
       type: 'fs',
       fs: { path: archiveDir, fsync: true },
+      compression: 'lz4',
     });
     await archiveSegments(leader, 4);
     const ctx = await testContext({ archive: archiveTree });
@@ -115,7 +116,7 @@ describe('wal-push / wal-fetch with an fs archive', () => {
     const name = segments[segments.length - 1] as string;
     const file = parseWalFile(name);
     if (!file) throw new Error('bad name');
-    // lz4 by default, keyed by timeline
+    // keyed by timeline, the codec in the extension
     expect((await readdir(join(archiveDir, 'wal', '00000001'))).filter((n) => n.startsWith(name))).toEqual([
       `${name}.lz4`,
     ]);

@@ -132,9 +132,9 @@ describe('restore_command', () => {
 });
 
 describe('config', () => {
-  it('defaults to lz4 and 16 segments of prefetch; sseKmsKeyId needs aws:kms', () => {
+  it('defaults to no compression and 16 segments of prefetch; sseKmsKeyId needs aws:kms', () => {
     const config = loadConfig({ overrides: { archive: { type: 's3', s3: { bucket: 'b' } } }, env: {} });
-    expect(config.archive.compression).toBe('lz4');
+    expect(config.archive.compression).toBe('none');
     expect(config.archive.prefetch).toBe(16);
     expect(() =>
       loadConfig({ overrides: { archive: { type: 's3', s3: { bucket: 'b', sseKmsKeyId: 'k' } } }, env: {} }),
