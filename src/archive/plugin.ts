@@ -8,6 +8,7 @@ import { openArchiveStore } from './open-store.js';
 import { startPrefetcher, type Prefetcher } from './prefetch.js';
 import { createArchiveProbe } from './probe.js';
 import { restoreCommandFor } from './restore-command.js';
+import type { Snapshot } from '../monitor/snapshot.js';
 import { repairLostSlot } from './slot-repair.js';
 import { spoolDirectoryFor } from './spool.js';
 
@@ -145,10 +146,19 @@ function slotRepairService(slotName: string): SupervisorService {
             busy = false;
           });
       };
+      // 'slot:lost' fires on the transition only. A recreated slot can be invalidated again by the
+      // next checkpoint before any tick sees it healthy (it reserves from the last REDO point), so
+      // every snapshot that still shows it lost or missing retries too, at most every 10 s.
+      const onSnapshot = (snapshot: Snapshot): void => {
+        const slot = snapshot.leader.ok ? snapshot.leader.value.slot : null;
+        if (slot && (slot.walStatus === 'lost' || !slot.exists)) onLost();
+      };
       handle.events.on('slot:lost', onLost);
+      handle.events.on('snapshot', onSnapshot);
       return {
         stop: async () => {
           handle.events.off('slot:lost', onLost);
+          handle.events.off('snapshot', onSnapshot);
         },
       };
     },
