@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { GlobalOptions } from './context.js';
+import type { Context } from '../context.js';
+import type { BuildContextOptions, GlobalOptions } from './context.js';
 import type { Output } from './output.js';
 
 /** What every command file gets to register itself; see src/cli/commands/index.ts. */
@@ -8,6 +9,8 @@ export interface CommandEnv {
   signal: AbortSignal;
   env: NodeJS.ProcessEnv;
   globals(): GlobalOptions;
+  /** Loads the config once and builds the command's Context (global flags, output, signal filled in). */
+  context(options?: Omit<BuildContextOptions, 'global' | 'output' | 'signal' | 'env'>): Promise<Context>;
   /** A command that finishes with a code other than 0 without throwing (check, dry-run). */
   setExitCode(code: number): void;
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
 import type { CommandEnv } from './command.js';
 import { loadCommands } from './commands/index.js';
-import type { GlobalOptions } from './context.js';
+import { buildContext, type GlobalOptions } from './context.js';
 import { createConsoleOutput, type Output } from './output.js';
 import { formatChecklist } from './format.js';
 
@@ -37,6 +37,14 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     signal,
     env: options.env ?? process.env,
     globals: () => program.opts<GlobalOptions>(),
+    context: (contextOptions = {}) =>
+      buildContext({
+        ...contextOptions,
+        global: program.opts<GlobalOptions>(),
+        output,
+        signal,
+        env: options.env ?? process.env,
+      }),
     setExitCode: (code) => {
       exitCode = code;
     },

@@ -1,5 +1,4 @@
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 import { sendTestNotifications } from '../../alerts/notify.js';
 import { resolveChannelName } from '../../alerts/channels/index.js';
 import { ExitCode, UsageError } from '../../errors.js';
@@ -20,11 +19,7 @@ export const registerAlerts: RegisterCommand = (program, env) => {
     .option('--json', 'print the state as JSON')
     .action(async (flags: { json?: boolean }) => {
       const out = env.output;
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: out,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         needBinaries: false,
       });
       const file = resolveAlertStateFile(ctx.config);
@@ -76,11 +71,7 @@ export const registerAlerts: RegisterCommand = (program, env) => {
     .option('--json', 'print the results as JSON')
     .action(async (flags: TestFlags) => {
       const out = env.output;
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: out,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         needBinaries: false,
       });
       const configured = ctx.config.alerts.channels.map((c, i) => `${resolveChannelName(c, i)} (${c.type})`);

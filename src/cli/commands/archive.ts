@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 
 /**
  * `pgfollower archive check [--json]`: is every segment from the follower's replay position (or
@@ -20,12 +19,8 @@ export const registerArchive: RegisterCommand = (program, env) => {
     .option('--timeline <n>', 'timeline of --end (default: the leader’s)', (v) => Number.parseInt(v, 10))
     .option('--json', 'print the report as JSON')
     .action(async (options: { start?: string; end?: string; timeline?: number; json?: boolean }) => {
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: env.output,
-        signal: env.signal,
+      const ctx = await env.context({
         needBinaries: false,
-        env: env.env,
       });
       const { runArchiveCheck } = await import('../../archive/check.js');
       const report = await runArchiveCheck(ctx, options);
@@ -56,12 +51,8 @@ export const registerArchive: RegisterCommand = (program, env) => {
     .command('prefetch')
     .description('keep the next archive.prefetch segments ready in the spool until stopped (Ctrl-C)')
     .action(async () => {
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: env.output,
-        signal: env.signal,
+      const ctx = await env.context({
         needBinaries: true,
-        env: env.env,
       });
       const { openArchiveStore } = await import('../../archive/open-store.js');
       const { startPrefetcher } = await import('../../archive/prefetch.js');

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { bootstrapFollower } from '../../bootstrap/bootstrap.js';
 import type { CommandEnv } from '../command.js';
-import { buildContext } from '../context.js';
 import { formatChecklist } from '../format.js';
 import { formatBytes } from '../../config/units.js';
 import { restoreCommandFor } from '../../archive/restore-command.js';
@@ -31,11 +30,7 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
     .option('--max-rate <rate>', "limit the copy's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
     .option('--json', 'print the result as JSON')
     .action(async (flags: BootstrapFlags) => {
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: env.output,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         require: ['node.name', 'node.dataDirectory', 'leader.conninfo'],
         overrides: { node: { dataDirectory: flags.dataDirectory }, leader: { conninfo: flags.leader } },
       });

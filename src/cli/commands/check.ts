@@ -1,7 +1,6 @@
 import { readStatus } from '../../daemon/status-client.js';
 import { evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 
 interface CheckFlags {
   warnLag?: string;
@@ -35,11 +34,7 @@ export const registerCheck: RegisterCommand = (program, env) => {
     .action(async (flags: CheckFlags) => {
       let result: CheckResultLine;
       try {
-        const ctx = await buildContext({
-          global: env.globals(),
-          output: env.output,
-          signal: env.signal,
-          env: env.env,
+        const ctx = await env.context({
           needBinaries: false,
           overrides: {
             monitor: {

@@ -1,5 +1,4 @@
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError } from '../../errors.js';
 import { executeFollow, planFollow } from '../../failover/follow.js';
@@ -26,11 +25,7 @@ export const registerFollow: RegisterCommand = (program, env) => {
     .option('--json', 'print the checklist and result as JSON')
     .action(async (flags: FollowFlags) => {
       const out = env.output;
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: out,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         require: ['node.dataDirectory'],
       });
       const tools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };

@@ -1,5 +1,4 @@
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError } from '../../errors.js';
 import { checkPromotion, describeNextSteps, executePromotion } from '../../failover/promote.js';
@@ -39,11 +38,7 @@ export const registerPromote: RegisterCommand = (program, env) => {
     .action(async (flags: PromoteFlags) => {
       const startedAt = Date.now();
       const out = env.output;
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: out,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         needBinaries: false,
       });
       const replayTimeoutMs =

@@ -1,5 +1,4 @@
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild, planRebuild } from '../../failover/rebuild.js';
@@ -37,12 +36,7 @@ export const registerRebuild: RegisterCommand = (program, env) => {
     .option('--json', 'print the plan and result as JSON')
     .action(async (flags: RebuildFlags) => {
       const out = env.output;
-      const globals = env.globals();
-      const ctx = await buildContext({
-        global: globals,
-        output: out,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         require: ['node.name', 'node.dataDirectory'],
         overrides: { leader: { conninfo: flags.leader } },
       });
@@ -50,7 +44,7 @@ export const registerRebuild: RegisterCommand = (program, env) => {
       if (!leader)
         throw new UsageError('no leader given', { hint: 'pass --leader CONNINFO or set leader.conninfo' });
       const tools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
-      const configFile = globals.config ?? env.env.PGFOLLOWER_CONFIG;
+      const configFile = ctx.configFile;
       const plan = await planRebuild(ctx, tools, { leader, clone: flags.clone, configFile });
       const where = describeConninfo(leader);
       const method =

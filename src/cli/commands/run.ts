@@ -5,7 +5,6 @@ import { createSdNotifyService, createSystemdNotify } from '../../daemon/sd-noti
 import { startSupervisor } from '../../daemon/supervisor.js';
 import type { SupervisorService } from '../../daemon/types.js';
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 
 /** Below systemd's default TimeoutStopSec (90 s) and the unit's 30 s: stop cleanly or say why not. */
 const STOP_DEADLINE_MS = 20_000;
@@ -30,11 +29,7 @@ export const registerRun: RegisterCommand = (program, env) => {
         monitor: { intervalMs: flags.interval },
         http: { listen: flags.listen, enabled: flags.http === false ? false : undefined },
       };
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: env.output,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         overrides,
         needBinaries: false,
       });

@@ -1,7 +1,6 @@
 import { readStatus } from '../../daemon/status-client.js';
 import { formatStatus } from '../../monitor/status.js';
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 
 export const registerStatus: RegisterCommand = (program, env) => {
   program
@@ -12,11 +11,7 @@ export const registerStatus: RegisterCommand = (program, env) => {
     .option('--json', 'print one JSON object (node, role, state, timeline, LSNs, lag, slot, ...)')
     .option('--direct', 'query the servers even when a supervisor runs')
     .action(async (flags: { json?: boolean; direct?: boolean }) => {
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: env.output,
-        signal: env.signal,
-        env: env.env,
+      const ctx = await env.context({
         needBinaries: false,
       });
       const doc = await readStatus(ctx, { direct: flags.direct });

@@ -1,6 +1,5 @@
 import { ExitCode, PgFollowerError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 
 /**
  * `pgfollower wal-fetch %f %p`: the follower's restore_command fallback (the generated
@@ -17,12 +16,8 @@ export const registerWalFetch: RegisterCommand = (program, env) => {
     .option('--no-spool', 'do not look in or write to the prefetch spool')
     .action(async (name: string, path: string, options: { spool: boolean }) => {
       try {
-        const ctx = await buildContext({
-          global: env.globals(),
-          output: env.output,
-          signal: env.signal,
+        const ctx = await env.context({
           needBinaries: false,
-          env: env.env,
         });
         const { openArchiveStore } = await import('../../archive/open-store.js');
         const { fetchWal } = await import('../../archive/fetch.js');

@@ -1,5 +1,4 @@
 import type { RegisterCommand } from '../command.js';
-import { buildContext } from '../context.js';
 
 /**
  * `pgfollower wal-push %p`: the leader's archive_command. Exit 0 only when the file is durably in
@@ -12,12 +11,8 @@ export const registerWalPush: RegisterCommand = (program, env) => {
     .description("archive one WAL file; use as the leader's archive_command = 'pgfollower wal-push %p'")
     .argument('<path>', 'the file to archive (%p), relative to the data directory')
     .action(async (path: string) => {
-      const ctx = await buildContext({
-        global: env.globals(),
-        output: env.output,
-        signal: env.signal,
+      const ctx = await env.context({
         needBinaries: false,
-        env: env.env,
       });
       const { openArchiveStore } = await import('../../archive/open-store.js');
       const { pushWal } = await import('../../archive/push.js');
