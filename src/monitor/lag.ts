@@ -57,6 +57,9 @@ export class LagTracker {
       return 0;
     }
     this.forgetUpTo(replayLsn);
+    // Leader unreachable: where it is now is unknown, so is the lag (the last known position would
+    // read 0 for a partitioned follower while the leader writes on, and /replica?seconds= would pass).
+    if (!leader.ok) return null;
     const first = this.history[0];
     if (!first) return null;
     if (first.lsn <= replayLsn) {

@@ -71,6 +71,17 @@ describe('LagTracker', () => {
     expect(without.replayLagSeconds).toBeNull();
   });
 
+  it('no seconds while the leader is unreachable: a partitioned follower is not "0 s behind"', () => {
+    const lag = new LagTracker();
+    expect(lag.compute(T0, replayAt('0/3000148'), at('0/3000148')).replayLagSeconds).toBe(0);
+    // Caught up with the last known leader position; the leader may write on unseen.
+    expect(lag.compute(T0 + 60_000, replayAt('0/3000148'), down).replayLagSeconds).toBeNull();
+    lag.compute(T0 + 61_000, replayAt('0/3000148'), at('0/3100000'));
+    expect(lag.compute(T0 + 90_000, replayAt('0/3000148'), down).replayLagSeconds).toBeNull();
+    // Back again: the history kept while it was away still dates the oldest unreplayed WAL.
+    expect(lag.compute(T0 + 91_000, replayAt('0/3000148'), at('0/3100000')).replayLagSeconds).toBe(30);
+  });
+
   it('no bytes when the leader is unreachable, nothing for a primary', () => {
     expect(new LagTracker().compute(T0, replayAt('0/1000000'), down).replayLagBytes).toBeNull();
     const primary = ok(localSample({ inRecovery: false }));
