@@ -221,7 +221,13 @@ async function checkOldLeader(addresses: string[], timeoutMs: number): Promise<C
         );
         return { where, state: inRecovery ? ('in-recovery' as const) : ('primary' as const) };
       } catch (error) {
-        return { where, state: 'unreachable' as const, error: maskConninfo((error as Error).message) };
+        const message = maskConninfo((error as Error).message);
+        // A server that answered with an SQLSTATE (bad password, no pg_hba entry, unknown database,
+        // starting up) is up: it may well be accepting writes, so it is not "unreachable".
+        // connect() wraps the server's error: its SQLSTATE is on the cause.
+        const code = sqlState(error) ?? sqlState((error as Error).cause);
+        if (code !== undefined) return { where, state: 'answered' as const, error: `${code}: ${message}` };
+        return { where, state: 'unreachable' as const, error: message };
       }
     }),
   );
@@ -233,6 +239,16 @@ async function checkOldLeader(addresses: string[], timeoutMs: number): Promise<C
       forceable: false,
       detail: `${primary.where} is up and accepting writes: stop or fence it first (pg_ctl stop -D <its data directory> -m fast on that host, or block it at the network); --force does not override this`,
       numbers: { leader: primary.where, state: 'primary' },
+    };
+  }
+  const answered = verdicts.find((v) => v.state === 'answered');
+  if (answered) {
+    return {
+      name: CHECK.leader,
+      ok: false,
+      forceable: false,
+      detail: `${answered.where} is up but refused our query (${answered.error}), so it may be accepting writes: fix leader.conninfo so pgfollower can ask it, or stop or fence it (pg_ctl stop -D <its data directory> -m fast on that host); --force does not override this`,
+      numbers: { leader: answered.where, state: 'up, state unknown' },
     };
   }
   return {

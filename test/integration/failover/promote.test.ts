@@ -172,6 +172,23 @@ describe('promote', () => {
     await b.stop();
   });
 
+  it('refuses, even with --force, when the old leader is up but refuses our query (a wrong dbname in leader.conninfo)', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    // The leader runs and accepts writes; only the database named in leader.conninfo is wrong.
+    const config = await configFor(a, 'node_a', leader, {
+      leader: { conninfo: `${leader.conninfo} dbname=no_such_db`, connectTimeoutMs: 2000 },
+    });
+    const refused = await run(['--config', config, 'promote', '--yes', '--force']);
+    expect(refused.text).toContain('[FAIL] old leader is not accepting writes');
+    expect(refused.text).toContain(`127.0.0.1:${leader.port} is up but refused our query (3D000`);
+    expect(refused.code).toBe(3);
+    const [stillReplica] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    expect(stillReplica?.r).toBe(true);
+    await a.stop();
+    await leader.stop();
+  });
+
   it('drains WAL that only the archive holds before promoting', async () => {
     const archiveDir = await makeTempDir('pgf-archive-');
     // The archive layout (wal/<timeline>/<file>), written by a plain shell archive_command.
