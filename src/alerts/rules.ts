@@ -241,7 +241,17 @@ function observeLeaderWalFull(rules: Rules, snapshot: Snapshot): Omit<Observatio
   // pgfollower can see; without max_slot_wal_keep_size the slot-wal-status rule and docs warn instead.
   const forecast = snapshot.forecast;
   if (!forecast || forecast.limit === null) {
-    return { ...base, level: 'unknown', clear: false, value: null, threshold: null, message: '' };
+    // The leader answered but there is nothing to forecast: no slot, a lost one (restart_lsn is
+    // NULL; slot-wal-status pages for that) or no max_slot_wal_keep_size. A page from before must
+    // resolve, not repeat forever.
+    return {
+      ...base,
+      level: 'ok',
+      clear: true,
+      value: null,
+      threshold: null,
+      message: 'no slot of this follower retains WAL toward max_slot_wal_keep_size on the leader',
+    };
   }
   const seconds = forecast.secondsUntilFull;
   if (seconds === null) {

@@ -360,6 +360,35 @@ describe('alert rule engine', () => {
     expect(run.state.alerts).toEqual({});
   });
 
+  it('resolves leader-wal-full once the slot is lost (no forecast left), instead of repeating it forever', () => {
+    const run = new Run(
+      config({ rules: { leaderWalFull: { for: 0, clearFor: '1m' }, slotWalStatus: { enabled: false } } }),
+    );
+    const forecast = {
+      retainedBytes: 512n * MB,
+      growthBytesPerSecond: 10_000,
+      headroomBytes: 1_000_000n,
+      secondsUntilFull: 100,
+      limit: 'max_slot_wal_keep_size' as const,
+    };
+    expect(run.tick({ forecast }).map((n) => `${n.status} ${n.alert}`)).toEqual(['firing leader-wal-full']);
+    // Invalidated: restart_lsn is NULL, the monitor gives no forecast; the leader still answers.
+    const lost = {
+      name: 'replica_a',
+      exists: true,
+      active: false,
+      walStatus: 'lost',
+      safeWalSizeBytes: null,
+      restartLsn: null,
+    };
+    run.hold({ forecast: null, leader: { slot: lost } }, 61_000);
+    expect(run.sent.map((n) => `${n.status} ${n.alert}`)).toEqual([
+      'firing leader-wal-full',
+      'resolved leader-wal-full',
+    ]);
+    expect(run.state.alerts['leader-wal-full']).toBeUndefined();
+  });
+
   it('resolves what a rule paged when the rule is disabled by a reload', () => {
     const run = new Run(config());
     run.tick({ state: 'stalled' });
