@@ -119,6 +119,17 @@ export async function planRebuild(
         const local = await readLocalFacts(ctx, tools, dataDirectory);
         verdict = compareTimelines(local.timeline, local.lsn, identity.timeline, history);
         checks.push({ name: 'history', ok: true, detail: describeVerdict(verdict) });
+        // A node on a newer timeline than the "leader" is most likely the promoted leader itself,
+        // and --leader (or a stale leader.conninfo) names the old one: rebuilding would throw away
+        // every write since the promotion.
+        if (local.timeline > identity.timeline) {
+          checks.push({
+            name: 'this node is not newer than the leader',
+            ok: false,
+            detail: `this node is on timeline ${local.timeline}, newer than ${where}'s timeline ${identity.timeline}: it is probably the current leader and ${where} the old one; rebuild ${where} from this node instead (run pgfollower rebuild --leader <this node> on that host)`,
+            numbers: { local_timeline: local.timeline, leader_timeline: identity.timeline },
+          });
+        }
       } catch (error) {
         checks.push({ name: 'history', ok: true, detail: `could not compare: ${(error as Error).message}` });
       }

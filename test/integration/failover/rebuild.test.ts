@@ -128,4 +128,29 @@ describe('rebuild and follow guards', () => {
     expect(await leader.isRunning()).toBe(true);
     await leader.stop();
   });
+
+  it('rebuild refuses on the promoted node when --leader names the old leader (newer timeline here)', async () => {
+    const leader = await createLeader({ settings: { wal_log_hints: 'on' } });
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    await leader.stop();
+    const configA = await configFor(a, 'node_a', leader);
+    expect((await run(['--config', configA, 'promote', '--yes'])).code).toBe(0);
+    await a.query('create table after_promote(id int)');
+    await a.query('insert into after_promote values (1)');
+    // The old leader is started again; the operator runs rebuild on the wrong host, where
+    // leader.conninfo still names the old leader.
+    await leader.start();
+    const wrong = await run(['--config', configA, 'rebuild', '--yes']);
+    expect(wrong.text).toContain(
+      `[FAIL] this node is not newer than the leader: this node is on timeline 2, newer than 127.0.0.1:${leader.port}'s timeline 1`,
+    );
+    expect(wrong.text).toContain('nothing was changed');
+    expect(wrong.code).toBe(3);
+    expect(await a.isRunning()).toBe(true);
+    expect(await countRows(a, 'select count(*) as n from after_promote')).toBe(1);
+    const [stillPrimary] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    expect(stillPrimary?.r).toBe(false);
+    await leader.stop();
+    await a.stop();
+  });
 });
