@@ -62,8 +62,15 @@ export function classify(
       : current.takenAt;
 
   const segmentSize = (leader.ok ? leader.value.walSegmentSizeBytes : null) ?? DEFAULT_WAL_SEGMENT_SIZE;
+  // What a source must deliver next: WAL the receiver already flushed to the local pg_wal (replay
+  // lagging behind it, e.g. recovery_min_apply_delay or a short receiver restart) is not needed from
+  // the leader, whose slot lets it recycle everything before that flush position.
+  const fetchLsn =
+    replayLsn !== null && node.receiveLsn !== null && node.receiveLsn > replayLsn
+      ? node.receiveLsn
+      : replayLsn;
   const neededSegment =
-    replayLsn !== null && node.timeline !== null ? walFileName(node.timeline, replayLsn, segmentSize) : null;
+    fetchLsn !== null && node.timeline !== null ? walFileName(node.timeline, fetchLsn, segmentSize) : null;
   const receiver = node.walReceiver;
   const lagText = lag.replayLagBytes === null ? 'lag unknown' : `${formatBytes(lag.replayLagBytes)} behind`;
   const paused = node.replayPaused ? ', replay paused (pg_wal_replay_resume() resumes it)' : '';

@@ -130,6 +130,32 @@ describe('classify', () => {
     expect(v.reason).toMatch(/pgfollower rebuild/);
   });
 
+  it('not stalled when the leader removed only WAL the follower already received (replay behind its own pg_wal)', () => {
+    // Replay lags the receiver by 6 segments; the receiver restarts (leader restart) and the leader's
+    // checkpoint recycled everything before the slot's restart_lsn (= the follower's flush position).
+    const local = localSample({
+      walReceiver: receiver({ status: 'starting' }),
+      replayLsn: parseLsn('0/3000148'),
+      receiveLsn: parseLsn('0/9000000'),
+    });
+    const leader = leaderSample({
+      currentLsn: parseLsn('0/9000000'),
+      oldestSegment: '000000010000000000000009',
+    });
+    const prev = previousSnapshot(unclassified({ local, leader }), 'catching-up');
+    const v = classify(prev, unclassified({ at: T0 + 1000, local, leader }), options);
+    expect(v.state).toBe('disconnected');
+    expect(v.neededSegment).toBe('000000010000000000000009');
+    // Once the leader lacks what the follower has not received, it is stalled.
+    const gone = leaderSample({
+      currentLsn: parseLsn('0/B000000'),
+      oldestSegment: '00000001000000000000000A',
+    });
+    expect(classify(prev, unclassified({ at: T0 + 1000, local, leader: gone }), options).state).toBe(
+      'stalled',
+    );
+  });
+
   it('archive-recovery (waiting) when the leader removed the segment but the archive has it; stalled when not', () => {
     const local = localSample({ walReceiver: null });
     const leader = leaderSample({
