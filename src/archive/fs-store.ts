@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { chown, link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ArchiveError } from '../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
@@ -17,6 +17,19 @@ const transientErrno = new Set(['EIO', 'ESTALE', 'ETIMEDOUT', 'EAGAIN', 'EBUSY',
 export function createFsStore(options: { path: string; fsync: boolean }): ArchiveStore {
   const root = options.path;
   const full = (key: string): string => join(root, key);
+  // Run as root (e.g. `archive push-ahead` started by hand), new directories and files take the
+  // owner of the archive's nearest existing directory, so archive_command and wal-fetch, which run
+  // as the PostgreSQL OS user, can still read and add to them.
+  let owner: Promise<{ uid: number; gid: number } | undefined> | undefined;
+  const ownerOf = (): Promise<{ uid: number; gid: number } | undefined> =>
+    (owner ??= (async () => {
+      if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+      for (let dir = root; ; dir = dirname(dir)) {
+        const info = await stat(dir).catch(() => undefined);
+        if (info) return info.uid === 0 ? undefined : { uid: info.uid, gid: info.gid };
+        if (dirname(dir) === dir) return undefined;
+      }
+    })());
 
   return {
     description: `fs:${root}`,
@@ -26,9 +39,17 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
       const dir = dirname(target);
       const tmp = join(dir, `.tmp.${process.pid}.${randomBytes(6).toString('hex')}`);
       try {
-        await mkdir(dir, { recursive: true, mode: 0o750 });
+        const own = await ownerOf();
+        const created = await mkdir(dir, { recursive: true, mode: 0o750 });
+        if (own && created) {
+          for (let d = dir; ; d = dirname(d)) {
+            await chown(d, own.uid, own.gid);
+            if (d === created || dirname(d) === d) break;
+          }
+        }
         const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
         try {
+          if (own) await handle.chown(own.uid, own.gid);
           await handle.writeFile(body);
           if (options.fsync) await handle.sync();
         } finally {

@@ -79,5 +79,54 @@ export const registerArchive: RegisterCommand = (program, env) => {
       }
     });
 
+  archive
+    .command('push-ahead')
+    .description(
+      'leader side: push every ready WAL segment as soon as it appears, so archive_command returns without starting Node (Ctrl-C stops)',
+    )
+    .option('-D, --data-directory <dir>', "the leader's data directory (default node.dataDirectory)")
+    .action(async (flags: { dataDirectory?: string }) => {
+      const ctx = await env.context({
+        needBinaries: false,
+        require: ['node.dataDirectory'],
+        overrides: { node: { dataDirectory: flags.dataDirectory } },
+      });
+      const { openArchiveStore } = await import('../../archive/open-store.js');
+      const { archiveCommandFor, pushSpoolFor, startPushAhead } = await import('../../archive/push-ahead.js');
+      const dataDirectory = ctx.config.node.dataDirectory as string;
+      const spoolDir = pushSpoolFor(ctx.config) as string;
+      const store = openArchiveStore(ctx.config);
+      try {
+        const pusher = await startPushAhead(ctx, {
+          store,
+          dataDirectory,
+          spoolDir,
+          concurrency: ctx.config.archive.pushConcurrency,
+        });
+        env.output.error(
+          `pushing ready segments of ${dataDirectory} ahead to ${store.description}; stop with Ctrl-C`,
+        );
+        env.output.error(
+          `archive_command = '${archiveCommandFor(ctx.config, { configFile: ctx.configFile }).replace(/'/g, "''")}'`,
+        );
+        await pusher.done;
+        env.output.error(
+          `stopped after pushing ${pusher.pushed} segments ahead (${pusher.failed} failed and were left to archive_command)`,
+        );
+      } finally {
+        store.close();
+      }
+    });
+
+  archive
+    .command('command')
+    .description("print the leader's archive_command for postgresql.conf (with the push-ahead fast path)")
+    .action(async () => {
+      const ctx = await env.context({ needBinaries: false });
+      const { archiveCommandFor } = await import('../../archive/push-ahead.js');
+      const command = archiveCommandFor(ctx.config, { configFile: ctx.configFile });
+      env.output.print(`archive_command = '${command.replace(/'/g, "''")}'`);
+    });
+
   program.addCommand(archive);
 };

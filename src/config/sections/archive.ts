@@ -53,6 +53,13 @@ export const archiveSection = z
      * `mv` is a rename. Default: <node.dataDirectory>/pg_wal/.pgfollower-spool.
      */
     spoolDirectory: z.string().min(1).optional(),
+    /**
+     * Leader side: where `archive push-ahead` leaves `<segment>.pushed` markers that archive_command
+     * consumes. Default: <node.dataDirectory>/pg_wal/.pgfollower-pushed.
+     */
+    pushSpoolDirectory: z.string().min(1).optional(),
+    /** Segments `archive push-ahead` pushes at once. */
+    pushConcurrency: z.number().int().min(1).max(32).default(4),
     /** Bound for one archive operation (one push or one fetch, retries included). */
     timeoutMs: durationMs.default(60_000),
     /**
