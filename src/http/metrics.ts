@@ -167,8 +167,10 @@ export function createSupervisorMetrics(): SupervisorMetrics {
   let previousState: string | undefined;
   let leaderQueriesSeen = 0;
 
+  // Unknown means absent: prom-client's reset() puts a label-less gauge back to 0 (an unreachable
+  // leader would read as "0 s behind"), remove({}) drops its sample instead.
   const setOrReset = (g: Gauge, v: number | bigint | null | undefined): void => {
-    if (v === null || v === undefined) g.reset();
+    if (v === null || v === undefined) g.remove({});
     else g.set(Number(v));
   };
 

@@ -53,6 +53,24 @@ describe('HTTP helpers', () => {
     expect(text).toMatch(/^pgfollower_state\{state="streaming"\} 0$/m);
     expect(text).toMatch(/^pgfollower_leader_queries_total 3$/m);
     expect(text).toMatch(/^pgfollower_slot_wal_status\{status="reserved"\} 1$/m);
+
+    // Leader unreachable: the lag is unknown, so its gauges are absent (not 0, not stale).
+    m.observe(
+      previousSnapshot(
+        unclassified({
+          leader: { error: 'connection refused' },
+          lag: { replayLagBytes: null, receiveLagBytes: null, replayLagSeconds: null },
+        }),
+        'disconnected',
+      ),
+      0.01,
+    );
+    const down = await m.registry.metrics();
+    expect(down).not.toMatch(/^pgfollower_replay_lag_bytes /m);
+    expect(down).not.toMatch(/^pgfollower_replay_lag_seconds /m);
+    expect(down).not.toMatch(/^pgfollower_leader_lsn_bytes /m);
+    expect(down).toMatch(/^# TYPE pgfollower_replay_lag_seconds gauge$/m);
+    expect(down).toMatch(/^pgfollower_up\{source="leader"\} 0$/m);
   });
 });
 
