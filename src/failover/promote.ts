@@ -1,7 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Context } from '../context.js';
-import { DatabaseUnavailableError, PgFollowerError, ExitCode, type CheckResult } from '../errors.js';
+import {
+  DatabaseUnavailableError,
+  PgFollowerError,
+  RefusedError,
+  ExitCode,
+  type CheckResult,
+} from '../errors.js';
 import { connect, localConninfo, sqlState, withClient, type PgClient } from '../postgres/client.js';
 import { describeConninfo, formatConninfo, maskConninfo, parseConninfo } from '../postgres/conninfo.js';
 import { formatLsn, parseLsn, type Lsn } from '../postgres/lsn.js';
@@ -446,6 +452,18 @@ export async function executePromotion(
 ): Promise<PromotionResult> {
   const local = localConninfo(ctx.config.node);
   const previousTimeline = plan.local?.timeline ?? 0;
+  // The checks may be minutes old (replay and archive waits, the confirmation prompt): an old
+  // leader that came back meanwhile must still stop us, right before the point of no return.
+  if (plan.oldLeaders.length > 0) {
+    const leader = await checkOldLeader(plan.oldLeaders, ctx.config.leader.connectTimeoutMs);
+    if (!leader.ok) {
+      throw new RefusedError(
+        'not promoting: the old leader changed since the checks; nothing was changed',
+        [leader],
+        { hint: 'stop or fence the old leader, then run pgfollower promote again' },
+      );
+    }
+  }
   ctx.reporter.step('promoting: SELECT pg_promote(wait => true, wait_seconds => 60)');
   const client = await connect(local, { connectTimeoutMs: 10_000 });
   try {

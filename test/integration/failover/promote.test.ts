@@ -7,6 +7,9 @@ import {
   type TestCluster,
 } from '../../helpers/cluster.js';
 import { configFor, run } from './nodes.js';
+import { buildContext } from '../../../src/cli/context.js';
+import { createMemoryOutput } from '../../../src/cli/output.js';
+import { checkPromotion, executePromotion } from '../../../src/failover/promote.js';
 
 async function countRows(node: TestCluster, table = 't'): Promise<number | undefined> {
   const rows = await node.query<{ n: string }>(`select count(*) as n from ${table}`).catch(() => undefined);
@@ -183,6 +186,31 @@ describe('promote', () => {
     expect(refused.text).toContain('[FAIL] old leader is not accepting writes');
     expect(refused.text).toContain(`127.0.0.1:${leader.port} is up but refused our query (3D000`);
     expect(refused.code).toBe(3);
+    const [stillReplica] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    expect(stillReplica?.r).toBe(true);
+    await a.stop();
+    await leader.stop();
+  });
+
+  it('checks the old leader again right before pg_promote: one that came back after the checks stops it', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    const config = await configFor(a, 'node_a', leader);
+    await leader.stop();
+    const ctx = await buildContext({
+      global: { config },
+      output: createMemoryOutput(),
+      signal: new AbortController().signal,
+      needBinaries: false,
+    });
+    const plan = await checkPromotion(ctx, { replayTimeoutMs: 10_000 });
+    expect(plan.blocking).toEqual([]);
+    // Between the checks and pg_promote (replay wait, confirmation prompt) the old leader returns.
+    await leader.start();
+    await expect(executePromotion(ctx, plan)).rejects.toMatchObject({
+      exitCode: 3,
+      message: expect.stringContaining('the old leader changed since the checks') as unknown,
+    });
     const [stillReplica] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
     expect(stillReplica?.r).toBe(true);
     await a.stop();
