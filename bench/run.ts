@@ -4,6 +4,7 @@
  */
 const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   bootstrap: () => import('./bootstrap.js'),
+  'wal-push': () => import('./wal-push.js'),
   alerts: () => import('./alerts.js'),
   daemon: () => import('./daemon.js'),
   archive: () => import('./archive.js'),
