@@ -61,3 +61,28 @@ describe('systemd/pgfollower.service', () => {
     expect(result.status).toBe(0);
   });
 });
+
+describe('systemd/pgfollower-archiver.service', () => {
+  const archiverPath = resolve(import.meta.dirname, '../../../systemd/pgfollower-archiver.service');
+
+  it.skipIf(!available)('runs archive push-ahead as postgres and passes systemd-analyze verify', async () => {
+    const unit = readFileSync(archiverPath, 'utf8');
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/pgfollower archive push-ahead$/m);
+    expect(unit.split('\n')).toContain('User=postgres');
+    const dir = await makeTempDir('pgf-unit-');
+    const copy = join(dir, 'pgfollower-archiver.service');
+    writeFileSync(
+      copy,
+      unit.replace(
+        /^ExecStart=\/usr\/bin\/pgfollower /m,
+        `ExecStart=${process.execPath} ${resolve(import.meta.dirname, '../../../dist/src/cli/bin.js')} `,
+      ),
+    );
+    const result = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+    const ours = `${result.stdout}\n${result.stderr}`
+      .split('\n')
+      .filter((l) => l.includes('pgfollower-archiver.service'));
+    expect(ours).toEqual([]);
+    expect(result.status).toBe(0);
+  });
+});
