@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import type { SupervisorService } from './types.js';
 
@@ -41,7 +42,22 @@ export function createSdNotifyService(options: {
   // The watchdog is for our main pid only; WATCHDOG_PID names it when set.
   const watchdogForUs =
     watchdogUsec > 0 && (!options.env.WATCHDOG_PID || Number(options.env.WATCHDOG_PID) === process.pid);
-  const watchdogEveryMs = watchdogForUs ? watchdogUsec / 1000 / 2 : Infinity;
+  let watchdogEveryMs = watchdogForUs ? watchdogUsec / 1000 / 2 : Infinity;
+  let currentWatchdogUsec = watchdogUsec;
+  /**
+   * WATCHDOG=1 follows ticks, which come every monitor.intervalMs plus one tick's time (bounded by
+   * the query and connect timeouts). A WatchdogSec shorter than twice that would have systemd kill
+   * a healthy supervisor run with a long interval: lengthen it at runtime (WATCHDOG_USEC=).
+   */
+  const lengthenWatchdog = (config: Pick<Config, 'monitor' | 'leader'> | undefined): string[] => {
+    if (!watchdogForUs || !config) return [];
+    const tickMs = config.monitor.intervalMs + config.monitor.queryTimeoutMs + config.leader.connectTimeoutMs;
+    const neededUsec = Math.ceil((2 * tickMs + 10_000) * 1000);
+    if (neededUsec <= currentWatchdogUsec) return [];
+    currentWatchdogUsec = neededUsec;
+    watchdogEveryMs = neededUsec / 1000 / 2;
+    return [`WATCHDOG_USEC=${neededUsec}`];
+  };
   const logger = options.logger.child({ component: 'sd-notify' });
   const pending = new Set<Promise<void>>();
   const send = (fields: string[]): void => {
@@ -59,7 +75,11 @@ export function createSdNotifyService(options: {
     name: 'sd-notify',
     start(handle) {
       const latest = handle.latest();
-      send(['READY=1', `STATUS=${latest ? `${latest.state}: ${latest.reason}` : 'running'}`]);
+      send([
+        'READY=1',
+        `STATUS=${latest ? `${latest.state}: ${latest.reason}` : 'running'}`,
+        ...lengthenWatchdog(handle.context?.config),
+      ]);
       let lastWatchdog = now();
       let lastState = latest?.state;
       const onSnapshot = (snapshot: { state: string; reason: string }): void => {
@@ -76,12 +96,18 @@ export function createSdNotifyService(options: {
       };
       const onStopping = ({ reason }: { reason: string }): void =>
         send(['STOPPING=1', `STATUS=stopping: ${reason}`]);
+      const onReload = ({ config }: { config: Config }): void => {
+        const fields = lengthenWatchdog(config);
+        if (fields.length > 0) send(fields);
+      };
       handle.events.on('snapshot', onSnapshot);
       handle.events.on('supervisor:stopping', onStopping);
+      handle.events.on('config:reload', onReload);
       return {
         stop: async () => {
           handle.events.off('snapshot', onSnapshot);
           handle.events.off('supervisor:stopping', onStopping);
+          handle.events.off('config:reload', onReload);
           // Let STOPPING=1 (sent on 'supervisor:stopping') reach systemd before the process exits.
           await Promise.allSettled([...pending]);
         },

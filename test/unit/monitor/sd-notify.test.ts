@@ -45,4 +45,41 @@ describe('sd-notify service', () => {
     events.emit('snapshot', first);
     expect(sent).toHaveLength(4);
   });
+
+  it('lengthens WatchdogSec when ticks come further apart than it allows (long monitor.intervalMs)', async () => {
+    const sent: string[][] = [];
+    let now = 0;
+    const service = createSdNotifyService({
+      env: { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000' },
+      logger: createSilentLogger(),
+      notify: async (fields) => {
+        sent.push([...fields]);
+      },
+      now: () => now,
+    });
+    if (!service) throw new Error('expected a service');
+    const events = new EventEmitter<SupervisorEvents>();
+    const first = previousSnapshot(unclassified(), 'streaming');
+    const config = (intervalMs: number) => ({
+      monitor: { intervalMs, queryTimeoutMs: 3000 },
+      leader: { connectTimeoutMs: 5000 },
+    });
+    const handle = {
+      events,
+      latest: () => first,
+      context: { config: config(1000) },
+    } as unknown as SupervisorHandle;
+    const running = await service.start(handle);
+    // Defaults (1 s ticks) fit the unit's 30 s: nothing to change.
+    expect(sent[0]).toEqual(['READY=1', 'STATUS=streaming: recorded']);
+    // Reloaded to one tick a minute: ticks (and so WATCHDOG=1) come > 60 s apart; 30 s would kill it.
+    events.emit('config:reload', {
+      config: config(60_000),
+    } as unknown as SupervisorEvents['config:reload'][0]);
+    expect(sent[1]).toEqual(['WATCHDOG_USEC=146000000']);
+    now = 73_000;
+    events.emit('snapshot', first);
+    expect(sent[2]).toEqual(['WATCHDOG=1']);
+    await running.stop();
+  });
 });
