@@ -374,6 +374,19 @@ async function explainCloneFailure(
       ctx.logger.error({ err: restoreError }, 'could not put the previous directory back');
     }
   }
+  if (existsSync(rewindMarker(plan.dataDirectory))) {
+    // pg_rewind started on that directory and did not finish: it may be half rewound, and started
+    // as is it would run on silently inconsistent data. Never offer it as a way back.
+    return new PgFollowerError(
+      'REBUILD_FAILED',
+      `rebuild by clone failed: ${cause}\nthe previous data directory is kept at ${old}, but an unfinished pg_rewind may have changed it (${rewindMarker(plan.dataDirectory)}): do not start it`,
+      ExitCode.FAILED,
+      {
+        cause: error,
+        hint: `fix the cause above and run pgfollower rebuild --leader '${maskConninfo(plan.leaderConninfo)}' --clone --yes again (it clones into ${plan.dataDirectory}); keep ${old} until the new copy streams`,
+      },
+    );
+  }
   return new PgFollowerError(
     'REBUILD_FAILED',
     `rebuild by clone failed: ${cause}\nthe previous data directory is kept, untouched, at ${old}`,

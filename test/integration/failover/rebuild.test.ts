@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cloneFollower, createLeader, pgbench, waitFor, type TestCluster } from '../../helpers/cluster.js';
@@ -126,6 +126,29 @@ describe('rebuild and follow guards', () => {
     expect(follow.code).toBe(3);
     expect(follow.text).toContain('[FAIL] this node is a follower');
     expect(await leader.isRunning()).toBe(true);
+    await leader.stop();
+  });
+
+  it('a clone that fails after an interrupted pg_rewind does not call the kept directory untouched', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    await a.stop();
+    // What an interrupted pg_rewind leaves next to the directory it was changing.
+    writeFileSync(`${a.dataDirectory}.rewind-in-progress`, '{"started":"earlier"}\n');
+    const config = await configFor(a, 'node_a', leader);
+    // pg_basebackup refuses a rate this low at once: the clone fails after the move aside.
+    const failed = await run(['--config', config, 'rebuild', '--yes', '--max-rate', '1']);
+    expect(failed.text).toContain('an earlier pg_rewind was interrupted');
+    expect(failed.code).toBe(1);
+    const kept = /the previous data directory is kept at (\S+), but an unfinished pg_rewind/.exec(
+      failed.text,
+    )?.[1];
+    expect(kept, failed.text).toBeDefined();
+    expect(failed.text).toContain('do not start it');
+    expect(failed.text).not.toContain('untouched');
+    expect(failed.text).not.toContain(`mv ${kept}`);
+    expect(existsSync(join(kept ?? '/nonexistent', 'PG_VERSION'))).toBe(true);
+    expect(existsSync(a.dataDirectory)).toBe(false);
     await leader.stop();
   });
 
