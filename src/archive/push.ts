@@ -52,7 +52,15 @@ async function pushOnce(ctx: Context, store: ArchiveStore, path: string): Promis
     });
   }
   // Never archive garbage: a damaged file here would be restored later as if it were WAL.
-  verifyWalFile(file, raw);
+  try {
+    verifyWalFile(file, raw);
+  } catch (error) {
+    throw new ArchiveError(`refusing to archive ${path}: ${(error as Error).message}`, {
+      cause: error,
+      code: 'WAL_FILE_INVALID',
+      hint: 'this is not a WAL file PostgreSQL wrote for that name: check archive_command passes %p, and the data directory and disk for damage; nothing was archived',
+    });
+  }
   const digest = sha256(raw);
   const log = ctx.logger.child({ component: 'wal-push', file: name, archive: store.description });
 
