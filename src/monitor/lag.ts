@@ -39,7 +39,13 @@ export class LagTracker {
 
   private observeLeader(at: number, lsn: bigint): void {
     const last = this.history[this.history.length - 1];
-    if (last && lsn <= last.lsn) return;
+    if (last && lsn < last.lsn) {
+      // One server's WAL position never goes back: this is another leader (failover, a promoted
+      // standby that was behind). The old leader's history would date lag from its positions.
+      this.history = [{ at, lsn }];
+      return;
+    }
+    if (last && lsn === last.lsn) return;
     this.history.push({ at, lsn });
     if (this.history.length > this.maxEntries) this.history.splice(0, this.history.length - this.maxEntries);
   }

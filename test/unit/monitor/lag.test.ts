@@ -82,6 +82,22 @@ describe('LagTracker', () => {
     expect(lag.compute(T0 + 91_000, replayAt('0/3000148'), at('0/3100000')).replayLagSeconds).toBe(30);
   });
 
+  it('forgets the old leader when a new one (behind it) takes over', () => {
+    const lag = new LagTracker();
+    lag.compute(T0, replayAt('0/5000000'), at('0/5000000'));
+    lag.compute(T0 + 1000, replayAt('0/5000000'), at('0/9000000'));
+    // Failover to a standby that had only 0/6000000; this follower replays it at once.
+    lag.compute(T0 + 600_000, replayAt('0/5000000'), at('0/6000000'));
+    const l = lag.compute(
+      T0 + 605_000,
+      replayAt('0/5800000', { lastReplayTimestamp: T0 + 604_000 }),
+      at('0/6000000', {}, T0 + 605_000),
+    );
+    expect(l.replayLagBytes).toBe(parseLsn('0/6000000') - parseLsn('0/5800000'));
+    // Behind the new leader since it was first seen, not since the old leader's 0/9000000.
+    expect(l.replayLagSeconds).toBe(5);
+  });
+
   it('no bytes when the leader is unreachable, nothing for a primary', () => {
     expect(new LagTracker().compute(T0, replayAt('0/1000000'), down).replayLagBytes).toBeNull();
     const primary = ok(localSample({ inRecovery: false }));
