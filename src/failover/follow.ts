@@ -226,6 +226,33 @@ export async function executeFollow(
   if (plan.slotName && !plan.leader.inRecovery) {
     slotCreated = await ensureSlot(ctx, plan.leaderConninfo, plan.slotName);
   }
+  try {
+    return await repointAndWait(ctx, tools, plan, dataDirectory, options, started, slotCreated);
+  } catch (error) {
+    if (!slotCreated || !plan.slotName || !(error instanceof PgFollowerError)) throw error;
+    // The slot we just created keeps WAL on the new leader for this node: say so, or a node
+    // that is then abandoned fills the new leader's disk.
+    throw new PgFollowerError(
+      error.code,
+      `${error.message}\nreplication slot ${plan.slotName} was created on ${describeConninfo(plan.leaderConninfo)} for this node and is kept: it holds WAL there until this node streams`,
+      error.exitCode,
+      {
+        cause: error,
+        hint: `${error.hint ?? 'fix the cause above'}; if you give up on this node instead, run SELECT pg_drop_replication_slot('${plan.slotName}') on the new leader`,
+      },
+    );
+  }
+}
+
+async function repointAndWait(
+  ctx: Context,
+  tools: PgTools,
+  plan: FollowPlan,
+  dataDirectory: string,
+  options: { timeoutMs: number },
+  started: number,
+  slotCreated: boolean,
+): Promise<FollowResult> {
   const primaryConninfo = withApplicationName(plan.leaderConninfo, ctx.config.node.name);
   const changes = {
     primary_conninfo: primaryConninfo,
