@@ -73,10 +73,15 @@ export class LagTracker {
       const beyond = this.history[1];
       return beyond ? Math.max(0, (takenAt - beyond.at) / 1000) : 0;
     }
-    // Behind since before we started watching: the commit timestamp is the best estimate left,
-    // and never less than what we watched ourselves.
+    // Behind since before we started watching (the first tick, and every one-shot status/check).
+    // The leader's own measure comes first: pg_stat_replication.replay_lag is the age of the WAL
+    // this standby last replayed. The last replayed commit is only an upper bound: a leader that
+    // writes WAL without commits (a long bulk load, vacuum) leaves it hours old while the follower
+    // is a few kB behind. Never less than what we watched ourselves.
     const watched = Math.max(0, (takenAt - first.at) / 1000);
-    if (leader.ok && local.lastReplayTimestamp !== null) {
+    const leaderSays = leader.value.replication?.replayLagSeconds ?? null;
+    if (leaderSays !== null) return Math.max(watched, leaderSays);
+    if (local.lastReplayTimestamp !== null) {
       return Math.max(watched, (leader.value.leaderNow - local.lastReplayTimestamp) / 1000);
     }
     // Behind, but since when is unknown (first look, no replayed commit yet): say so, not 0.

@@ -71,6 +71,27 @@ describe('LagTracker', () => {
     expect(without.replayLagSeconds).toBeNull();
   });
 
+  it("behind at first look with no recent commit (a bulk load): the leader's replay_lag, not the commit age", () => {
+    const replication = {
+      applicationName: 'replica_a',
+      state: 'streaming',
+      sentLsn: parseLsn('0/3000000'),
+      writeLsn: parseLsn('0/3000000'),
+      flushLsn: parseLsn('0/3000000'),
+      replayLsn: parseLsn('0/2FFF000'),
+      writeLagSeconds: 0.001,
+      flushLagSeconds: 0.002,
+      replayLagSeconds: 0.004,
+    };
+    const l = new LagTracker().compute(
+      T0,
+      replayAt('0/2FFF000', { lastReplayTimestamp: T0 - 3_600_000 }),
+      at('0/3000000', { replication }),
+    );
+    expect(l.replayLagBytes).toBe(4096n);
+    expect(l.replayLagSeconds).toBe(0.004);
+  });
+
   it('no seconds while the leader is unreachable: a partitioned follower is not "0 s behind"', () => {
     const lag = new LagTracker();
     expect(lag.compute(T0, replayAt('0/3000148'), at('0/3000148')).replayLagSeconds).toBe(0);
