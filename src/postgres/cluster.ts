@@ -127,7 +127,9 @@ export async function appendConf(
 export function formatGucValue(value: string | number | boolean): string {
   if (typeof value === 'number') return String(value);
   if (typeof value === 'boolean') return value ? 'on' : 'off';
-  return `'${value.replace(/'/g, "''")}'`;
+  // PostgreSQL's configuration-file parser reads backslash escapes inside quotes (\\b, \\n, \\'),
+  // so a backslash must be doubled as well (as ALTER SYSTEM writes it) or the value changes.
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
 /** The postmaster's pid from postmaster.pid, if the file exists. */

@@ -34,7 +34,8 @@ export function readAutoConf(dataDirectory: string): Map<string, string> {
 function unquote(value: string): string {
   const v = value.trim();
   if (v.startsWith("'") && v.endsWith("'") && v.length >= 2) {
-    return v.slice(1, -1).replace(/''/g, "'").replace(/\\'/g, "'").replace(/\\\\/g, '\\');
+    // One pass: '' is a quote, a backslash escapes the next character (what PostgreSQL reads).
+    return v.slice(1, -1).replace(/''|\\(.)/g, (_m, c: string | undefined) => c ?? "'");
   }
   return v.replace(/\s+#.*$/, '');
 }
