@@ -122,6 +122,16 @@ export async function planRebuild(
         // A node on a newer timeline than the "leader" is most likely the promoted leader itself,
         // and --leader (or a stale leader.conninfo) names the old one: rebuilding would throw away
         // every write since the promotion.
+        // A primary's directory on the very timeline of the "leader": nobody was promoted, so the
+        // "leader" is a standby (of this node, most likely) and this node may hold commits it lacks.
+        if (!wasStandby && verdict.kind === 'same-timeline') {
+          checks.push({
+            name: 'the leader was promoted after this node',
+            ok: false,
+            detail: `this node is a primary's data directory on timeline ${local.timeline}, and ${where} is on the same timeline${identity.inRecovery ? ' and still a standby' : ''}: nobody was promoted, so this node may still be the leader; promote the new leader first (pgfollower promote there), then rebuild this node from it`,
+            numbers: { local_timeline: local.timeline, leader_timeline: identity.timeline },
+          });
+        }
         if (local.timeline > identity.timeline) {
           checks.push({
             name: 'this node is not newer than the leader',

@@ -152,6 +152,23 @@ describe('rebuild and follow guards', () => {
     await leader.stop();
   });
 
+  it('rebuild refuses a stopped leader whose --leader is still its standby (nobody promoted)', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    await leader.query('create table t(id int)');
+    await leader.stop();
+    // The operator forgot to promote a: rebuilding the leader from it would replace the leader.
+    const config = await configFor(leader, 'old_leader', a);
+    const refused = await run(['--config', config, 'rebuild', '--leader', a.conninfo, '--yes']);
+    expect(refused.text).toContain('[FAIL] the leader was promoted after this node');
+    expect(refused.text).toContain('and still a standby');
+    expect(refused.code).toBe(3);
+    expect(existsSync(join(leader.dataDirectory, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(join(leader.dataDirectory, 'standby.signal'))).toBe(false);
+    expect(readdirSync(dirname(leader.dataDirectory)).filter((e) => e.includes('.old-'))).toEqual([]);
+    await a.stop();
+  });
+
   it('rebuild refuses on the promoted node when --leader names the old leader (newer timeline here)', async () => {
     const leader = await createLeader({ settings: { wal_log_hints: 'on' } });
     const a = await cloneFollower(leader, { slot: 'node_a' });
