@@ -1,7 +1,7 @@
 import { formatBytes } from '../config/units.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, parseWalFileName, walFileName } from '../postgres/lsn.js';
 import { HIDDEN_RECEIVER_STATUS } from './queries.js';
-import type { FollowerState, Snapshot } from './snapshot.js';
+import type { FollowerState, LocalSample, Snapshot } from './snapshot.js';
 
 /** A snapshot before classification: every fact, no verdict yet. */
 export type UnclassifiedSnapshot = Omit<Snapshot, 'state' | 'reason' | 'neededSegment' | 'replayProgressAt'>;
@@ -65,10 +65,7 @@ export function classify(
   // What a source must deliver next: WAL the receiver already flushed to the local pg_wal (replay
   // lagging behind it, e.g. recovery_min_apply_delay or a short receiver restart) is not needed from
   // the leader, whose slot lets it recycle everything before that flush position.
-  const fetchLsn =
-    replayLsn !== null && node.receiveLsn !== null && node.receiveLsn > replayLsn
-      ? node.receiveLsn
-      : replayLsn;
+  const fetchLsn = fetchPosition(node);
   const neededSegment =
     fetchLsn !== null && node.timeline !== null ? walFileName(node.timeline, fetchLsn, segmentSize) : null;
   const receiver = node.walReceiver;
@@ -161,6 +158,12 @@ export function classify(
     neededSegment,
     replayProgressAt,
   };
+}
+
+/** Where a source (leader or archive) must deliver from: past what the receiver already flushed. */
+export function fetchPosition(node: Pick<LocalSample, 'replayLsn' | 'receiveLsn'>): bigint | null {
+  const { replayLsn, receiveLsn } = node;
+  return replayLsn !== null && receiveLsn !== null && receiveLsn > replayLsn ? receiveLsn : replayLsn;
 }
 
 function segNo(name: string, segmentSize: bigint): bigint {

@@ -4,7 +4,7 @@ import type { ArchiveProbe, SnapshotInProgress } from '../daemon/types.js';
 import type { Context } from '../context.js';
 import { localConninfo } from '../postgres/client.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, walFileName } from '../postgres/lsn.js';
-import { classify } from './classify.js';
+import { classify, fetchPosition } from './classify.js';
 import { PersistentConnection, toSourced, type Attempt } from './connection.js';
 import { LagTracker, SlotForecaster } from './lag.js';
 import { LeaderQuery, queryLocal } from './queries.js';
@@ -91,9 +91,11 @@ export class Monitor {
 
     const lag = this.lag.compute(takenAt, local, leader);
     const segmentSize = (leader.ok ? leader.value.walSegmentSizeBytes : null) ?? DEFAULT_WAL_SEGMENT_SIZE;
+    // The same segment classify names: the archive is asked about what the follower still needs.
+    const fetchLsn = local.ok && local.value.inRecovery ? fetchPosition(local.value) : null;
     const neededSegment =
-      local.ok && local.value.inRecovery && local.value.replayLsn !== null && local.value.timeline !== null
-        ? walFileName(local.value.timeline, local.value.replayLsn, segmentSize)
+      local.ok && fetchLsn !== null && local.value.timeline !== null
+        ? walFileName(local.value.timeline, fetchLsn, segmentSize)
         : null;
 
     let archive: Sourced<ArchiveSample> | null = null;
