@@ -27,8 +27,9 @@ export class LagTracker {
     const leaderLsn = leader.ok ? leader.value.currentLsn : null;
     const replayLagBytes = leaderLsn !== null && replayLsn !== null ? positive(leaderLsn - replayLsn) : null;
     // A receiver that has received nothing since startup reports null: then it is as far behind as replay.
+    // Replay past the received position (archive recovery) counts as received too.
     const received =
-      receiveLsn !== null && replayLsn !== null && receiveLsn < replayLsn ? replayLsn : receiveLsn;
+      replayLsn !== null && (receiveLsn === null || receiveLsn < replayLsn) ? replayLsn : receiveLsn;
     const receiveLagBytes = leaderLsn !== null && received !== null ? positive(leaderLsn - received) : null;
     return {
       replayLagBytes,

@@ -54,6 +54,11 @@ describe('LagTracker', () => {
     const l = lag.compute(T0, local, at('0/5000000'));
     expect(l.receiveLagBytes).toBe(0n);
     expect(l.replayLagBytes).toBe(16n * 1024n * 1024n);
+    // Nothing received since startup (pg_last_wal_receive_lsn() is NULL): as far behind as replay.
+    const archiveOnly = ok(localSample({ receiveLsn: null, replayLsn: parseLsn('0/4000000') }));
+    expect(new LagTracker().compute(T0, archiveOnly, at('0/5000000')).receiveLagBytes).toBe(
+      16n * 1024n * 1024n,
+    );
   });
 
   it('behind at first look: the commit timestamp estimates, unknown without one', () => {
