@@ -40,6 +40,8 @@ export async function startSupervisor(
   let stopReason = 'stopped';
   let stateSince = ctx.clock.now();
   let lastReminderAt = ctx.clock.now();
+  /** Whether the slot was lost (or missing) the last time the leader answered. */
+  let slotLost = false;
 
   const onOuterAbort = (): void => {
     stop(reasonOf(ctx.signal.reason)).catch(() => undefined);
@@ -134,9 +136,12 @@ export async function startSupervisor(
       if (snapshot.state === 'stalled') emit('wal:stalled', { segment: snapshot.neededSegment, snapshot });
     }
 
+    // Compared with the last tick the leader answered: a leader that drops out and comes back
+    // does not make an old loss new (nor log and emit it again).
     const slot = snapshot.leader.ok ? snapshot.leader.value.slot : null;
-    const prevSlot = previous?.leader.ok ? previous.leader.value.slot : undefined;
-    if (slot && isLost(slot) && (prevSlot === undefined || prevSlot === null || !isLost(prevSlot))) {
+    const wasLost = slotLost;
+    if (snapshot.leader.ok) slotLost = slot !== null && isLost(slot);
+    if (slot && isLost(slot) && !wasLost) {
       logger.error(
         { slot: slot.name, walStatus: slot.walStatus, exists: slot.exists },
         slot.exists

@@ -144,6 +144,16 @@ describe('supervisor states against real clusters', () => {
     expect(growing?.retainedBytes ?? 0n).toBeGreaterThan(0n);
     const snap = supervisor.latest();
     expect(snap?.leader.ok && snap.leader.value.slot?.walStatus).toBe('lost');
+    // The leader drops out and comes back: the loss is old news, not a second 'slot:lost'.
+    let lostEvents = 0;
+    supervisor.events.on('slot:lost', () => lostEvents++);
+    await leader.stop();
+    await waitFor('leader seen unreachable', async () => supervisor.latest()?.leader.ok === false);
+    await leader.start();
+    await waitFor('leader seen again', async () => supervisor.latest()?.leader.ok === true, {
+      timeoutMs: 30_000,
+    });
+    expect(lostEvents).toBe(0);
 
     await follower.start();
     const stalled = await waitForState(supervisor, 'stalled', 60_000);
