@@ -69,10 +69,12 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
       : doc.role === 'primary'
         ? 'primary (not following)'
         : `lag ${formatBytes(doc.lagBytes ?? 0)}, ${(doc.replayLagSeconds ?? 0).toFixed(0)}s`;
+  // An unknown value is a bare `U`: with a unit attached ("UB") parsers such as Icinga 2's reject it.
+  const value = (v: string | number | null, uom: string): string => (v === null ? 'U' : `${v}${uom}`);
   const perf = [
-    `lag_bytes=${doc.lagBytes ?? 'U'}B;${t.warnLagBytes};${t.critLagBytes};0`,
-    `lag_seconds=${doc.replayLagSeconds === null ? 'U' : doc.replayLagSeconds.toFixed(3)}s;${t.warnLagSeconds};${t.critLagSeconds};0`,
-    `receive_lag_bytes=${doc.receiveLagBytes ?? 'U'}B;;;0`,
+    `lag_bytes=${value(doc.lagBytes, 'B')};${t.warnLagBytes};${t.critLagBytes};0`,
+    `lag_seconds=${value(doc.replayLagSeconds === null ? null : doc.replayLagSeconds.toFixed(3), 's')};${t.warnLagSeconds};${t.critLagSeconds};0`,
+    `receive_lag_bytes=${value(doc.receiveLagBytes, 'B')};;;0`,
     `timeline=${doc.timeline ?? 'U'}`,
   ];
   if (doc.slot.safeWalSizeBytes !== null) perf.push(`slot_safe_wal_size=${doc.slot.safeWalSizeBytes}B;;;0`);

@@ -64,7 +64,7 @@ describe('check', () => {
       t,
     );
     expect(r.code).toBe(1);
-    expect(r.line).toMatch(/lag_bytes=UB/);
+    expect(r.line).toMatch(/ lag_bytes=U;67108864;1073741824;0 lag_seconds=U;60;300;0 /);
   });
 
   it('the status document and its human summary name state, numbers and the next step', () => {
