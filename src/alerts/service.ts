@@ -79,6 +79,8 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
         const outboxNow = outbox.map((e) => ({ notification: e.notification, channels: [...e.channels] }));
         writing = writing.then(() =>
           saveAlertState(stateFile, stateNow, outboxNow).catch((error: unknown) => {
+            // Not on disk: the next persist must write it even when nothing changed meanwhile.
+            if (persisted === text) persisted = '';
             logger.error(
               { stateFile, err: String(error) },
               `cannot write alert state ${stateFile}: ${String(error)}; a restart may page firing alerts again`,

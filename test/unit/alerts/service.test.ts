@@ -61,6 +61,38 @@ function fakeHandle(
 }
 
 describe('alert service', () => {
+  it('writes the state again after a failed write, although nothing changed since', async () => {
+    const { rmSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'pgf-alert-svc-'));
+    // A file where the state directory should be: the first write fails (ENOTDIR).
+    writeFileSync(join(dir, 'state'), 'not a directory');
+    const stateFile = join(dir, 'state', 'alerts.json');
+    const { Writable } = await import('node:stream');
+    const { createLogger } = await import('../../../src/logging/logger.js');
+    const logged: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged.push(chunk.toString());
+        done();
+      },
+    });
+    const handle = fakeHandle({
+      ...makeContext({ channels: [] }),
+      logger: createLogger({ level: 'error', format: 'json', destination }),
+    });
+    const running = await createAlertService({ stateFile }).start(handle);
+    const t = Date.now();
+    handle.events.emit('snapshot', makeSnapshot(t, { state: 'stalled' }));
+    await waitForCount(() => logged.filter((l) => l.includes('cannot write alert state')).length, 1);
+    expect(existsSync(stateFile)).toBe(false);
+    rmSync(join(dir, 'state'));
+    // The same facts again: the state text is unchanged, but it never reached the disk.
+    handle.events.emit('snapshot', makeSnapshot(t + 1000, { state: 'stalled' }));
+    await running.stop();
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as AlertState;
+    expect(saved.alerts.stalled?.phase).toBe('firing');
+  });
+
   it('persists the firing alert before delivering it, forwards lifecycle events, reloads channels', async () => {
     const first = await startReceiver();
     const second = await startReceiver();
