@@ -141,7 +141,16 @@ export async function planRebuild(
           });
         }
       } catch (error) {
-        checks.push({ name: 'history', ok: true, detail: `could not compare: ${(error as Error).message}` });
+        // A stopped, broken directory is what rebuild is for; but a server that runs and does not
+        // answer could be the current leader, and the guards above could not look.
+        const running = (await serverStatus(tools, dataDirectory).catch(() => 'unknown')) === 'running';
+        checks.push({
+          name: 'history',
+          ok: !running,
+          detail: running
+            ? `could not ask the local server, which is running: ${(error as Error).message}; fix node.host/node.port/node.user so pgfollower can connect, or stop it (pg_ctl stop -D ${dataDirectory} -m fast) if it is not the leader`
+            : `could not compare: ${(error as Error).message}`,
+        });
       }
       if (await isSameServer(ctx, options.leader)) {
         checks.push({

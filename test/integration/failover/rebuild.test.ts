@@ -190,6 +190,21 @@ describe('rebuild and follow guards', () => {
     expect(await countRows(a, 'select count(*) as n from after_promote')).toBe(1);
     const [stillPrimary] = await a.query<{ r: boolean }>('select pg_is_in_recovery() as r');
     expect(stillPrimary?.r).toBe(false);
+    // Same mistake with a config that cannot log in to the local server: it must not pass blind.
+    const blind = await configFor(a, 'node_a', leader, {
+      node: {
+        name: 'node_a',
+        dataDirectory: a.dataDirectory,
+        port: a.port,
+        host: a.socketDirectory,
+        user: 'nosuchuser',
+      },
+    });
+    const unseen = await run(['--config', blind, 'rebuild', '--yes']);
+    expect(unseen.text).toContain('[FAIL] history: could not ask the local server, which is running');
+    expect(unseen.code).toBe(3);
+    expect(await a.isRunning()).toBe(true);
+    expect(await countRows(a, 'select count(*) as n from after_promote')).toBe(1);
     await leader.stop();
     await a.stop();
   });
