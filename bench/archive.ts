@@ -358,6 +358,40 @@ export async function run(): Promise<void> {
       method: 'pgfollower s3 via s3rver (lz4, prefetch 16)',
       seconds: await catchUp('pgfollower s3', (d) => withData(s3Config, d, configs.s3 as string), s3Tree),
     });
+    // S3 without compression (the default codec), pushed in-process like fs-none above.
+    const s3NoneTree = {
+      ...s3Tree,
+      archive: {
+        ...s3Tree.archive,
+        s3: { ...s3Tree.archive.s3, prefix: 'bench-none/' },
+        compression: 'none',
+      },
+    };
+    const s3NoneFile = join(root, 'pgfollower-s3-none.json');
+    await writeFile(s3NoneFile, JSON.stringify(s3NoneTree));
+    await own(s3NoneFile);
+    {
+      const ctx = ctxFor(s3NoneTree, '/nonexistent');
+      const store = openArchiveStore(ctx.config);
+      for (const seg of segments) await pushWal(ctx, store, join(dirs.raw, seg));
+      store.close();
+    }
+    const s3NoneConfig = loadConfig({
+      overrides: {
+        ...s3NoneTree,
+        archive: {
+          ...s3NoneTree.archive,
+          command: `${Object.entries(S3_ENV)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')} '${node}' '${cli}'`,
+        },
+      },
+      env: {},
+    });
+    rows.push({
+      method: 'pgfollower s3 via s3rver (no compression, prefetch 16)',
+      seconds: await catchUp('pgfollower s3 none', (d) => withData(s3NoneConfig, d, s3NoneFile), s3NoneTree),
+    });
     if (pgbackrest) {
       rows.push({
         method: 'pgBackRest archive-get async (lz4, process-max 2)',
