@@ -340,7 +340,7 @@ async function checkReplay(
   };
 }
 
-function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn: Lsn } | null): CheckResult {
+export function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn: Lsn } | null): CheckResult {
   if (peers.length === 0) {
     return { name: CHECK.peers, ok: true, detail: 'no peers configured (cluster.peers or --peers)' };
   }
@@ -354,7 +354,11 @@ function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn: Lsn } 
     };
   }
   const unreachable = peers.filter((p): p is Extract<PeerPosition, { ok: false }> => !p.ok);
-  const reachable = peers.filter((p): p is Extract<PeerPosition, { ok: true }> => p.ok);
+  // A peer that did not say its timeline (0) is compared as if on ours: judged by LSN rather than
+  // never counted as ahead.
+  const reachable = peers
+    .filter((p): p is Extract<PeerPosition, { ok: true }> => p.ok)
+    .map((p) => (p.timeline === 0 && ours ? { ...p, timeline: ours.timeline } : p));
   const numbers: Record<string, string> = {};
   if (ours) numbers.ours = `${ours.timeline}:${formatLsn(ours.lsn)}`;
   for (const p of reachable) numbers[p.label] = `${p.timeline}:${formatLsn(p.lsn)}`;
@@ -499,20 +503,28 @@ export async function executePromotion(
     // if it is ever rebuilt or re-pointed as a follower.
     const removedSettings: string[] = [];
     const warnings: string[] = [];
-    const stale = await client.query<{ name: string; setting: string; sourcefile: string | null }>(
-      `SELECT name, setting, sourcefile FROM pg_settings
-        WHERE name IN ('primary_conninfo', 'primary_slot_name') AND setting <> ''`,
-    );
-    const inAutoConf = stale.rows.filter(
-      (r) => r.sourcefile === null || r.sourcefile.endsWith('postgresql.auto.conf'),
-    );
-    if (inAutoConf.length > 0) {
-      await alterSystem(client, Object.fromEntries(inAutoConf.map((r) => [r.name, null])));
-      removedSettings.push(...inAutoConf.map((r) => r.name));
-    }
-    for (const r of stale.rows.filter((row) => !inAutoConf.includes(row))) {
+    // The node is promoted now: a failure in this tidy-up is a warning, never a failed promote
+    // (exit 1 here would send the operator after a problem that does not exist, without the next steps).
+    try {
+      const stale = await client.query<{ name: string; setting: string; sourcefile: string | null }>(
+        `SELECT name, setting, sourcefile FROM pg_settings
+          WHERE name IN ('primary_conninfo', 'primary_slot_name') AND setting <> ''`,
+      );
+      const inAutoConf = stale.rows.filter(
+        (r) => r.sourcefile === null || r.sourcefile.endsWith('postgresql.auto.conf'),
+      );
+      if (inAutoConf.length > 0) {
+        await alterSystem(client, Object.fromEntries(inAutoConf.map((r) => [r.name, null])));
+        removedSettings.push(...inAutoConf.map((r) => r.name));
+      }
+      for (const r of stale.rows.filter((row) => !inAutoConf.includes(row))) {
+        warnings.push(
+          `${r.name} is set in ${r.sourcefile}: remove it there by hand (it is ignored on a primary)`,
+        );
+      }
+    } catch (error) {
       warnings.push(
-        `${r.name} is set in ${r.sourcefile}: remove it there by hand (it is ignored on a primary)`,
+        `promoted, but removing primary_conninfo / primary_slot_name failed (${(error as Error).message}): run ALTER SYSTEM RESET primary_conninfo; ALTER SYSTEM RESET primary_slot_name; SELECT pg_reload_conf(); on this node (they are ignored on a primary)`,
       );
     }
     return {

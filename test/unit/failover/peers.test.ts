@@ -70,3 +70,22 @@ describe('archive drain', () => {
     ).toBe(256n);
   });
 });
+
+describe('the peers check', () => {
+  it('counts a peer that did not report its timeline as ahead when its LSN is', async () => {
+    const { checkPeers } = await import('../../../src/failover/promote.js');
+    const peer = {
+      peer: 'http://b:8008',
+      label: 'b',
+      ok: true as const,
+      via: 'http' as const,
+      inRecovery: true,
+      timeline: 0,
+      lsn: 200n,
+    };
+    const check = checkPeers([peer], { timeline: 2, lsn: 100n });
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain('b');
+    expect(checkPeers([{ ...peer, lsn: 50n }], { timeline: 2, lsn: 100n }).ok).toBe(true);
+  });
+});
