@@ -41,9 +41,9 @@ export const archiveSection = z
         checksums: z.enum(['when-supported', 'when-required']).default('when-supported'),
       })
       .optional(),
-    // none by benchmark (docs/benchmarks/archive.md): on two cores decompressing in the prefetcher
-    // competes with replay; lz4 saves ~3x space for ~2x catch-up time there.
-    compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
+    // Default by store, from `npm run bench archive`: uncompressed is fastest from a local
+    // directory (0.92x of cp), lz4 from S3 where bytes over the wire cost more (1.19x vs 2.26x).
+    compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).optional(),
     /** Segments fetched ahead of replay into the spool (0 = no prefetch). */
     prefetch: z.number().int().min(0).max(256).default(16),
     /** Parallel downloads of the prefetcher. */
@@ -97,7 +97,11 @@ export const archiveSection = z
         message: `zstd needs Node.js 22.15 or newer (node:zlib zstd); this is ${process.version}: use lz4 or gzip`,
       });
     }
-  });
+  })
+  .transform((archive) => ({
+    ...archive,
+    compression: archive.compression ?? (archive.type === 's3' ? ('lz4' as const) : ('none' as const)),
+  }));
 
 /** node:zlib gained zstd in Node 22.15; pgfollower uses it only there rather than a native add-on. */
 export function zstdAvailable(): boolean {
