@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
+import { selfCommand } from '../cli/self.js';
 import { spoolDirectoryFor } from './spool.js';
 
 export interface RestoreCommandOptions {
@@ -27,7 +27,7 @@ export function restoreCommandFor(
   options: RestoreCommandOptions = {},
 ): string | undefined {
   if (config.archive.type === 'none') return undefined;
-  const base = config.archive.command ?? defaultCommand();
+  const base = config.archive.command ?? selfCommand().map(shellQuote).join(' ');
   const configArg = options.configFile ? ` --config ${shellQuote(resolve(options.configFile))}` : '';
   const fallback = `${base}${configArg} wal-fetch %f %p`;
   const spool = config.archive.prefetch > 0 ? spoolDirectoryFor(config) : undefined;
@@ -41,12 +41,6 @@ export function restoreCommandFor(
     ? `mv -f ${dir}%f %p 2>/dev/null || ${wait} || { [ -n "$(find ${dir}%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ${fallback}`
     : fallback;
   return command;
-}
-
-/** This very program: node and the built bin.js by absolute path (PATH differs under PostgreSQL). */
-function defaultCommand(): string {
-  const bin = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
-  return `${shellQuote(process.execPath)} ${shellQuote(bin)}`;
 }
 
 /**
