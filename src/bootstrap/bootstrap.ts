@@ -109,7 +109,11 @@ export async function bootstrapFollower(
     let existingSlot = slotRead;
 
     const leaderMajor = Math.floor(leader.serverVersionNum / 10000);
-    const bin: PgBinaries = config.node.binDir ? ctx.bin : await findPgBinaries({ major: leaderMajor });
+    // Look again only when the programs found at start are of another major than the leader's.
+    const bin: PgBinaries =
+      config.node.binDir || ctx.bin.major === leaderMajor
+        ? ctx.bin
+        : await findPgBinaries({ major: leaderMajor });
     const tools: PgTools = { exec: ctx.exec, bin, signal: ctx.signal };
     const directoryState = inspectDirectory(dataDirectory);
     const checks = evaluatePreflight({
