@@ -6,16 +6,14 @@
  *   PGF_BENCH_SCALE=10 npm run bench bootstrap
  *   PGF_BENCH_ROUNDS=3 ...
  */
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
-import { createExec, resolveRunAs } from '../src/exec/run.js';
-import { findPgBinaries } from '../src/postgres/binaries.js';
-import { initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+import { startBenchLeader } from './leader.js';
+import { stopServer } from '../src/postgres/cluster.js';
 import { withClient } from '../src/postgres/client.js';
 
 const bin_js = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
@@ -28,40 +26,14 @@ function median(values: number[]): number {
 export async function run(): Promise<void> {
   const scale = Number(process.env.PGF_BENCH_SCALE ?? 65);
   const rounds = Number(process.env.PGF_BENCH_ROUNDS ?? 3);
-  const exec = createExec(await resolveRunAs('postgres'));
-  const bin = await findPgBinaries({});
-  const tools: PgTools = { exec, bin };
-  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-bootstrap-'));
-  await chmod(root, 0o755);
-  if (exec.runAs) await chown(root, exec.runAs.uid, exec.runAs.gid);
-  const leaderDir = join(root, 'leader');
-  const port = await getPort();
-  const conninfo = `host=127.0.0.1 port=${port} user=postgres dbname=postgres`;
+  const leader = await startBenchLeader('pgf-bench-bootstrap-', { max_wal_size: '2GB' });
+  const { exec, bin, tools, root, conninfo } = leader;
   const raw: number[] = [];
   const copyOnly: number[] = [];
   const full: number[] = [];
   try {
-    await initCluster(tools, {
-      dataDirectory: leaderDir,
-      port,
-      socketDirectory: root,
-      settings: { max_wal_size: '2GB' },
-    });
-    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
     console.log(`leader: pgbench -i -s ${scale} ...`);
-    await exec.run(bin.path('pgbench'), [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-i',
-      '-q',
-      '-s',
-      String(scale),
-      'postgres',
-    ]);
+    await leader.pgbenchInit(scale);
     const size = await withClient(
       conninfo,
       {},
@@ -119,7 +91,6 @@ export async function run(): Promise<void> {
     console.log(`pgfollower bootstrap --no-start       ${c.toFixed(2)} | ${(c / r).toFixed(3)}`);
     console.log(`pgfollower bootstrap (to streaming)   ${f.toFixed(2)} | ${(f / r).toFixed(3)}`);
   } finally {
-    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await leader.destroy();
   }
 }

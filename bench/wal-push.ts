@@ -8,45 +8,33 @@
  *
  *   npm run bench wal-push              # PGF_BENCH_PUSH_SCALE=30 (about 30 segments)
  */
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import getPort from 'get-port';
 import { stringify } from 'yaml';
+import { startBenchLeader } from './leader.js';
 import { openArchiveStore } from '../src/archive/open-store.js';
 import { archiveCommandFor, pushSpoolFor, startPushAhead } from '../src/archive/push-ahead.js';
 import { selfCommand } from '../src/cli/self.js';
 import { loadConfig } from '../src/config/index.js';
 import { silentReporter, systemClock } from '../src/context.js';
-import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { createSilentLogger } from '../src/logging/logger.js';
-import { findPgBinaries } from '../src/postgres/binaries.js';
 import { withClient } from '../src/postgres/client.js';
-import { initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
 
 type Mode = 'cp' | 'wal-push' | 'push-ahead';
 
 export async function run(): Promise<void> {
   const scale = Number(process.env.PGF_BENCH_PUSH_SCALE ?? 30);
-  const exec = createExec(await resolveRunAs('postgres'));
-  const bin = await findPgBinaries({});
-  const tools: PgTools = { exec, bin };
-  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-push-'));
-  await chmod(root, 0o755);
-  if (exec.runAs) await chown(root, exec.runAs.uid, exec.runAs.gid);
-  const leaderDir = join(root, 'leader');
-  const port = await getPort();
-  const conninfo = `host=127.0.0.1 port=${port} user=postgres dbname=postgres`;
+  const leader = await startBenchLeader('pgf-bench-push-', {
+    archive_mode: 'on',
+    archive_command: '',
+    max_wal_size: '4GB',
+    wal_keep_size: 0,
+  });
+  const { exec, bin, root, conninfo } = leader;
+  const leaderDir = leader.dataDirectory;
   const sql = (text: string) => withClient(conninfo, {}, (c) => c.query(text));
   const results: Array<{ mode: Mode; segments: number; seconds: number }> = [];
   try {
-    await initCluster(tools, {
-      dataDirectory: leaderDir,
-      port,
-      socketDirectory: root,
-      settings: { archive_mode: 'on', archive_command: '', max_wal_size: '4GB', wal_keep_size: 0 },
-    });
-    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
     for (const mode of ['cp', 'wal-push', 'push-ahead'] as Mode[]) {
       const archiveDir = join(root, `archive-${mode}`);
       await mkdir(archiveDir, { mode: 0o755 });
@@ -54,19 +42,7 @@ export async function run(): Promise<void> {
       // A backlog: archiving paused (empty archive_command) while pgbench writes.
       await sql("ALTER SYSTEM SET archive_command = ''");
       await sql('SELECT pg_reload_conf()');
-      await exec.run(bin.path('pgbench'), [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-U',
-        'postgres',
-        '-i',
-        '-q',
-        '-s',
-        String(scale),
-        'postgres',
-      ]);
+      await leader.pgbenchInit(scale);
       const last = (await sql('SELECT pg_walfile_name(pg_switch_wal()) AS name')).rows[0]?.name as string;
       const ready = (await readdir(join(leaderDir, 'pg_wal', 'archive_status'))).filter((f) =>
         f.endsWith('.ready'),
@@ -140,7 +116,6 @@ export async function run(): Promise<void> {
       );
     }
   } finally {
-    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await leader.destroy();
   }
 }
