@@ -13,6 +13,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['.dependency-cruiser.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
+  },
+  {
     files: ['src/cli/output.ts', 'bench/**', 'test/**', 'eslint.config.js', 'vitest.config.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { computeBackoffMs } from '../daemon/backoff.js';
+import { computeBackoffMs } from '../util/backoff.js';
 import type { Logger } from '../logging/logger.js';
 import { acceptsNotification, DeliveryError, type Channel } from './channels/index.js';
 import type { AlertMetrics } from './metrics.js';

@@ -18,6 +18,8 @@ export interface BuildContextOptions {
   output: Output;
   signal: AbortSignal;
   require?: readonly RequiredKey[];
+  /** A config file that replaces --config (the demo's sandbox config). */
+  configFile?: string;
   /** Flag values as a partial config tree. */
   overrides?: Record<string, unknown>;
   /** Look up PostgreSQL programs now (bootstrap, rebuild...). Default true. */
@@ -31,7 +33,7 @@ export interface BuildContextOptions {
 /** Loads config once, then builds the one context object commands pass to domain functions. */
 export async function buildContext(options: BuildContextOptions): Promise<Context> {
   const config = loadConfig({
-    file: options.global.config,
+    file: options.configFile ?? options.global.config,
     env: options.env,
     overrides: options.overrides,
     require: options.require,
@@ -48,7 +50,8 @@ export async function buildContext(options: BuildContextOptions): Promise<Contex
     options.needBinaries === false
       ? lazyBinaries()
       : await findPgBinaries({ binDir: config.node.binDir, major: options.major });
-  const configFile = options.global.config ?? (options.env ?? process.env).PGFOLLOWER_CONFIG;
+  const configFile =
+    options.configFile ?? options.global.config ?? (options.env ?? process.env).PGFOLLOWER_CONFIG;
   return {
     config,
     configFile: configFile ? resolve(configFile) : undefined,

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import cliProgress from 'cli-progress';
 import type { Reporter } from '../context.js';
 import type { Logger } from '../logging/logger.js';
+import { bigintSafe } from '../util/json.js';
 
 /**
  * The only place that writes to the terminal. Commands print through an Output so tests can call
@@ -16,10 +17,6 @@ export interface Output {
   json(value: unknown): void;
   /** Ask yes/no on a TTY. Never waits when stdin is not a TTY: returns false. */
   confirm(question: string): Promise<boolean>;
-}
-
-export function bigintSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 export function createConsoleOutput(): Output {

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Context } from '../context.js';
 import type { SupervisorEvents } from '../monitor/events.js';
-import type { ArchiveSample, Snapshot } from '../monitor/snapshot.js';
+import type { ArchiveProbe, Snapshot } from '../monitor/snapshot.js';
 
 /**
  * The supervisor's plug-in seam. Other domains add behaviour to `pgfollower run` without editing
@@ -36,21 +36,17 @@ export interface SupervisorService {
   start(handle: SupervisorHandle): Promise<RunningService> | RunningService;
 }
 
-/** The parts of a snapshot known when the archive probe runs (state is not classified yet). */
-export type SnapshotInProgress = Pick<Snapshot, 'takenAt' | 'node' | 'local' | 'leader' | 'lag'> & {
-  /** Segment replay needs next (replay LSN + timeline), when the node is a standby. */
-  neededSegment: string | null;
-};
-
-/**
- * Called once per tick when given. Must honour `signal` (aborted at shutdown) and return within
- * about one interval; a rejection is recorded in the snapshot as `archive: { ok: false, error }`
- * and never stops the supervisor.
- */
-export type ArchiveProbe = (snapshot: SnapshotInProgress, signal: AbortSignal) => Promise<ArchiveSample>;
-
 /** A typed emitter of SupervisorEvents (node:events with the event map as type argument). */
 export type SupervisorEmitter = EventEmitter<SupervisorEvents>;
+
+/**
+ * What a domain plugs into `pgfollower run` (composed in src/app/plugins.ts): services and at most
+ * one archive probe. A factory returns undefined when its feature is not configured.
+ */
+export interface SupervisorPlugin {
+  services?: SupervisorService[];
+  archiveProbe?: ArchiveProbe;
+}
 
 export interface SupervisorOptions {
   services?: readonly SupervisorService[];

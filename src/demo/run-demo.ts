@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapFollower } from '../bootstrap/bootstrap.js';
-import { restoreCommandFor } from '../archive/restore-command.js';
-import type { Output } from '../cli/output.js';
-import { buildContext, type GlobalOptions } from '../cli/context.js';
-import { collectPlugins } from '../daemon/plugins.js';
+import { restoreCommandFor } from '../archive/follower/restore-command.js';
+import type { Context } from '../context.js';
+import { collectPlugins } from '../app/plugins.js';
 import { startSupervisor } from '../daemon/supervisor.js';
 import { createExec, resolveRunAs } from '../exec/run.js';
 import { buildStatus, formatStatus } from '../monitor/status.js';
@@ -18,7 +17,13 @@ export interface DemoOptions {
   keep?: boolean;
   /** How often to print the status. */
   statusEveryMs?: number;
-  global: GlobalOptions;
+  /** Builds the follower's Context from the sandbox's config file (the CLI's global options applied). */
+  contextFor(configFile: string): Promise<Context>;
+}
+
+/** Where the demo prints (src/cli/output.ts provides one). */
+export interface DemoOutput {
+  print(text: string): void;
 }
 
 export interface DemoResult {
@@ -34,7 +39,7 @@ export interface DemoResult {
  * prints status until Ctrl-C (or --duration), then stops and removes everything it made.
  */
 export async function runDemo(
-  output: Output,
+  output: DemoOutput,
   signal: AbortSignal,
   options: DemoOptions,
 ): Promise<DemoResult> {
@@ -62,12 +67,7 @@ export async function runDemo(
   let rowsOnFollower: number;
   let finalState: string | undefined;
   try {
-    const ctx = await buildContext({
-      global: { ...options.global, config: sandbox.configFile },
-      output,
-      signal,
-      require: ['node.name', 'node.dataDirectory', 'leader.conninfo'],
-    });
+    const ctx = await options.contextFor(sandbox.configFile);
     const result = await bootstrapFollower(ctx, {
       restoreCommand: restoreCommandFor(ctx.config, { configFile: sandbox.configFile }),
     });

@@ -7,8 +7,8 @@ import type { Exec } from '../exec/run.js';
 import type { PgBinaries } from '../postgres/binaries.js';
 import { initCluster, serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
 import { mkdirOwned } from '../postgres/fs-as.js';
-import { shellQuote } from '../archive/restore-command.js';
-import { selfCommand } from '../cli/self.js';
+import { shellQuote } from '../util/shell.js';
+import { selfCommand } from '../exec/self.js';
 
 /**
  * The embedded default: a leader cluster, a local WAL archive and a place for a follower, all in

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import type { CheckResult } from '../errors.js';
-import type { ArchiveStore } from '../archive/store.js';
+import type { ArchiveStore } from '../archive/store/store.js';
 import { withClient } from '../postgres/client.js';
 import { formatLsn, parseLsn, parseWalFileName, walFileNameForSegNo, type Lsn } from '../postgres/lsn.js';
 import { readNodePosition, type NodePosition } from '../postgres/replica-state.js';
@@ -37,7 +37,7 @@ export async function listArchive(
   signal: AbortSignal,
 ): Promise<ArchiveListing> {
   const { candidateKeys, fileNameOfKey, parseWalFile, timelineDir, timelineHex } =
-    await import('../archive/layout.js');
+    await import('../archive/store/layout.js');
   const objects = await store.list(timelineDir(timeline), { signal });
   const segments: string[] = [];
   for (const o of objects) {
@@ -83,7 +83,7 @@ export async function checkArchiveDrained(
   try {
     // Loaded only when an archive is configured: the S3 SDK alone costs about a second of start-up,
     // which a promote without an archive must not pay.
-    const { openArchiveStore } = await import('../archive/open-store.js');
+    const { openArchiveStore } = await import('../archive/store/open-store.js');
     store = openArchiveStore(ctx.config);
     return await drain(ctx, store, local, position, options);
   } catch (error) {
@@ -170,7 +170,7 @@ async function drain(
       );
       for (let segNo = replay / SEGMENT; segNo <= newest; segNo++) {
         const name = walFileNameForSegNo(position.timeline, segNo);
-        const { fetchWal } = await import('../archive/fetch.js');
+        const { fetchWal } = await import('../archive/follower/fetch.js');
         await fetchWal(ctx, store, name, join(dataDirectory, 'pg_wal', name));
       }
       how = `copied into pg_wal (${count} segment(s))`;

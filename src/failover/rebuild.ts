@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { realpath, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bootstrapFollower } from '../bootstrap/bootstrap.js';
-import { restoreCommandFor } from '../archive/restore-command.js';
+import { restoreCommandFor } from '../archive/follower/restore-command.js';
 import type { Context } from '../context.js';
 import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
 import { withClient } from '../postgres/client.js';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import bytes from 'bytes';
 import type { Registry } from 'prom-client';
-import { bigintSafe } from '../cli/output.js';
+import { bigintSafe } from '../util/json.js';
 import { ExitCode, PgFollowerError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { buildStatus } from '../monitor/status.js';

@@ -1,4 +1,4 @@
-import { computeBackoffMs, classifyRetry, type RetryClass } from '../daemon/backoff.js';
+import { computeBackoffMs } from '../util/backoff.js';
 import type { Clock } from '../context.js';
 import { connect, sqlState, type PgClient } from '../postgres/client.js';
 import type { Sourced } from './snapshot.js';
@@ -118,4 +118,21 @@ function errnoCode(error: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+export type RetryClass = 'transient' | 'needs-operator';
+
+/**
+ * What is worth retrying quickly. Everything is retried (a daemon must outlive a broken leader),
+ * but errors only an operator can fix (bad password, missing database, permissions) are logged
+ * as errors with a hint and retried at the longest delay.
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+export function classifyRetry(error: unknown): RetryClass {
+  const state = sqlState(error) ?? sqlState((error as { cause?: unknown } | null)?.cause);
+  if (state !== undefined) {
+    // 28: invalid authorization; 3D000: no such database; 42501: insufficient privilege.
+    if (state.startsWith('28') || state === '3D000' || state === '42501') return 'needs-operator';
+  }
+  return 'transient';
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ArchiveProbe, SnapshotInProgress } from '../daemon/types.js';
+import type { ArchiveProbe, SnapshotInProgress } from './snapshot.js';
 import type { Context } from '../context.js';
 import { localConninfo } from '../postgres/client.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, walFileName } from '../postgres/lsn.js';

@@ -168,3 +168,16 @@ export interface Snapshot {
    */
   lastLeader?: { lsn: Lsn; timeline: number | null; seenAt: number } | null;
 }
+
+/** The parts of a snapshot known when the archive probe runs (state is not classified yet). */
+export type SnapshotInProgress = Pick<Snapshot, 'takenAt' | 'node' | 'local' | 'leader' | 'lag'> & {
+  /** Segment replay needs next (replay LSN + timeline), when the node is a standby. */
+  neededSegment: string | null;
+};
+
+/**
+ * Called once per tick when given. Must honour `signal` (aborted at shutdown) and return within
+ * about one interval; a rejection is recorded in the snapshot as `archive: { ok: false, error }`
+ * and never stops the supervisor.
+ */
+export type ArchiveProbe = (snapshot: SnapshotInProgress, signal: AbortSignal) => Promise<ArchiveSample>;

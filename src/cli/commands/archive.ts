@@ -22,7 +22,7 @@ export const registerArchive: RegisterCommand = (program, env) => {
       const ctx = await env.context({
         needBinaries: false,
       });
-      const { runArchiveCheck } = await import('../../archive/check.js');
+      const { runArchiveCheck } = await import('../../archive/follower/check.js');
       const report = await runArchiveCheck(ctx, options);
       if (options.json) env.output.json(report);
       else {
@@ -54,9 +54,9 @@ export const registerArchive: RegisterCommand = (program, env) => {
       const ctx = await env.context({
         needBinaries: true,
       });
-      const { openArchiveStore } = await import('../../archive/open-store.js');
-      const { startPrefetcher } = await import('../../archive/prefetch.js');
-      const { spoolDirectoryFor } = await import('../../archive/spool.js');
+      const { openArchiveStore } = await import('../../archive/store/open-store.js');
+      const { startPrefetcher } = await import('../../archive/follower/prefetch.js');
+      const { spoolDirectoryFor } = await import('../../archive/follower/spool.js');
       const spoolDir = spoolDirectoryFor(ctx.config);
       if (!spoolDir || ctx.config.archive.prefetch === 0) {
         throw new UsageError(
@@ -91,8 +91,9 @@ export const registerArchive: RegisterCommand = (program, env) => {
         require: ['node.dataDirectory'],
         overrides: { node: { dataDirectory: flags.dataDirectory } },
       });
-      const { openArchiveStore } = await import('../../archive/open-store.js');
-      const { archiveCommandFor, pushSpoolFor, startPushAhead } = await import('../../archive/push-ahead.js');
+      const { openArchiveStore } = await import('../../archive/store/open-store.js');
+      const { archiveCommandFor, pushSpoolFor, startPushAhead } =
+        await import('../../archive/leader/push-ahead.js');
       const dataDirectory = ctx.config.node.dataDirectory as string;
       const spoolDir = pushSpoolFor(ctx.config) as string;
       const store = openArchiveStore(ctx.config);
@@ -123,7 +124,7 @@ export const registerArchive: RegisterCommand = (program, env) => {
     .description("print the leader's archive_command for postgresql.conf (with the push-ahead fast path)")
     .action(async () => {
       const ctx = await env.context({ needBinaries: false });
-      const { archiveCommandFor } = await import('../../archive/push-ahead.js');
+      const { archiveCommandFor } = await import('../../archive/leader/push-ahead.js');
       const command = archiveCommandFor(ctx.config, { configFile: ctx.configFile });
       env.output.print(`archive_command = '${command.replace(/'/g, "''")}'`);
     });

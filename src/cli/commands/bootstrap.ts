@@ -3,7 +3,7 @@ import { bootstrapFollower } from '../../bootstrap/bootstrap.js';
 import type { CommandEnv } from '../command.js';
 import { formatChecklist } from '../format.js';
 import { formatBytes } from '../../config/units.js';
-import { restoreCommandFor } from '../../archive/restore-command.js';
+import { restoreCommandFor } from '../../archive/follower/restore-command.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface BootstrapFlags {

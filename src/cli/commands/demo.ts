@@ -19,6 +19,11 @@ export const registerDemo: RegisterCommand = (program, env) => {
         throw new UsageError(`--duration ${flags.duration} is not a duration; write e.g. 30s or 5m`);
       }
       const { runDemo } = await import('../../demo/run-demo.js');
-      await runDemo(env.output, env.signal, { durationMs, keep: flags.keep, global: env.globals() });
+      await runDemo(env.output, env.signal, {
+        durationMs,
+        keep: flags.keep,
+        contextFor: (configFile) =>
+          env.context({ configFile, require: ['node.name', 'node.dataDirectory', 'leader.conninfo'] }),
+      });
     });
 };

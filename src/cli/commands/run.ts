@@ -1,6 +1,6 @@
 import { loadConfig } from '../../config/index.js';
 import { ConfigError } from '../../errors.js';
-import { collectPlugins } from '../../daemon/plugins.js';
+import { collectPlugins } from '../../app/plugins.js';
 import { createSdNotifyService, createSystemdNotify } from '../../daemon/sd-notify.js';
 import { startSupervisor } from '../../daemon/supervisor.js';
 import type { SupervisorService } from '../../daemon/types.js';

@@ -19,9 +19,9 @@ export const registerWalFetch: RegisterCommand = (program, env) => {
         const ctx = await env.context({
           needBinaries: false,
         });
-        const { openArchiveStore } = await import('../../archive/open-store.js');
-        const { fetchWal } = await import('../../archive/fetch.js');
-        const { spoolDirectoryFor } = await import('../../archive/spool.js');
+        const { openArchiveStore } = await import('../../archive/store/open-store.js');
+        const { fetchWal } = await import('../../archive/follower/fetch.js');
+        const { spoolDirectoryFor } = await import('../../archive/follower/spool.js');
         const store = openArchiveStore(ctx.config);
         try {
           const spoolDir =

@@ -14,8 +14,8 @@ export const registerWalPush: RegisterCommand = (program, env) => {
       const ctx = await env.context({
         needBinaries: false,
       });
-      const { openArchiveStore } = await import('../../archive/open-store.js');
-      const { pushWal } = await import('../../archive/push.js');
+      const { openArchiveStore } = await import('../../archive/store/open-store.js');
+      const { pushWal } = await import('../../archive/leader/push.js');
       const store = openArchiveStore(ctx.config);
       try {
         await pushWal(ctx, store, path);

@@ -1,12 +1,12 @@
 import { chown, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { archivePlugin } from '../../../src/archive/plugin.js';
-import { openArchiveStore } from '../../../src/archive/open-store.js';
-import { restoreCommandFor } from '../../../src/archive/restore-command.js';
+import { archivePlugin } from '../../../src/archive/follower/plugin.js';
+import { openArchiveStore } from '../../../src/archive/store/open-store.js';
+import { restoreCommandFor } from '../../../src/archive/follower/restore-command.js';
 import { createAlertService } from '../../../src/alerts/service.js';
 import type { Notification } from '../../../src/alerts/types.js';
-import { collectPlugins } from '../../../src/daemon/plugins.js';
+import { collectPlugins } from '../../../src/app/plugins.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { parseLsn, walFileName } from '../../../src/postgres/lsn.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';

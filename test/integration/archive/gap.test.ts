@@ -1,9 +1,9 @@
 import { chown, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openArchiveStore } from '../../../src/archive/open-store.js';
-import { createArchiveProbe } from '../../../src/archive/probe.js';
-import { restoreCommandFor } from '../../../src/archive/restore-command.js';
+import { openArchiveStore } from '../../../src/archive/store/open-store.js';
+import { createArchiveProbe } from '../../../src/archive/follower/probe.js';
+import { restoreCommandFor } from '../../../src/archive/follower/restore-command.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { parseLsn, walFileName, type Lsn } from '../../../src/postgres/lsn.js';

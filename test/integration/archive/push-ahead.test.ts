@@ -1,13 +1,13 @@
 import { chown, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openArchiveStore } from '../../../src/archive/open-store.js';
+import { openArchiveStore } from '../../../src/archive/store/open-store.js';
 import {
   archiveCommandFor,
   PUSHED_SUFFIX,
   pushSpoolFor,
   startPushAhead,
-} from '../../../src/archive/push-ahead.js';
+} from '../../../src/archive/leader/push-ahead.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
 import {
   createLeader,

@@ -2,13 +2,13 @@ import { chown, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readVerified } from '../../../src/archive/fetch.js';
-import { listTimeline } from '../../../src/archive/coverage.js';
-import { parseWalFile } from '../../../src/archive/layout.js';
-import { openArchiveStore } from '../../../src/archive/open-store.js';
-import { pushWal } from '../../../src/archive/push.js';
-import type { ArchiveStore } from '../../../src/archive/store.js';
-import { sha256 } from '../../../src/archive/verify.js';
+import { readVerified } from '../../../src/archive/follower/fetch.js';
+import { listTimeline } from '../../../src/archive/follower/coverage.js';
+import { parseWalFile } from '../../../src/archive/store/layout.js';
+import { openArchiveStore } from '../../../src/archive/store/open-store.js';
+import { pushWal } from '../../../src/archive/leader/push.js';
+import type { ArchiveStore } from '../../../src/archive/store/store.js';
+import { sha256 } from '../../../src/archive/store/verify.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import {

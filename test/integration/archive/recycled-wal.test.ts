@@ -1,9 +1,9 @@
 import { chown, readFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openArchiveStore } from '../../../src/archive/open-store.js';
-import { startPrefetcher } from '../../../src/archive/prefetch.js';
-import { restoreCommandFor } from '../../../src/archive/restore-command.js';
-import { spoolDirectoryFor } from '../../../src/archive/spool.js';
+import { openArchiveStore } from '../../../src/archive/store/open-store.js';
+import { startPrefetcher } from '../../../src/archive/follower/prefetch.js';
+import { restoreCommandFor } from '../../../src/archive/follower/restore-command.js';
+import { spoolDirectoryFor } from '../../../src/archive/follower/spool.js';
 import { readControlData } from '../../../src/postgres/cluster.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
 import {

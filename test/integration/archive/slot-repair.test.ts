@@ -1,7 +1,9 @@
 import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { archivePlugin } from '../../../src/archive/plugin.js';
+import { archivePlugin } from '../../../src/archive/follower/plugin.js';
+import { collectPlugins } from '../../../src/app/plugins.js';
+import { slotRepairPlugin } from '../../../src/slot-repair/plugin.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
@@ -65,7 +67,10 @@ describe('a lost slot does not leave the follower archive-only', () => {
       log: { level: 'warn' },
     });
     if (tools.exec.runAs) await chown(followerConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
-    const plugin = archivePlugin({ ...ctx, configFile: followerConfig });
+    const plugin = await collectPlugins({ ...ctx, configFile: followerConfig }, [
+      slotRepairPlugin,
+      archivePlugin,
+    ]);
     await using supervisor = await startSupervisor(ctx, {
       services: plugin.services,
       archiveProbe: plugin.archiveProbe,

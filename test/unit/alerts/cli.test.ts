@@ -96,7 +96,7 @@ describe('pgfollower alerts test', () => {
 
 describe('pgfollower run plug-in', () => {
   it('adds the alerts service unless alerts.enabled is false', async () => {
-    const { collectPlugins } = await import('../../../src/daemon/plugins.js');
+    const { collectPlugins } = await import('../../../src/app/plugins.js');
     const { alertsPlugin } = await import('../../../src/alerts/plugin.js');
     const { loadConfig } = await import('../../../src/config/index.js');
     const { createSilentLogger } = await import('../../../src/logging/logger.js');

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { classifyRetry, computeBackoffMs } from '../../../src/daemon/backoff.js';
+import { classifyRetry } from '../../../src/monitor/connection.js';
+import { computeBackoffMs } from '../../../src/util/backoff.js';
 import { DatabaseUnavailableError } from '../../../src/errors.js';
 
 function dbError(code: string): Error {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chown, link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ArchiveError } from '../errors.js';
+import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
 
 /** Errno codes worth retrying on a network filesystem (NFS server restarting, stale handles). */

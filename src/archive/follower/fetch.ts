@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { chown, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Context } from '../context.js';
-import { ArchiveError, UsageError } from '../errors.js';
-import { codecOfKey, decode } from './codec.js';
-import { parseWalFile, type WalFile } from './layout.js';
-import { findExisting } from './push.js';
+import type { Context } from '../../context.js';
+import { ArchiveError, UsageError } from '../../errors.js';
+import { codecOfKey, decode } from '../store/codec.js';
+import { parseWalFile, type WalFile } from '../store/layout.js';
+import { findExisting } from '../store/lookup.js';
 import { writeRequested } from './spool.js';
-import { withArchiveRetries } from './retry.js';
-import type { ArchiveStore } from './store.js';
-import { verifyWalFile } from './verify.js';
+import { withArchiveRetries } from '../store/retry.js';
+import type { ArchiveStore } from '../store/store.js';
+import { verifyWalFile } from '../store/verify.js';
 
 export type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
 

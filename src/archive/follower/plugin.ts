@@ -1,15 +1,17 @@
-import type { Context } from '../context.js';
-import type { SupervisorPlugin } from '../daemon/plugins.js';
-import type { RunningService, SupervisorHandle, SupervisorService } from '../daemon/types.js';
-import { connect, localConninfo, withClient } from '../postgres/client.js';
-import { walFileName } from '../postgres/lsn.js';
-import { alterSystem } from '../postgres/standby-config.js';
-import { openArchiveStore } from './open-store.js';
+import type { Context } from '../../context.js';
+import type {
+  RunningService,
+  SupervisorHandle,
+  SupervisorPlugin,
+  SupervisorService,
+} from '../../daemon/types.js';
+import { localConninfo, withClient } from '../../postgres/client.js';
+import { walFileName } from '../../postgres/lsn.js';
+import { alterSystem } from '../../postgres/standby-config.js';
+import { openArchiveStore } from '../store/open-store.js';
 import { startPrefetcher, type Prefetcher } from './prefetch.js';
 import { createArchiveProbe } from './probe.js';
 import { restoreCommandFor } from './restore-command.js';
-import type { Snapshot } from '../monitor/snapshot.js';
-import { repairLostSlot } from './slot-repair.js';
 import { spoolDirectoryFor } from './spool.js';
 
 export interface ArchivePluginOptions {
@@ -18,19 +20,18 @@ export interface ArchivePluginOptions {
 }
 
 /**
- * What the archive domain plugs into `pgfollower run` (src/daemon/plugins.ts):
+ * What the follower side of the archive plugs into `pgfollower run` (composed in src/app/plugins.ts):
  * - `archive-restore-command`: sets restore_command on a follower that lacks one (ALTER SYSTEM +
  *   reload; restore_command reloads on SIGHUP since PostgreSQL 14);
  * - `archive-prefetch`: the prefetch spool behind restore_command's fast path;
- * - `slot-repair`: recreates this follower's slot when the leader invalidated it ('slot:lost'),
- *   emitting 'slot:recreated', so a lost slot does not leave the follower archive-only forever;
  * - the archive probe: newest archived segment and the first missing one, per tick.
- * Slot repair runs whether or not an archive is configured.
  */
-export function archivePlugin(ctx: Context, options: ArchivePluginOptions = {}): SupervisorPlugin {
+export function archivePlugin(
+  ctx: Context,
+  options: ArchivePluginOptions = {},
+): SupervisorPlugin | undefined {
+  if (ctx.config.archive.type === 'none') return undefined;
   const services: SupervisorService[] = [];
-  if (ctx.config.slot.enabled && ctx.config.slot.name) services.push(slotRepairService(ctx.config.slot.name));
-  if (ctx.config.archive.type === 'none') return { services };
 
   const store = openArchiveStore(ctx.config);
   let prefetcher: Prefetcher | undefined;
@@ -102,65 +103,6 @@ function restoreCommandService(configFile: string | undefined): SupervisorServic
         );
       }
       return { stop: async () => undefined };
-    },
-  };
-}
-
-function slotRepairService(slotName: string): SupervisorService {
-  return {
-    name: 'slot-repair',
-    start(handle) {
-      const log = handle.context.logger.child({ component: 'slot-repair', slot: slotName });
-      let busy = false;
-      let lastAttempt = 0;
-      const onLost = (): void => {
-        const now = Date.now();
-        if (busy || now - lastAttempt < 10_000) return;
-        busy = true;
-        lastAttempt = now;
-        void (async () => {
-          const conninfo = handle.context.config.leader.conninfo;
-          if (!conninfo) return;
-          const client = await connect(conninfo, {
-            connectTimeoutMs: handle.context.config.leader.connectTimeoutMs,
-          });
-          try {
-            const result = await repairLostSlot(client, slotName);
-            if (result.action === 'recreated' || result.action === 'created') {
-              log.warn(
-                { restartLsn: result.restartLsn },
-                `${result.detail}; the follower replays the gap from the archive, then streams again`,
-              );
-              handle.events.emit('slot:recreated', { slot: slotName, restartLsn: result.restartLsn });
-            } else {
-              log.info(result.detail);
-            }
-          } finally {
-            await client.end().catch(() => undefined);
-          }
-        })()
-          .catch((error: unknown) =>
-            log.warn({ err: (error as Error).message }, 'slot repair failed; retrying on the next slot:lost'),
-          )
-          .finally(() => {
-            busy = false;
-          });
-      };
-      // 'slot:lost' fires on the transition only. A recreated slot can be invalidated again by the
-      // next checkpoint before any tick sees it healthy (it reserves from the last REDO point), so
-      // every snapshot that still shows it lost or missing retries too, at most every 10 s.
-      const onSnapshot = (snapshot: Snapshot): void => {
-        const slot = snapshot.leader.ok ? snapshot.leader.value.slot : null;
-        if (slot && (slot.walStatus === 'lost' || !slot.exists)) onLost();
-      };
-      handle.events.on('slot:lost', onLost);
-      handle.events.on('snapshot', onSnapshot);
-      return {
-        stop: async () => {
-          handle.events.off('slot:lost', onLost);
-          handle.events.off('snapshot', onSnapshot);
-        },
-      };
     },
   };
 }

@@ -1,12 +1,12 @@
 import { mkdir, readdir, rm, stat, writeFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config/schema.js';
-import type { Context } from '../context.js';
+import type { Config } from '../../config/schema.js';
+import type { Context } from '../../context.js';
 import { pushWal } from './push.js';
-import { shellQuote } from './restore-command.js';
-import type { ArchiveStore } from './store.js';
-import { selfCommand } from '../cli/self.js';
+import { shellQuote } from '../../util/shell.js';
+import type { ArchiveStore } from '../store/store.js';
+import { selfCommand } from '../../exec/self.js';
 
 /**
  * The leader's side of the fast path, like the prefetcher on the follower's: PostgreSQL runs

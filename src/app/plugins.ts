@@ -1,25 +1,21 @@
 import { alertsPlugin } from '../alerts/plugin.js';
-import { archivePlugin } from '../archive/plugin.js';
+import { archivePlugin } from '../archive/follower/plugin.js';
 import type { Context } from '../context.js';
-import type { ArchiveProbe, SupervisorService } from './types.js';
+import type { ArchiveProbe } from '../monitor/snapshot.js';
+import type { SupervisorPlugin, SupervisorService } from '../daemon/types.js';
+import { slotRepairPlugin } from '../slot-repair/plugin.js';
 
 /**
- * What `pgfollower run` plugs into the supervisor besides its own sd-notify service. Other domains
- * add their factory to `supervisorPlugins` below (one import + one entry) rather than editing the
- * run command, e.g. `(ctx) => ({ services: [createAlertsService(ctx)] })`. A factory returns
- * undefined when its feature is not configured.
+ * The composition of `pgfollower run`: which domains plug into the supervisor, in start order
+ * (services stop in reverse). It lives here, above every domain, so the daemon never imports the
+ * domains that plug into it. A new domain adds one import and one entry.
  */
-export interface SupervisorPlugin {
-  services?: SupervisorService[];
-  archiveProbe?: ArchiveProbe;
-}
-
 export type SupervisorPluginFactory = (
   ctx: Context,
 ) => SupervisorPlugin | undefined | Promise<SupervisorPlugin | undefined>;
 
-/** Every plugin of `pgfollower run`, in start order (services stop in reverse). */
 export const supervisorPlugins: SupervisorPluginFactory[] = [
+  (ctx) => slotRepairPlugin(ctx),
   (ctx) => archivePlugin(ctx),
   (ctx) => alertsPlugin(ctx),
 ];

@@ -1,4 +1,4 @@
-import type { Context } from '../context.js';
+import type { Context } from '../../context.js';
 import {
   DEFAULT_WAL_SEGMENT_SIZE,
   formatLsn,
@@ -6,9 +6,9 @@ import {
   walFileName,
   walFileNameForSegNo,
   type Lsn,
-} from '../postgres/lsn.js';
-import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from './layout.js';
-import type { ArchiveStore } from './store.js';
+} from '../../postgres/lsn.js';
+import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from '../store/layout.js';
+import type { ArchiveStore } from '../store/store.js';
 
 /**
  * Does the archive hold every segment from a start position to an end position, on the right

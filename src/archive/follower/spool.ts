@@ -1,7 +1,7 @@
 import { chown, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from '../config/schema.js';
-import type { RunAs } from '../exec/run.js';
+import type { Config } from '../../config/schema.js';
+import type { RunAs } from '../../exec/run.js';
 
 /**
  * The prefetch spool: a directory on the filesystem of pg_wal where the prefetcher leaves verified

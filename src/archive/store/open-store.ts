@@ -1,5 +1,5 @@
-import type { Config } from '../config/schema.js';
-import { UsageError } from '../errors.js';
+import type { Config } from '../../config/schema.js';
+import { UsageError } from '../../errors.js';
 import { createFsStore } from './fs-store.js';
 import { createS3Store } from './s3-store.js';
 import type { ArchiveStore } from './store.js';

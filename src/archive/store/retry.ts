@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { computeBackoffMs } from '../daemon/backoff.js';
-import { ArchiveError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
+import { computeBackoffMs } from '../../util/backoff.js';
+import { ArchiveError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
 
 /**
  * Retries a whole archive operation on transient errors (network resets mid-body, 5xx, throttling)

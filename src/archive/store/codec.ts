@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { compressFrame, decompressFrame } from 'lz4-napi';
-import { ArchiveError } from '../errors.js';
+import { ArchiveError } from '../../errors.js';
 
 /**
  * Compression of archived WAL. The codec is visible in the object name's extension, so a reader

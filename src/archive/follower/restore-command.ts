@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
-import type { Config } from '../config/schema.js';
-import { selfCommand } from '../cli/self.js';
+import { shellQuote } from '../../util/shell.js';
+import type { Config } from '../../config/schema.js';
+import { selfCommand } from '../../exec/self.js';
 import { spoolDirectoryFor } from './spool.js';
 
 export interface RestoreCommandOptions {
@@ -41,12 +42,4 @@ export function restoreCommandFor(
     ? `mv -f ${dir}%f %p 2>/dev/null || ${wait} || { [ -n "$(find ${dir}%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ${fallback}`
     : fallback;
   return command;
-}
-
-/**
- * Single-quotes for sh, and doubles % because PostgreSQL replaces %f, %p, %r and %% in
- * restore_command: a literal % in a path must reach it as %%.
- */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
 }

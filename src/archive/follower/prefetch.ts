@@ -1,15 +1,15 @@
 import { chown, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Context } from '../context.js';
-import { readControlData } from '../postgres/cluster.js';
-import { ArchiveError } from '../errors.js';
-import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../postgres/lsn.js';
+import type { Context } from '../../context.js';
+import { readControlData } from '../../postgres/cluster.js';
+import { ArchiveError } from '../../errors.js';
+import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
 import { readVerified } from './fetch.js';
-import { findExisting } from './push.js';
-import { parseWalFile } from './layout.js';
+import { findExisting } from '../store/lookup.js';
+import { parseWalFile } from '../store/layout.js';
 import { readRequested } from './spool.js';
-import type { ArchiveStore } from './store.js';
+import type { ArchiveStore } from '../store/store.js';
 
 /**
  * `<name>.missing`: the prefetcher asked the archive for `name` within the last second or so and it

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Context } from '../context.js';
-import { ArchiveError, UsageError } from '../errors.js';
-import { codecOfKey, decode, encode, type CodecName } from './codec.js';
-import { candidateKeys, isCompressible, objectKey, parseWalFile, type WalFile } from './layout.js';
-import { withArchiveRetries } from './retry.js';
-import type { ArchiveStore } from './store.js';
-import { readSegmentHeader, sha256, verifyWalFile } from './verify.js';
+import type { Context } from '../../context.js';
+import { ArchiveError, UsageError } from '../../errors.js';
+import { codecOfKey, decode, encode, type CodecName } from '../store/codec.js';
+import { isCompressible, objectKey, parseWalFile, type WalFile } from '../store/layout.js';
+import { findExisting } from '../store/lookup.js';
+import { withArchiveRetries } from '../store/retry.js';
+import type { ArchiveStore } from '../store/store.js';
+import { readSegmentHeader, sha256, verifyWalFile } from '../store/verify.js';
 
 export interface PushResult {
   name: string;
@@ -123,23 +124,6 @@ async function pushOnce(ctx: Context, store: ArchiveStore, path: string): Promis
     storedBytes: body.length,
     ms: ctx.clock.now() - started,
   };
-}
-
-/** The key an archived copy of `file` has under any codec, if one exists. */
-export async function findExisting(
-  store: ArchiveStore,
-  file: WalFile,
-  signal?: AbortSignal,
-): Promise<string | undefined> {
-  const candidates = candidateKeys(file);
-  if (candidates.length === 1) {
-    const only = candidates[0] as string;
-    return (await store.head(only, signal)) ? only : undefined;
-  }
-  // One listing answers for every codec variant of the name.
-  const listed = await store.list(candidates[0] as string, { signal });
-  const keys = new Set(listed.map((o) => o.key));
-  return candidates.find((k) => keys.has(k));
 }
 
 async function compareExisting(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ArchiveError } from '../errors.js';
-import { parseWalFileName } from '../postgres/lsn.js';
+import { ArchiveError } from '../../errors.js';
+import { parseWalFileName } from '../../postgres/lsn.js';
 import type { WalFile } from './layout.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
-import type { Config } from '../config/schema.js';
-import { ArchiveError } from '../errors.js';
+import type { Config } from '../../config/schema.js';
+import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
 
 type S3Options = NonNullable<Config['archive']['s3']>;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * tests run those) the built copy in dist/ is used; `npm test` builds it first.
  */
 export function selfCommand(): [node: string, script: string] {
-  const beside = fileURLToPath(new URL('./bin.js', import.meta.url));
+  const beside = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
   if (existsSync(beside)) return [process.execPath, beside];
   return [process.execPath, fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url))];
 }

@@ -1,9 +1,9 @@
-import type { ArchiveProbe } from '../daemon/types.js';
-import type { ArchiveSample } from '../monitor/snapshot.js';
-import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../postgres/lsn.js';
-import { fileNameOfKey, parseWalFile, timelineDir } from './layout.js';
+import type { ArchiveProbe } from '../../monitor/snapshot.js';
+import type { ArchiveSample } from '../../monitor/snapshot.js';
+import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
+import { fileNameOfKey, parseWalFile, timelineDir } from '../store/layout.js';
 import type { PrefetchStats } from './prefetch.js';
-import type { ArchiveStore } from './store.js';
+import type { ArchiveStore } from '../store/store.js';
 
 export interface ArchiveProbeOptions {
   /** Full re-listing interval; between them only new keys are listed (S3 StartAfter). Default 60 s. */

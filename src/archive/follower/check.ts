@@ -1,9 +1,9 @@
-import type { Context } from '../context.js';
-import { DatabaseUnavailableError, UsageError } from '../errors.js';
-import { localConninfo, withClient } from '../postgres/client.js';
-import { parseLsn, parseWalFileName, segmentStartLsn, WAL_SEGMENT_RE, type Lsn } from '../postgres/lsn.js';
+import type { Context } from '../../context.js';
+import { DatabaseUnavailableError, UsageError } from '../../errors.js';
+import { localConninfo, withClient } from '../../postgres/client.js';
+import { parseLsn, parseWalFileName, segmentStartLsn, WAL_SEGMENT_RE, type Lsn } from '../../postgres/lsn.js';
 import { checkCoverage, type CoverageReport } from './coverage.js';
-import { openArchiveStore } from './open-store.js';
+import { openArchiveStore } from '../store/open-store.js';
 
 export interface ArchiveCheckOptions {
   start?: string | undefined;

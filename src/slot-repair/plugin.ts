@@ -1,0 +1,74 @@
+import type { Context } from '../context.js';
+import type { SupervisorPlugin, SupervisorService } from '../daemon/types.js';
+import type { Snapshot } from '../monitor/snapshot.js';
+import { connect } from '../postgres/client.js';
+import { repairLostSlot } from './slot-repair.js';
+
+/**
+ * Slot repair in `pgfollower run` (composed in src/app/plugins.ts): recreates this follower's slot
+ * when the leader invalidated it ('slot:lost'), emitting 'slot:recreated', so a lost slot does not
+ * leave the follower archive-only forever. Runs whether or not an archive is configured.
+ */
+export function slotRepairPlugin(ctx: Context): SupervisorPlugin | undefined {
+  if (!ctx.config.slot.enabled || !ctx.config.slot.name) return undefined;
+  return { services: [slotRepairService(ctx.config.slot.name)] };
+}
+
+function slotRepairService(slotName: string): SupervisorService {
+  return {
+    name: 'slot-repair',
+    start(handle) {
+      const log = handle.context.logger.child({ component: 'slot-repair', slot: slotName });
+      let busy = false;
+      let lastAttempt = 0;
+      const onLost = (): void => {
+        const now = Date.now();
+        if (busy || now - lastAttempt < 10_000) return;
+        busy = true;
+        lastAttempt = now;
+        void (async () => {
+          const conninfo = handle.context.config.leader.conninfo;
+          if (!conninfo) return;
+          const client = await connect(conninfo, {
+            connectTimeoutMs: handle.context.config.leader.connectTimeoutMs,
+          });
+          try {
+            const result = await repairLostSlot(client, slotName);
+            if (result.action === 'recreated' || result.action === 'created') {
+              log.warn(
+                { restartLsn: result.restartLsn },
+                `${result.detail}; the follower replays the gap from the archive, then streams again`,
+              );
+              handle.events.emit('slot:recreated', { slot: slotName, restartLsn: result.restartLsn });
+            } else {
+              log.info(result.detail);
+            }
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+        })()
+          .catch((error: unknown) =>
+            log.warn({ err: (error as Error).message }, 'slot repair failed; retrying on the next slot:lost'),
+          )
+          .finally(() => {
+            busy = false;
+          });
+      };
+      // 'slot:lost' fires on the transition only. A recreated slot can be invalidated again by the
+      // next checkpoint before any tick sees it healthy (it reserves from the last REDO point), so
+      // every snapshot that still shows it lost or missing retries too, at most every 10 s.
+      const onSnapshot = (snapshot: Snapshot): void => {
+        const slot = snapshot.leader.ok ? snapshot.leader.value.slot : null;
+        if (slot && (slot.walStatus === 'lost' || !slot.exists)) onLost();
+      };
+      handle.events.on('slot:lost', onLost);
+      handle.events.on('snapshot', onSnapshot);
+      return {
+        stop: async () => {
+          handle.events.off('slot:lost', onLost);
+          handle.events.off('snapshot', onSnapshot);
+        },
+      };
+    },
+  };
+}
