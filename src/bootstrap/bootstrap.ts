@@ -9,15 +9,17 @@ import {
   DatabaseUnavailableError,
   type CheckResult,
 } from '../errors.js';
+import { requireSetting } from '../config/required.js';
 import { formatBytes } from '../config/units.js';
 import { findPgBinaries, type PgBinaries } from '../postgres/binaries.js';
 import { connect, type PgClient } from '../postgres/client.js';
-import { formatConninfo, maskConninfo, parseConninfo } from '../postgres/conninfo.js';
+import { maskConninfo } from '../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
 import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
 import { dropSlot, readSlot, reserveWal, type WalReservation } from '../postgres/slots.js';
-import { writeStandbyConfig } from '../postgres/standby-config.js';
+import { compactTimestamp } from '../util/time.js';
 import { runBaseBackup } from './base-backup.js';
+import { writeFollowerConfig } from './follower-config.js';
 import { evaluatePreflight, measureFreeBytes, readLeaderFacts, type LeaderFacts } from './preflight.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
@@ -63,9 +65,9 @@ export async function bootstrapFollower(
 ): Promise<BootstrapResult> {
   const started = ctx.clock.now();
   const { config, reporter, logger } = ctx;
-  const dataDirectory = resolve(required(config.node.dataDirectory, 'node.dataDirectory'));
-  const leaderConninfo = required(config.leader.conninfo, 'leader.conninfo');
-  const nodeName = required(config.node.name, 'node.name');
+  const dataDirectory = resolve(requireSetting(config.node.dataDirectory, 'node.dataDirectory'));
+  const leaderConninfo = requireSetting(config.leader.conninfo, 'leader.conninfo');
+  const nodeName = requireSetting(config.node.name, 'node.name');
   const slotName = config.slot.enabled ? config.slot.name : undefined;
 
   reporter.step(`connecting to the leader at ${maskConninfo(leaderConninfo)}`);
@@ -187,7 +189,10 @@ export async function bootstrapFollower(
     const direct = existsSync(dataDirectory);
     staging = direct
       ? dataDirectory
-      : join(dirname(dataDirectory), `${basename(dataDirectory)}.incomplete-${stamp()}`);
+      : join(
+          dirname(dataDirectory),
+          `${basename(dataDirectory)}.incomplete-${compactTimestamp(ctx.clock.now())}`,
+        );
     reporter.step(`copying the leader with pg_basebackup into ${staging}`);
     let copiedBytes = 0;
     await runBaseBackup(ctx, {
@@ -204,21 +209,10 @@ export async function bootstrapFollower(
     reporter.progressEnd();
     reporter.done(`copied ${formatBytes(copiedBytes)}`);
 
-    const primaryConninfo = withApplicationName(leaderConninfo, nodeName);
-    await writeStandbyConfig(
-      staging,
-      {
-        primaryConninfo,
-        slotName,
-        restoreCommand: options.restoreCommand,
-        port: config.node.port,
-        extra: {
-          ...(config.node.host.startsWith('/') ? { unix_socket_directories: config.node.host } : {}),
-          ...options.extraSettings,
-        },
-      },
-      ctx.exec.runAs,
-    );
+    await writeFollowerConfig(ctx, staging, leaderConninfo, {
+      restoreCommand: options.restoreCommand,
+      extra: options.extraSettings,
+    });
     if (!direct) await rename(staging, dataDirectory);
     placed = true;
     staging = undefined;
@@ -319,23 +313,4 @@ async function cleanUpFailure(
       );
     }
   }
-}
-
-function required(value: string | undefined, key: string): string {
-  if (!value) throw new PgFollowerError('CONFIG_MISSING', `${key} is required`, ExitCode.USAGE);
-  return value;
-}
-
-/** primary_conninfo carries the node name, so the leader's pg_stat_replication row names us. */
-export function withApplicationName(conninfo: string, name: string): string {
-  const info = parseConninfo(conninfo);
-  info.application_name = name;
-  return formatConninfo(info);
-}
-
-function stamp(): string {
-  return new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, 'Z');
 }

@@ -12,7 +12,7 @@ export interface StreamingInfo {
   replayLsn: string | null;
 }
 
-/** Reads the local WAL receiver once; undefined when the server does not answer yet. */
+/** Reads the local WAL receiver once; status 'unreachable' when the server does not answer yet. */
 export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
   let client;
   try {
@@ -45,37 +45,59 @@ export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
       receiveLsn: row?.recv ?? null,
       replayLsn: row?.replay ?? null,
     };
+  } catch (error) {
+    // A server still starting up refuses queries (57P03): keep waiting, as for a refused connect.
+    return {
+      status: 'unreachable',
+      error: (error as Error).message,
+      timeline: null,
+      receiveLsn: null,
+      replayLsn: null,
+    };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
+export interface WaitForStreamingOptions {
+  timeoutMs?: number;
+  /** Wait until the receiver streams on this timeline or a later one (a new leader's, after failover). */
+  timeline?: number;
+  /** What to do when it does not stream; the default suits a fresh copy. */
+  hint?: string;
+}
+
 /**
- * Waits until the local WAL receiver reports `streaming` (optionally on a given timeline), with a
- * deadline. Polls every 200 ms: the receiver has no notification to wait on.
+ * Waits until the local WAL receiver reports `streaming` (on `timeline` or later when given), with
+ * a deadline. Polls every 200 ms: the receiver has no notification to wait on. Used by bootstrap
+ * and by follow and rebuild after they re-point or rewind a node.
  */
 export async function waitForStreaming(
   ctx: Context,
-  options: { timeoutMs?: number; timeline?: number } = {},
+  options: WaitForStreamingOptions = {},
 ): Promise<StreamingInfo> {
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const { timeline } = options;
   const deadline = ctx.clock.now() + timeoutMs;
   let last: StreamingInfo | undefined;
   while (ctx.clock.now() < deadline) {
     last = await readReceiver(ctx);
     if (
-      last?.status === 'streaming' &&
-      (options.timeline === undefined || last.timeline === options.timeline)
+      last.status === 'streaming' &&
+      (timeline === undefined || (last.timeline !== null && last.timeline >= timeline))
     )
       return last;
     await sleep(200, undefined, { signal: ctx.signal });
   }
+  const receiver = `${last?.status ?? 'unknown'}${last?.timeline ? ` on timeline ${last.timeline}` : ''}${last?.error ? `: ${last.error}` : ''}`;
   throw new PgFollowerError(
     'NOT_STREAMING',
-    `the follower did not start streaming within ${Math.round(timeoutMs / 1000)} s (receiver: ${last?.status ?? 'unknown'}${last?.error ? `: ${last.error}` : ''})`,
+    `this node did not stream${timeline === undefined ? '' : ` on timeline ${timeline}`} within ${Math.round(timeoutMs / 1000)} s (receiver: ${receiver})`,
     ExitCode.FAILED,
     {
-      hint: 'read the follower server log; check primary_conninfo, pg_hba.conf on the leader (replication line) and the slot',
+      hint:
+        options.hint ??
+        'read the follower server log; check primary_conninfo, pg_hba.conf on the leader (replication line) and the slot',
     },
   );
 }

@@ -1,23 +1,25 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../context.js';
-import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
-import { connect, localConninfo, withClient, type PgClient } from '../postgres/client.js';
-import { describeConninfo, formatConninfo, maskConninfo, parseConninfo } from '../postgres/conninfo.js';
-import { readControlData, serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
-import { formatLsn, parseLsn, type Lsn } from '../postgres/lsn.js';
-import { furthestLsn, readNodePosition } from '../postgres/replica-state.js';
-import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
+import { PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
+import { waitForStreaming } from '../bootstrap/wait.js';
+import { localConninfo, withClient } from '../postgres/client.js';
+import { describeConninfo, maskConninfo, withApplicationName } from '../postgres/conninfo.js';
+import { startServer, stopServer, type PgTools } from '../postgres/cluster.js';
+import { formatLsn } from '../postgres/lsn.js';
 import { alterSystem, editAutoConf } from '../postgres/standby-config.js';
+import { compareTimelines, describeVerdict, type ForkVerdict } from '../postgres/timeline.js';
 import {
-  compareTimelines,
-  describeVerdict,
-  identifySystem,
-  readTimelineHistory,
-  type ForkVerdict,
-  type SystemIdentity,
-} from '../postgres/timeline.js';
+  isSameServer,
+  readLocalFacts,
+  readSetting,
+  requireDataDirectory,
+  type LocalFacts,
+} from './local-node.js';
+import {
+  ensureSlot,
+  readLeaderHistory,
+  REPOINTED_NOT_STREAMING_HINT,
+  type LeaderIdentity,
+} from './new-leader.js';
 
 /**
  * `follow`: re-point a follower at a new leader after a failover. Safe only when this node's WAL
@@ -26,20 +28,9 @@ import {
  * https://www.postgresql.org/docs/current/warm-standby.html#STANDBY-SERVER-OPERATION
  */
 
-export interface LocalFacts {
-  running: boolean;
-  systemId: string;
-  inRecovery: boolean;
-  timeline: number;
-  /** Furthest position replayed or received (running) / recorded in pg_control (stopped). */
-  lsn: Lsn;
-  /** Where the numbers came from, for the operator. */
-  source: string;
-}
-
 export interface FollowPlan {
   leaderConninfo: string;
-  leader: SystemIdentity & { inRecovery: boolean };
+  leader: LeaderIdentity;
   local: LocalFacts;
   verdict: ForkVerdict;
   checks: CheckResult[];
@@ -47,78 +38,8 @@ export interface FollowPlan {
   slotName: string | undefined;
 }
 
-/** Reads where this node stands, from the running server or, when stopped, from pg_controldata. */
-export async function readLocalFacts(
-  ctx: Context,
-  tools: PgTools,
-  dataDirectory: string,
-): Promise<LocalFacts> {
-  const status = await serverStatus(tools, dataDirectory);
-  if (status === 'no-data-directory') {
-    throw new PgFollowerError(
-      'NO_DATA_DIRECTORY',
-      `${dataDirectory} is not a PostgreSQL data directory`,
-      ExitCode.FAILED,
-      {
-        hint: 'run pgfollower bootstrap (or rebuild --clone) to create this follower',
-      },
-    );
-  }
-  if (status === 'running') {
-    const position = await withClient(
-      localConninfo(ctx.config.node),
-      { connectTimeoutMs: 10_000, queryTimeoutMs: 10_000 },
-      readNodePosition,
-    );
-    return {
-      running: true,
-      systemId: position.systemId,
-      inRecovery: position.inRecovery,
-      timeline: position.timeline,
-      lsn: furthestLsn(position),
-      source: position.inRecovery ? 'received/replayed' : 'current WAL position',
-    };
-  }
-  const control = await readControlData(tools, dataDirectory);
-  const lsns = [control['Minimum recovery ending location'], control['Latest checkpoint location']]
-    .filter((v): v is string => !!v && /^[0-9A-F]+\/[0-9A-F]+$/i.test(v))
-    .map(parseLsn);
-  const timelines = [control["Min recovery ending loc's timeline"], control["Latest checkpoint's TimeLineID"]]
-    .map(Number)
-    .filter((n) => Number.isInteger(n) && n > 0);
-  return {
-    running: false,
-    systemId: control['Database system identifier'] ?? '',
-    inRecovery: existsSync(join(dataDirectory, 'standby.signal')),
-    timeline: Math.max(0, ...timelines),
-    lsn: lsns.reduce((a, b) => (a > b ? a : b), 0n),
-    source: 'pg_controldata (server stopped)',
-  };
-}
-
-/** Asks the new leader who it is and what its history is. */
-export async function readLeaderHistory(
-  ctx: Context,
-  conninfo: string,
-): Promise<{
-  identity: SystemIdentity & { inRecovery: boolean };
-  history: Awaited<ReturnType<typeof readTimelineHistory>>;
-}> {
-  const options = { connectTimeoutMs: ctx.config.leader.connectTimeoutMs, queryTimeoutMs: 15_000 };
-  const replication = await connect(conninfo, { ...options, replication: 'database' });
-  try {
-    const identity = await identifySystem(replication);
-    const history = await readTimelineHistory(replication, identity.timeline);
-    const inRecovery =
-      (await replication.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r ?? false;
-    return { identity: { ...identity, inRecovery }, history };
-  } finally {
-    await replication.end().catch(() => undefined);
-  }
-}
-
 export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: string): Promise<FollowPlan> {
-  const dataDirectory = resolve(requiredDataDirectory(ctx));
+  const dataDirectory = requireDataDirectory(ctx);
   ctx.reporter.step(`asking ${describeConninfo(leaderConninfo)} for its timeline history`);
   const [{ identity, history }, local] = await Promise.all([
     readLeaderHistory(ctx, leaderConninfo),
@@ -184,24 +105,6 @@ export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: s
   };
 }
 
-/**
- * true when `conninfo` reaches the local server itself (same system and same postmaster start
- * time): following or rewinding from yourself is a typo, not a failover.
- */
-export async function isSameServer(ctx: Context, conninfo: string): Promise<boolean> {
-  const probe = async (target: string): Promise<string | undefined> =>
-    withClient(target, { connectTimeoutMs: 3000, queryTimeoutMs: 3000 }, async (c) => {
-      const row = (
-        await c.query<{ id: string }>(
-          `SELECT (SELECT system_identifier FROM pg_control_system())::text || '/' || pg_postmaster_start_time()::text AS id`,
-        )
-      ).rows[0];
-      return row?.id;
-    }).catch(() => undefined);
-  const [local, remote] = await Promise.all([probe(localConninfo(ctx.config.node)), probe(conninfo)]);
-  return local !== undefined && local === remote;
-}
-
 export interface FollowResult {
   timeline: number;
   receiveLsn: string | null;
@@ -221,7 +124,7 @@ export async function executeFollow(
     throw new RefusedError('follow refused', plan.checks, { hint: 'see the failed checks above' });
   }
   const started = ctx.clock.now();
-  const dataDirectory = resolve(requiredDataDirectory(ctx));
+  const dataDirectory = requireDataDirectory(ctx);
   let slotCreated = false;
   if (plan.slotName && !plan.leader.inRecovery) {
     slotCreated = await ensureSlot(ctx, plan.leaderConninfo, plan.slotName);
@@ -268,7 +171,7 @@ async function repointAndWait(
         await alterSystem(c, changes);
         // recovery_target_timeline needs a restart; 'latest' (the default since PostgreSQL 12) is what
         // lets a standby move onto the new leader's timeline.
-        const target = await setting(c, 'recovery_target_timeline');
+        const target = await readSetting(c, 'recovery_target_timeline');
         if (target !== 'latest') {
           await alterSystem(c, { recovery_target_timeline: 'latest' });
           return true;
@@ -288,83 +191,19 @@ async function repointAndWait(
     await startServer(tools, dataDirectory, { timeoutS: 300 });
     restarted = true;
   }
-  const streaming = await waitForTimeline(ctx, plan.leader.timeline, options.timeoutMs);
+  ctx.reporter.step(
+    `waiting up to ${Math.round(options.timeoutMs / 1000)}s until this node streams on timeline ${plan.leader.timeline}`,
+  );
+  const streaming = await waitForStreaming(ctx, {
+    timeline: plan.leader.timeline,
+    timeoutMs: options.timeoutMs,
+    hint: REPOINTED_NOT_STREAMING_HINT,
+  });
   return {
-    timeline: streaming.timeline,
+    timeline: streaming.timeline ?? plan.leader.timeline,
     receiveLsn: streaming.receiveLsn,
     slotCreated,
     restarted,
     ms: ctx.clock.now() - started,
   };
-}
-
-export async function ensureSlot(ctx: Context, leaderConninfo: string, slotName: string): Promise<boolean> {
-  return withClient(leaderConninfo, { connectTimeoutMs: ctx.config.leader.connectTimeoutMs }, async (c) => {
-    if (await readSlot(c, slotName)) return false;
-    ctx.reporter.step(`creating replication slot ${slotName} on the new leader`);
-    await createPhysicalSlot(c, slotName);
-    return true;
-  });
-}
-
-async function setting(client: PgClient, name: string): Promise<string | null> {
-  const { rows } = await client.query<{ v: string | null }>('SELECT current_setting($1, true) AS v', [name]);
-  return rows[0]?.v ?? null;
-}
-
-/** Waits until the receiver streams on `timeline` (or later) from the new leader. */
-export async function waitForTimeline(
-  ctx: Context,
-  timeline: number,
-  timeoutMs: number,
-): Promise<{ timeline: number; receiveLsn: string | null }> {
-  const deadline = ctx.clock.now() + timeoutMs;
-  let last = 'server not answering';
-  ctx.reporter.step(
-    `waiting up to ${Math.round(timeoutMs / 1000)}s until this node streams on timeline ${timeline}`,
-  );
-  while (ctx.clock.now() < deadline) {
-    try {
-      const row = await withClient(
-        localConninfo(ctx.config.node),
-        { connectTimeoutMs: 3000, queryTimeoutMs: 3000 },
-        async (c) =>
-          (
-            await c.query<{ status: string | null; tli: number | null; recv: string | null }>(
-              `SELECT (SELECT status FROM pg_stat_wal_receiver) AS status,
-                      (SELECT received_tli FROM pg_stat_wal_receiver) AS tli,
-                      pg_last_wal_receive_lsn()::text AS recv`,
-            )
-          ).rows[0],
-      );
-      last = `receiver ${row?.status ?? 'not running'} on timeline ${row?.tli ?? '?'}`;
-      if (row?.status === 'streaming' && row.tli !== null && row.tli >= timeline) {
-        return { timeline: row.tli, receiveLsn: row.recv };
-      }
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await delay(200, undefined, { signal: ctx.signal });
-  }
-  throw new PgFollowerError(
-    'NOT_STREAMING',
-    `this node did not stream on timeline ${timeline} within ${Math.round(timeoutMs / 1000)} s (${last})`,
-    ExitCode.FAILED,
-    {
-      hint: 'read the server log: "not a child of this server\'s history" means it diverged (run pgfollower rebuild); otherwise check pg_hba.conf on the new leader',
-    },
-  );
-}
-
-function requiredDataDirectory(ctx: Context): string {
-  const dir = ctx.config.node.dataDirectory;
-  if (!dir) throw new PgFollowerError('CONFIG_MISSING', 'node.dataDirectory is required', ExitCode.USAGE);
-  return dir;
-}
-
-/** primary_conninfo carries the node name so the leader's pg_stat_replication row names us. */
-export function withApplicationName(conninfo: string, name: string | undefined): string {
-  const info = parseConninfo(conninfo);
-  if (name && !info.application_name) info.application_name = name;
-  return formatConninfo(info);
 }

@@ -110,3 +110,14 @@ export function describeConninfo(text: string): string {
     return maskConninfo(text);
   }
 }
+
+/**
+ * The primary_conninfo a follower writes: the leader's conninfo with `application_name` set to the
+ * node name, so the leader's pg_stat_replication row names this node. A name the operator already
+ * put in the conninfo is kept: bootstrap, rewind, clone and follow all write the same string.
+ */
+export function withApplicationName(conninfo: string, name: string | undefined): string {
+  const info = parseConninfo(conninfo);
+  if (name && !info.application_name) info.application_name = name;
+  return formatConninfo(info);
+}

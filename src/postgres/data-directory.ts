@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PgFollowerError, RefusedError, ExitCode } from '../errors.js';
+import { compactTimestamp } from '../util/time.js';
 import { readPostmasterPid, serverStatus, type PgTools } from './cluster.js';
 
 /**
@@ -21,13 +22,6 @@ export function inspectDirectory(path: string): DirectoryState {
 }
 
 const ASIDE_RE = /\.(old|failed|incomplete)-\d{8}T\d{6}Z?(-\d+)?$/;
-
-function timestamp(date = new Date()): string {
-  return date
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, 'Z');
-}
 
 async function assertNotRunning(tools: PgTools, path: string): Promise<void> {
   if (inspectDirectory(path) !== 'data-directory') return;
@@ -75,8 +69,9 @@ export async function moveAside(
     throw new PgFollowerError('UNSAFE_PATH', `refusing to move ${target}`, ExitCode.INTERNAL);
   }
   await assertNotRunning(tools, target);
-  let aside = `${target}.${options.kind ?? 'old'}-${timestamp()}`;
-  for (let n = 1; existsSync(aside); n++) aside = `${target}.${options.kind ?? 'old'}-${timestamp()}-${n}`;
+  let aside = `${target}.${options.kind ?? 'old'}-${compactTimestamp(new Date())}`;
+  for (let n = 1; existsSync(aside); n++)
+    aside = `${target}.${options.kind ?? 'old'}-${compactTimestamp(new Date())}-${n}`;
   await rename(target, aside);
   return aside;
 }

@@ -1,7 +1,9 @@
 import type { RegisterCommand } from '../command.js';
 import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError } from '../../errors.js';
-import { checkPromotion, describeNextSteps, executePromotion } from '../../failover/promote.js';
+import { executePromotion } from '../../failover/promote/execute.js';
+import { describeNextSteps } from '../../failover/promote/next-steps.js';
+import { checkPromotion } from '../../failover/promote/plan.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { durationMs } from '../../config/units.js';
 import { notifyLifecycle } from '../../alerts/notify.js';

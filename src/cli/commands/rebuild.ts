@@ -1,7 +1,8 @@
 import type { RegisterCommand } from '../command.js';
 import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError, UsageError } from '../../errors.js';
-import { executeRebuild, planRebuild } from '../../failover/rebuild.js';
+import { executeRebuild } from '../../failover/rebuild/execute.js';
+import { planRebuild } from '../../failover/rebuild/plan.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
 import { durationMs } from '../../config/units.js';
 import { notifyLifecycle } from '../../alerts/notify.js';

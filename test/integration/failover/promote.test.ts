@@ -9,7 +9,8 @@ import {
 import { configFor, run } from './nodes.js';
 import { buildContext } from '../../../src/cli/context.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
-import { checkPromotion, executePromotion } from '../../../src/failover/promote.js';
+import { executePromotion } from '../../../src/failover/promote/execute.js';
+import { checkPromotion } from '../../../src/failover/promote/plan.js';
 
 async function countRows(node: TestCluster, table = 't'): Promise<number | undefined> {
   const rows = await node.query<{ n: string }>(`select count(*) as n from ${table}`).catch(() => undefined);

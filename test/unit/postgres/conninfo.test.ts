@@ -5,6 +5,7 @@ import {
   maskConninfo,
   parseConninfo,
   toClientConfig,
+  withApplicationName,
 } from '../../../src/postgres/conninfo.js';
 
 describe('conninfo', () => {
@@ -58,5 +59,22 @@ describe('conninfo', () => {
       ssl: true,
     });
     expect(describeConninfo('host=h port=6 password=x')).toBe('h:6');
+  });
+
+  it('names the node in primary_conninfo unless the operator named the connection already', () => {
+    expect(parseConninfo(withApplicationName('host=db1 user=rep', 'replica-a'))).toEqual({
+      host: 'db1',
+      user: 'rep',
+      application_name: 'replica-a',
+    });
+    expect(
+      parseConninfo(withApplicationName('host=db1 application_name=dc2-standby', 'replica-a'))
+        .application_name,
+    ).toBe('dc2-standby');
+    expect(
+      parseConninfo(withApplicationName('postgresql://rep@db1/app?application_name=mine', 'replica-a'))
+        .application_name,
+    ).toBe('mine');
+    expect(withApplicationName('host=db1', undefined)).toBe('host=db1');
   });
 });

@@ -1,9 +1,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { isHttpPeer, labelPeer, parseStatusPosition, readPeerPosition } from '../../../src/failover/peers.js';
-import { newestSegment } from '../../../src/failover/archive-drain.js';
-import { parseLsn } from '../../../src/postgres/lsn.js';
+import {
+  isHttpPeer,
+  labelPeer,
+  parseStatusPosition,
+  readPeerPosition,
+} from '../../../../src/failover/promote/peers.js';
+import { parseLsn } from '../../../../src/postgres/lsn.js';
 
 describe('peers', () => {
   it('tells URLs from conninfo and never labels a peer with its password', () => {
@@ -59,33 +63,5 @@ describe('HTTP peers', () => {
       signal: new AbortController().signal,
     });
     expect(down.ok).toBe(false);
-  });
-});
-
-describe('archive drain', () => {
-  it('finds the newest archived segment number', () => {
-    expect(newestSegment([])).toBeNull();
-    expect(
-      newestSegment(['000000010000000000000003', '000000010000000100000000', '000000010000000000000009']),
-    ).toBe(256n);
-  });
-});
-
-describe('the peers check', () => {
-  it('counts a peer that did not report its timeline as ahead when its LSN is', async () => {
-    const { checkPeers } = await import('../../../src/failover/promote.js');
-    const peer = {
-      peer: 'http://b:8008',
-      label: 'b',
-      ok: true as const,
-      via: 'http' as const,
-      inRecovery: true,
-      timeline: 0,
-      lsn: 200n,
-    };
-    const check = checkPeers([peer], { timeline: 2, lsn: 100n });
-    expect(check.ok).toBe(false);
-    expect(check.detail).toContain('b');
-    expect(checkPeers([{ ...peer, lsn: 50n }], { timeline: 2, lsn: 100n }).ok).toBe(true);
   });
 });

@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Context } from '../context.js';
-import type { CheckResult } from '../errors.js';
-import type { ArchiveStore } from '../archive/store/store.js';
-import { withClient } from '../postgres/client.js';
-import { formatLsn, parseLsn, parseWalFileName, walFileNameForSegNo, type Lsn } from '../postgres/lsn.js';
-import { readNodePosition, type NodePosition } from '../postgres/replica-state.js';
+import type { Context } from '../../context.js';
+import type { CheckResult } from '../../errors.js';
+import type { ArchiveStore } from '../../archive/store/store.js';
+import { withClient } from '../../postgres/client.js';
+import { formatLsn, parseLsn, walFileNameForSegNo, type Lsn } from '../../postgres/lsn.js';
+import { readNodePosition, type NodePosition } from '../../postgres/replica-state.js';
+import { readSetting } from '../local-node.js';
 
 const SEGMENT = 16n * 1024n * 1024n;
 
@@ -23,53 +24,6 @@ export interface ArchiveDrainCheck {
   position?: NodePosition;
 }
 
-export interface ArchiveListing {
-  /** WAL segment names on the timeline asked for (24 hex digits). */
-  segments: string[];
-  /** Newer timelines that have a `.history` file: someone already promoted from this history. */
-  newerTimelines: number[];
-}
-
-/** Reads what the archive holds on `timeline`, and whether a newer timeline exists there. */
-export async function listArchive(
-  store: ArchiveStore,
-  timeline: number,
-  signal: AbortSignal,
-): Promise<ArchiveListing> {
-  const { candidateKeys, fileNameOfKey, parseWalFile, timelineDir, timelineHex } =
-    await import('../archive/store/layout.js');
-  const objects = await store.list(timelineDir(timeline), { signal });
-  const segments: string[] = [];
-  for (const o of objects) {
-    const name = fileNameOfKey(o.key);
-    const file = name ? parseWalFile(name) : undefined;
-    if (file?.kind === 'segment' && file.timeline === timeline) segments.push(file.name);
-  }
-  // A promotion writes <tli>.history first; a few timelines ahead covers repeated failed attempts.
-  const newerTimelines: number[] = [];
-  for (let t = timeline + 1; t <= timeline + 3; t++) {
-    const history = parseWalFile(`${timelineHex(t)}.history`);
-    if (!history) continue;
-    for (const key of candidateKeys(history)) {
-      if (await store.head(key, signal)) {
-        newerTimelines.push(t);
-        break;
-      }
-    }
-  }
-  return { segments, newerTimelines };
-}
-
-/** Newest segment number in the listing, or null. */
-export function newestSegment(segments: readonly string[]): bigint | null {
-  let best: bigint | null = null;
-  for (const name of segments) {
-    const { segNo } = parseWalFileName(name);
-    if (best === null || segNo > best) best = segNo;
-  }
-  return best;
-}
-
 export async function checkArchiveDrained(
   ctx: Context,
   local: string,
@@ -83,7 +37,7 @@ export async function checkArchiveDrained(
   try {
     // Loaded only when an archive is configured: the S3 SDK alone costs about a second of start-up,
     // which a promote without an archive must not pay.
-    const { openArchiveStore } = await import('../archive/store/open-store.js');
+    const { openArchiveStore } = await import('../../archive/store/open-store.js');
     store = openArchiveStore(ctx.config);
     return await drain(ctx, store, local, position, options);
   } catch (error) {
@@ -106,6 +60,7 @@ async function drain(
   position: NodePosition,
   options: { dryRun: boolean; timeoutMs: number },
 ): Promise<ArchiveDrainCheck> {
+  const { listArchive, newestSegment } = await import('../../archive/follower/listing.js');
   const listing = await listArchive(store, position.timeline, ctx.signal);
   if (listing.newerTimelines.length > 0) {
     return {
@@ -145,9 +100,7 @@ async function drain(
   }
 
   return withClient(local, { connectTimeoutMs: 10_000 }, async (client) => {
-    const restoreCommand = (
-      await client.query<{ v: string | null }>("SELECT current_setting('restore_command', true) AS v")
-    ).rows[0]?.v;
+    const restoreCommand = await readSetting(client, 'restore_command');
     let how: string;
     if (restoreCommand) {
       how = 'through restore_command';
@@ -170,7 +123,7 @@ async function drain(
       );
       for (let segNo = replay / SEGMENT; segNo <= newest; segNo++) {
         const name = walFileNameForSegNo(position.timeline, segNo);
-        const { fetchWal } = await import('../archive/follower/fetch.js');
+        const { fetchWal } = await import('../../archive/follower/fetch.js');
         await fetchWal(ctx, store, name, join(dataDirectory, 'pg_wal', name));
       }
       how = `copied into pg_wal (${count} segment(s))`;

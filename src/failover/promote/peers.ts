@@ -1,11 +1,13 @@
-import { withClient } from '../postgres/client.js';
-import { describeConninfo, maskConninfo } from '../postgres/conninfo.js';
-import { parseLsn, type Lsn } from '../postgres/lsn.js';
-import { furthestLsn, readNodePosition } from '../postgres/replica-state.js';
+import type { Context } from '../../context.js';
+import { withClient } from '../../postgres/client.js';
+import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
+import { parseLsn, type Lsn } from '../../postgres/lsn.js';
+import { furthestLsn, readNodePosition } from '../../postgres/replica-state.js';
 
 /**
- * Where the other nodes stand, for promote's "am I the best candidate" check. A peer is a libpq
- * conninfo (asked directly) or a pgfollower HTTP base URL (its supervisor's /status).
+ * Where the other nodes stand, for promote's "am I the best candidate" check, and what the
+ * local supervisor last saw of the leader. A peer is a libpq conninfo (asked directly) or a
+ * pgfollower HTTP base URL (its supervisor's /status).
  */
 export type PeerPosition =
   | {
@@ -67,6 +69,29 @@ export async function readPeerPosition(
     };
   } catch (error) {
     return { peer, label, ok: false, via: 'sql', error: maskConninfo((error as Error).message) };
+  }
+}
+
+/**
+ * The leader's last position as the local supervisor saw it, if `pgfollower run` answers: promote
+ * uses it to estimate what a promotion loses.
+ */
+export async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn } | null> {
+  if (!ctx.config.http.enabled) return null;
+  try {
+    const response = await fetch(`http://${ctx.config.http.listen}/status`, {
+      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(1000)]),
+      headers: { accept: 'application/json' },
+    });
+    if (!response.ok) return null;
+    const body = (await response.json()) as Record<string, unknown>;
+    // The status document's leaderLsn is the leader's position at the supervisor's last tick that
+    // reached it; a lastLeaderLsn, when the supervisor keeps one across ticks, is preferred.
+    const raw = body.lastLeaderLsn ?? body.leaderLsn;
+    if (typeof raw !== 'string') return null;
+    return { lsn: /^\d+$/.test(raw) ? BigInt(raw) : parseLsn(raw) };
+  } catch {
+    return null;
   }
 }
 

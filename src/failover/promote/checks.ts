@@ -1,0 +1,288 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Context } from '../../context.js';
+import type { CheckResult } from '../../errors.js';
+import { withClient } from '../../postgres/client.js';
+import { formatLsn, parseLsn, type Lsn } from '../../postgres/lsn.js';
+import type { NodePosition } from '../../postgres/replica-state.js';
+import { checkArchiveDrained } from './archive-drain.js';
+import { probeOldLeaders } from './old-leader.js';
+import type { PeerPosition } from './peers.js';
+
+/**
+ * The promotion checks, one function each, in the order checkPromotion (plan.ts) runs them. A
+ * failed check is `forceable` when --force may override it; the old leader being writable and a
+ * peer already being a primary never are: two writable leaders is data loss by construction.
+ */
+export const CHECK = {
+  local: 'this node is a running replica',
+  leader: 'old leader is not accepting writes',
+  replay: 'all received WAL is replayed',
+  archive: 'archive holds nothing beyond our replay position',
+  peers: 'no peer is further ahead',
+  loss: 'estimated data loss',
+} as const;
+
+/** Where this node stands, or why it could not be asked. */
+export function checkLocalNode(
+  result: NodePosition | Error,
+  where: { address: string; dataDirectory: string | undefined },
+): CheckResult {
+  if (result instanceof Error) {
+    return {
+      name: CHECK.local,
+      ok: false,
+      detail: `cannot reach the local server at ${where.address}: ${result.message}; start it (pg_ctl start -D ${where.dataDirectory ?? '$PGDATA'}) and retry`,
+    };
+  }
+  return result.inRecovery
+    ? {
+        name: CHECK.local,
+        ok: true,
+        detail: `in recovery on timeline ${result.timeline}`,
+        numbers: {
+          timeline: result.timeline,
+          receive_lsn: lsnText(result.receiveLsn),
+          replay_lsn: lsnText(result.replayLsn),
+        },
+      }
+    : {
+        name: CHECK.local,
+        ok: false,
+        detail: `already a primary on timeline ${result.timeline}: nothing to promote`,
+        numbers: { timeline: result.timeline, current_lsn: lsnText(result.currentLsn) },
+      };
+}
+
+/**
+ * The old leader, at every address we know it by. Run again by executePromotion right before the
+ * point of no return.
+ */
+export async function checkOldLeader(addresses: string[], timeoutMs: number): Promise<CheckResult> {
+  if (addresses.length === 0) {
+    return {
+      name: CHECK.leader,
+      ok: false,
+      detail:
+        'no leader address known (leader.conninfo unset and no primary_conninfo): cannot prove the old leader is down; set leader.conninfo',
+      forceable: true,
+    };
+  }
+  const verdicts = await probeOldLeaders(addresses, timeoutMs);
+  const primary = verdicts.find((v) => v.state === 'primary');
+  if (primary) {
+    return {
+      name: CHECK.leader,
+      ok: false,
+      forceable: false,
+      detail: `${primary.where} is up and accepting writes: stop or fence it first (pg_ctl stop -D <its data directory> -m fast on that host, or block it at the network); --force does not override this`,
+      numbers: { leader: primary.where, state: 'primary' },
+    };
+  }
+  const answered = verdicts.find((v) => v.state === 'answered');
+  if (answered) {
+    return {
+      name: CHECK.leader,
+      ok: false,
+      forceable: false,
+      detail: `${answered.where} is up but refused our query (${answered.error}), so it may be accepting writes: fix leader.conninfo so pgfollower can ask it, or stop or fence it (pg_ctl stop -D <its data directory> -m fast on that host); --force does not override this`,
+      numbers: { leader: answered.where, state: 'up, state unknown' },
+    };
+  }
+  return {
+    name: CHECK.leader,
+    ok: true,
+    detail: verdicts
+      .map((v) => `${v.where} ${v.state === 'unreachable' ? 'unreachable' : 'is in recovery (read-only)'}`)
+      .join('; '),
+    numbers: Object.fromEntries(verdicts.map((v) => [v.where, v.state])),
+  };
+}
+
+/** Everything received is replayed: resumes a paused replay and waits (unless dry run). */
+export async function checkReplay(
+  ctx: Context,
+  local: string,
+  position: NodePosition,
+  options: { dryRun?: boolean | undefined; replayTimeoutMs?: number | undefined },
+): Promise<CheckResult> {
+  const notes: string[] = [];
+  if (position.replayPaused) {
+    if (options.dryRun) notes.push('replay is paused; promote will resume it');
+    else {
+      ctx.reporter.step('replay is paused: resuming it (pg_wal_replay_resume)');
+      await withClient(local, { connectTimeoutMs: 10_000 }, (c) => c.query('SELECT pg_wal_replay_resume()'));
+      notes.push('replay was paused; resumed');
+    }
+  }
+  const target = position.receiveLsn;
+  if (target === null) {
+    return {
+      name: CHECK.replay,
+      ok: true,
+      detail: [...notes, 'nothing received by streaming since this server started'].join('; '),
+      numbers: { replay_lsn: lsnText(position.replayLsn) },
+    };
+  }
+  const timeoutMs = options.replayTimeoutMs ?? 60_000;
+  let replay = position.replayLsn ?? 0n;
+  if (replay < target && !options.dryRun) {
+    ctx.reporter.step(
+      `waiting up to ${Math.round(timeoutMs / 1000)}s for replay to reach ${formatLsn(target)}`,
+    );
+    const deadline = ctx.clock.now() + timeoutMs;
+    replay = await withClient(local, { connectTimeoutMs: 10_000 }, async (c) => {
+      let at = replay;
+      while (at < target && ctx.clock.now() < deadline) {
+        await delay(100, undefined, { signal: ctx.signal });
+        const row = (await c.query<{ l: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS l'))
+          .rows[0];
+        if (row?.l) at = parseLsn(row.l);
+      }
+      return at;
+    });
+  }
+  const behind = target > replay ? target - replay : 0n;
+  const numbers = {
+    receive_lsn: formatLsn(target),
+    replay_lsn: formatLsn(replay),
+    unreplayed_bytes: Number(behind),
+  };
+  if (behind === 0n)
+    return { name: CHECK.replay, ok: true, detail: [...notes, 'replay caught up'].join('; '), numbers };
+  if (options.dryRun) {
+    return {
+      name: CHECK.replay,
+      ok: true,
+      detail: [
+        ...notes,
+        `${behind} bytes received but not replayed yet; promote waits up to ${Math.round(timeoutMs / 1000)}s`,
+      ].join('; '),
+      numbers,
+    };
+  }
+  return {
+    name: CHECK.replay,
+    ok: false,
+    forceable: true,
+    detail: [
+      ...notes,
+      `${behind} bytes still not replayed after ${Math.round(timeoutMs / 1000)}s: replay is slow or stuck (read the server log)`,
+    ].join('; '),
+    numbers,
+  };
+}
+
+/** Nothing archived is left unreplayed (see archive-drain.ts); the position after draining. */
+export async function checkArchive(
+  ctx: Context,
+  local: string,
+  position: NodePosition,
+  options: { dryRun: boolean; timeoutMs: number },
+): Promise<{ check: CheckResult; position: NodePosition }> {
+  const archive = await checkArchiveDrained(ctx, local, position, options);
+  return { check: { name: CHECK.archive, ...archive.check }, position: archive.position ?? position };
+}
+
+export function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn: Lsn } | null): CheckResult {
+  if (peers.length === 0) {
+    return { name: CHECK.peers, ok: true, detail: 'no peers configured (cluster.peers or --peers)' };
+  }
+  const primaries = peers.filter((p) => p.ok && !p.inRecovery);
+  if (primaries.length > 0) {
+    return {
+      name: CHECK.peers,
+      ok: false,
+      forceable: false,
+      detail: `${primaries.map((p) => p.label).join(', ')} is already a primary: follow it (pgfollower follow --leader ...) instead of promoting a second leader`,
+    };
+  }
+  const unreachable = peers.filter((p): p is Extract<PeerPosition, { ok: false }> => !p.ok);
+  // A peer that did not say its timeline (0) is compared as if on ours: judged by LSN rather than
+  // never counted as ahead.
+  const reachable = peers
+    .filter((p): p is Extract<PeerPosition, { ok: true }> => p.ok)
+    .map((p) => (p.timeline === 0 && ours ? { ...p, timeline: ours.timeline } : p));
+  const numbers: Record<string, string> = {};
+  if (ours) numbers.ours = `${ours.timeline}:${formatLsn(ours.lsn)}`;
+  for (const p of reachable) numbers[p.label] = `${p.timeline}:${formatLsn(p.lsn)}`;
+  for (const p of unreachable) numbers[p.label] = 'unreachable';
+  const ahead = ours
+    ? reachable
+        .filter((p) => p.timeline > ours.timeline || (p.timeline === ours.timeline && p.lsn > ours.lsn))
+        .sort((a, b) => b.timeline - a.timeline || (b.lsn > a.lsn ? 1 : b.lsn < a.lsn ? -1 : 0))
+    : [];
+  const best = ahead[0];
+  if (best && ours) {
+    const bytes =
+      best.timeline === ours.timeline ? `${best.lsn - ours.lsn} bytes` : `timeline ${best.timeline}`;
+    return {
+      name: CHECK.peers,
+      ok: false,
+      forceable: true,
+      detail: `${best.label} is further ahead (${bytes} more): promote it instead (run pgfollower promote there), or --force to promote this node and lose that WAL`,
+      numbers,
+    };
+  }
+  if (unreachable.length > 0) {
+    return {
+      name: CHECK.peers,
+      ok: false,
+      forceable: true,
+      detail: `cannot tell whether ${unreachable.map((p) => `${p.label} (${p.error})`).join(', ')} is further ahead`,
+      numbers,
+    };
+  }
+  return { name: CHECK.peers, ok: true, detail: `this node is the furthest of ${peers.length + 1}`, numbers };
+}
+
+/**
+ * Bytes of WAL the leader had (per the supervisor or the WAL receiver, whichever saw further) that
+ * this node lacks, against cluster.maxDataLossBytes.
+ */
+export function checkDataLoss(
+  ours: { timeline: number; lsn: Lsn } | null,
+  lastSeen: { supervisor: Lsn | null; receiver: Lsn | null },
+  maxLoss: bigint,
+): { check: CheckResult; estimatedLossBytes: bigint | null } {
+  const known = maxKnown(lastSeen.supervisor, lastSeen.receiver);
+  let estimatedLossBytes: bigint | null = null;
+  if (ours && known !== null) {
+    estimatedLossBytes = known.lsn > ours.lsn ? known.lsn - ours.lsn : 0n;
+  }
+  const check: CheckResult =
+    estimatedLossBytes === null
+      ? {
+          name: CHECK.loss,
+          ok: true,
+          detail:
+            "unknown: no supervisor answer and the WAL receiver is disconnected, so the leader's last position is not known beyond what this node received",
+          numbers: { our_lsn: ours ? formatLsn(ours.lsn) : null, last_leader_lsn: null },
+        }
+      : {
+          name: CHECK.loss,
+          ok: estimatedLossBytes <= maxLoss,
+          forceable: true,
+          detail:
+            estimatedLossBytes === 0n
+              ? `none: this node has everything up to the last known leader position (from ${known?.source})`
+              : `${estimatedLossBytes} bytes of WAL the leader had (per ${known?.source}) are not on this node${estimatedLossBytes > maxLoss ? ` (limit cluster.maxDataLossBytes=${maxLoss})` : ''}`,
+          numbers: {
+            loss_bytes: Number(estimatedLossBytes),
+            our_lsn: ours ? formatLsn(ours.lsn) : null,
+            last_leader_lsn: known ? formatLsn(known.lsn) : null,
+          },
+        };
+  return { check, estimatedLossBytes };
+}
+
+function maxKnown(supervisor: Lsn | null, receiver: Lsn | null): { lsn: Lsn; source: string } | null {
+  if (supervisor !== null && (receiver === null || supervisor >= receiver)) {
+    return { lsn: supervisor, source: 'the supervisor' };
+  }
+  if (receiver !== null) return { lsn: receiver, source: "the WAL receiver's latest_end_lsn" };
+  return null;
+}
+
+function lsnText(lsn: Lsn | null): string | null {
+  return lsn === null ? null : formatLsn(lsn);
+}

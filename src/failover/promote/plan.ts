@@ -1,0 +1,140 @@
+import { hostname } from 'node:os';
+import type { Context } from '../../context.js';
+import type { CheckResult } from '../../errors.js';
+import { localConninfo, withClient } from '../../postgres/client.js';
+import { describeConninfo, formatConninfo, parseConninfo } from '../../postgres/conninfo.js';
+import { furthestLsn, readNodePosition, type NodePosition } from '../../postgres/replica-state.js';
+import { readLocalPosition, readSetting } from '../local-node.js';
+import {
+  checkArchive,
+  checkDataLoss,
+  checkLocalNode,
+  checkOldLeader,
+  checkPeers,
+  checkReplay,
+} from './checks.js';
+import { oldLeaderAddresses } from './old-leader.js';
+import { readPeerPosition, readSupervisorLeaderLsn, type PeerPosition } from './peers.js';
+
+/**
+ * Guided promotion: prove it is safe (old leader not writable, nothing received left unreplayed,
+ * nothing archived left unfetched, no peer further ahead, data loss estimated), then pg_promote
+ * (execute.ts), verify a write on the new timeline, and tell the operator what to run on the other
+ * nodes (next-steps.ts). https://www.postgresql.org/docs/current/warm-standby-failover.html
+ */
+
+export interface PromoteOptions {
+  /** Other followers (conninfo or pgfollower HTTP URLs); default cluster.peers. */
+  peers?: readonly string[];
+  dryRun?: boolean;
+  /** How long to wait for received WAL (and archived WAL) to be replayed before judging. */
+  replayTimeoutMs?: number;
+  /** Conninfo the other nodes should use to reach this node after promotion (for the printed commands). */
+  advertise?: string;
+}
+
+export interface PromotionPlan {
+  checks: CheckResult[];
+  /** Checks that failed and --force may override. */
+  forceable: CheckResult[];
+  /** Checks that failed and nothing may override. */
+  blocking: CheckResult[];
+  local: NodePosition | null;
+  peers: PeerPosition[];
+  oldLeaders: string[];
+  /** Estimated bytes of committed WAL this node lacks versus the last leader position known. */
+  estimatedLossBytes: bigint | null;
+  advertise: string;
+}
+
+/** Runs the checks of checks.ts in order; changes nothing unless replay or the archive need a push. */
+export async function checkPromotion(ctx: Context, options: PromoteOptions = {}): Promise<PromotionPlan> {
+  const { config } = ctx;
+  const checks: CheckResult[] = [];
+  const local = localConninfo(config.node);
+  const timeoutMs = config.leader.connectTimeoutMs;
+  const peersWanted = options.peers && options.peers.length > 0 ? options.peers : config.cluster.peers;
+
+  // Independent network questions run together: a promote during an incident must be quick.
+  ctx.reporter.step('reading this node, the old leader, peers and the supervisor');
+  const [localResult, peers, supervisorLeaderLsn] = await Promise.all([
+    withClient(local, { connectTimeoutMs: timeoutMs, queryTimeoutMs: 10_000 }, async (client) => {
+      const position = await readNodePosition(client);
+      // Reading primary_conninfo needs superuser or pg_read_all_settings; without it we rely on config.
+      const primaryConninfo = await readSetting(client, 'primary_conninfo').catch(() => null);
+      return { position, primaryConninfo };
+    }).catch((error: unknown) => error as Error),
+    Promise.all(
+      peersWanted.map((p) => readPeerPosition(p, { connectTimeoutMs: timeoutMs, signal: ctx.signal })),
+    ),
+    readSupervisorLeaderLsn(ctx),
+  ]);
+
+  let position: NodePosition | null = localResult instanceof Error ? null : localResult.position;
+  const primaryConninfo = localResult instanceof Error ? null : localResult.primaryConninfo;
+  checks.push(
+    checkLocalNode(localResult instanceof Error ? localResult : localResult.position, {
+      address: describeConninfo(local),
+      dataDirectory: config.node.dataDirectory,
+    }),
+  );
+
+  // The old leader: every address we know it by. A reachable primary among them is the one refusal
+  // that --force cannot override: two writable leaders is data loss by construction.
+  const leaderAddresses = oldLeaderAddresses([config.leader.conninfo, primaryConninfo]);
+  const leaderCheck = await checkOldLeader(leaderAddresses, timeoutMs);
+  checks.push(leaderCheck);
+
+  if (position?.inRecovery) {
+    // With the old leader still writable nothing will be promoted: report, but change nothing
+    // (no resume, no archive copy) and do not wait.
+    const look = !leaderCheck.ok ? { ...options, dryRun: true } : options;
+    checks.push(await checkReplay(ctx, local, position, look));
+    // Re-read after the wait: the numbers below are the ones we promote with.
+    position = await readLocalPosition(ctx, { connectTimeoutMs: timeoutMs });
+    const archive = await checkArchive(ctx, local, position, {
+      dryRun: look.dryRun ?? false,
+      timeoutMs: options.replayTimeoutMs ?? 60_000,
+    });
+    checks.push(archive.check);
+    position = archive.position;
+  }
+
+  const ours = position ? { timeline: position.timeline, lsn: furthestLsn(position) } : null;
+  checks.push(checkPeers(peers, ours));
+
+  const loss = checkDataLoss(
+    ours,
+    { supervisor: supervisorLeaderLsn?.lsn ?? null, receiver: position?.receiver?.latestEndLsn ?? null },
+    BigInt(config.cluster.maxDataLossBytes),
+  );
+  checks.push(loss.check);
+
+  return {
+    checks,
+    forceable: checks.filter((c) => !c.ok && c.forceable === true),
+    blocking: checks.filter((c) => !c.ok && c.forceable !== true),
+    local: position,
+    peers,
+    oldLeaders: leaderAddresses,
+    estimatedLossBytes: loss.estimatedLossBytes,
+    advertise: options.advertise ?? advertiseConninfo(ctx, leaderAddresses[0]),
+  };
+}
+
+/**
+ * How the other nodes will reach this one: the old leader's conninfo (user, dbname, sslmode...)
+ * with this host and port, never with a password.
+ */
+export function advertiseConninfo(ctx: Context, oldLeader: string | undefined): string {
+  let info: Record<string, string>;
+  try {
+    info = oldLeader ? parseConninfo(oldLeader) : {};
+  } catch {
+    info = {};
+  }
+  delete info.password;
+  delete info.hostaddr;
+  delete info.application_name;
+  return formatConninfo({ ...info, host: hostname(), port: String(ctx.config.node.port) });
+}
