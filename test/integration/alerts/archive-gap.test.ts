@@ -19,7 +19,7 @@ import {
   writeConfigFile,
 } from '../../helpers/cluster.js';
 import { cliPath, requireBuiltCli, testContext } from '../archive/helpers.js';
-import { startReceiver } from './receiver.js';
+import { startReceiver } from '../../helpers/receiver.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

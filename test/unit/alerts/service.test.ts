@@ -13,7 +13,7 @@ import type { SupervisorEmitter, SupervisorHandle } from '../../../src/daemon/ty
 import { createExec } from '../../../src/exec/run.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
 import type { SupervisorEvents } from '../../../src/monitor/events.js';
-import { startReceiver } from '../../integration/alerts/receiver.js';
+import { startReceiver } from '../../helpers/receiver.js';
 import { makeSnapshot } from './snapshots.js';
 
 const closers: Array<() => Promise<void>> = [];

@@ -2,14 +2,14 @@ import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encode } from '../../../src/archive/store/codec.js';
-import { createFsStore } from '../../../src/archive/store/fs-store.js';
-import { startPrefetcher } from '../../../src/archive/follower/prefetch.js';
-import { writeRequested } from '../../../src/archive/follower/spool.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createExec } from '../../../src/exec/run.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { encode } from '../../../../src/archive/store/codec.js';
+import { createFsStore } from '../../../../src/archive/store/fs-store.js';
+import { startPrefetcher } from '../../../../src/archive/follower/prefetch.js';
+import { writeRequested } from '../../../../src/archive/follower/spool.js';
+import { loadConfig } from '../../../../src/config/index.js';
+import { silentReporter, systemClock, type Context } from '../../../../src/context.js';
+import { createExec } from '../../../../src/exec/run.js';
+import { createSilentLogger } from '../../../../src/logging/logger.js';
 
 const SEG = 16 * 1024 * 1024;
 
