@@ -26,10 +26,10 @@ import {
   makeTempDir,
   pgTools,
   pgbench,
-  waitFor,
   writeConfigFile,
   type TestCluster,
 } from '../test/helpers/cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { parseLsn } from '../src/postgres/lsn.js';
 import { stopServer } from '../src/postgres/cluster.js';
 

@@ -174,29 +174,6 @@ export async function pgbench(cluster: TestCluster, args: string[]): Promise<str
   return result.stdout + result.stderr;
 }
 
-/** Waits for a condition with a deadline; the failure message says what was awaited and the last value. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false | null>,
-  options: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false && value !== null) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-  );
-}
-
 /** Writes a pgfollower config file (mode 600) and returns its path. */
 export async function writeConfigFile(dir: string, config: Record<string, unknown>): Promise<string> {
   const file = join(dir, `pgfollower-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);

@@ -10,16 +10,11 @@ import { collectPlugins } from '../../../src/app/plugins.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { parseLsn, walFileName } from '../../../src/postgres/lsn.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
-import {
-  cloneFollower,
-  createLeader,
-  makeTempDir,
-  pgTools,
-  waitFor,
-  writeConfigFile,
-} from '../../helpers/cluster.js';
-import { cliPath, requireBuiltCli, testContext } from '../archive/helpers.js';
-import { startReceiver } from './receiver.js';
+import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { requireBuiltCli, testContext } from '../../helpers/archive.js';
+import { createArchivingLeader } from '../../helpers/archive.js';
+import { startReceiver } from '../../helpers/receiver.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -38,22 +33,8 @@ describe('archive gap alerts through a real supervisor', () => {
     const tools = await pgTools();
     const dir = await makeTempDir('pgf-alert-gap-');
     const archiveDir = await makeTempDir('pgf-alert-wal-');
-    const command = `'${process.execPath}' '${cliPath}'`;
     const archive = { type: 'fs', fs: { path: archiveDir } };
-    const leaderConfig = await writeConfigFile(dir, {
-      archive: { ...archive, prefetch: 0 },
-      log: { level: 'warn' },
-    });
-    if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
-    const leader = await createLeader({
-      settings: {
-        archive_mode: 'on',
-        archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
-        wal_keep_size: 0,
-        max_wal_size: '32MB',
-        min_wal_size: '32MB',
-      },
-    });
+    const { leader, command } = await createArchivingLeader({ dir, archive });
     const follower = await cloneFollower(leader, { start: false });
     const hook = await startReceiver();
     closers.push(hook.close);

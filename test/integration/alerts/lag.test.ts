@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertState, Notification } from '../../../src/alerts/types.js';
-import { cloneFollower, createLeader, pgbench, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, pgbench } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { bodies, startAlertingSupervisor, startChannels } from './setup.js';
 
 const closers: Array<() => Promise<void>> = [];

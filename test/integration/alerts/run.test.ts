@@ -4,7 +4,7 @@ import type { Notification } from '../../../src/alerts/types.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { cloneFollower, createLeader, makeTempDir, writeConfigFile } from '../../helpers/cluster.js';
-import { startReceiver } from './receiver.js';
+import { startReceiver } from '../../helpers/receiver.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

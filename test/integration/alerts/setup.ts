@@ -7,7 +7,7 @@ import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { Context } from '../../../src/context.js';
 import { makeTempDir, type TestCluster } from '../../helpers/cluster.js';
 import { supervisorContext } from '../daemon/context.js';
-import { startReceiver } from './receiver.js';
+import { startReceiver } from '../../helpers/receiver.js';
 
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 

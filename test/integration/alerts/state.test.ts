@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../src/alerts/types.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { FollowerState } from '../../../src/monitor/snapshot.js';
-import { cloneFollower, createLeader, pgbench, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, pgbench } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { bodies, startAlertingSupervisor, startChannels } from './setup.js';
 
 const closers: Array<() => Promise<void>> = [];

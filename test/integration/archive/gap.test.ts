@@ -8,15 +8,10 @@ import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { parseLsn, walFileName, type Lsn } from '../../../src/postgres/lsn.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
-import {
-  cloneFollower,
-  createLeader,
-  makeTempDir,
-  pgTools,
-  waitFor,
-  writeConfigFile,
-} from '../../helpers/cluster.js';
-import { cliPath, requireBuiltCli, testContext } from './helpers.js';
+import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { requireBuiltCli, testContext } from '../../helpers/archive.js';
+import { createArchivingLeader } from '../../helpers/archive.js';
 
 /**
  * A segment deleted from the archive: the follower replays up to the hole and stops there; the
@@ -29,22 +24,8 @@ describe('gap in the archive', () => {
     const tools = await pgTools();
     const dir = await makeTempDir('pgf-gap-');
     const archiveDir = await makeTempDir('pgf-wal-');
-    const command = `'${process.execPath}' '${cliPath}'`;
     const archive = { type: 'fs', fs: { path: archiveDir }, compression: 'gzip' };
-    const leaderConfig = await writeConfigFile(dir, {
-      archive: { ...archive, prefetch: 0 },
-      log: { level: 'warn' },
-    });
-    if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
-    const leader = await createLeader({
-      settings: {
-        archive_mode: 'on',
-        archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
-        wal_keep_size: 0,
-        max_wal_size: '32MB',
-        min_wal_size: '32MB',
-      },
-    });
+    const { leader, command } = await createArchivingLeader({ dir, archive });
     const follower = await cloneFollower(leader, { start: false });
     const tree = {
       node: {

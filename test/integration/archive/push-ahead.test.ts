@@ -9,15 +9,9 @@ import {
   startPushAhead,
 } from '../../../src/archive/leader/push-ahead.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
-import {
-  createLeader,
-  makeTempDir,
-  pgbench,
-  pgTools,
-  waitFor,
-  writeConfigFile,
-} from '../../helpers/cluster.js';
-import { cliPath, requireBuiltCli, testContext } from './helpers.js';
+import { createLeader, makeTempDir, pgbench, pgTools, writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { cliPath, requireBuiltCli, testContext } from '../../helpers/archive.js';
 
 /**
  * The leader's archive_command takes the push-ahead fast path: `archive push-ahead` has stored each

@@ -15,10 +15,10 @@ import {
   createLeader,
   makeTempDir,
   pgTools,
-  waitFor,
   writeConfigFile,
   type TestCluster,
 } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import {
   cliPath,
   requireBuiltCli,
@@ -28,7 +28,7 @@ import {
   startS3,
   testContext,
   type TestS3,
-} from './helpers.js';
+} from '../../helpers/archive.js';
 
 /**
  * wal-push and wal-fetch against a real leader whose archive_command is the built CLI (run by

@@ -6,18 +6,9 @@ import { restoreCommandFor } from '../../../src/archive/follower/restore-command
 import { spoolDirectoryFor } from '../../../src/archive/follower/spool.js';
 import { readControlData } from '../../../src/postgres/cluster.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
+import { cloneFollower, makeTempDir, pgbench, pgTools, writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import {
-  cloneFollower,
-  createLeader,
-  makeTempDir,
-  pgbench,
-  pgTools,
-  waitFor,
-  writeConfigFile,
-  type TestCluster,
-} from '../../helpers/cluster.js';
-import {
-  cliPath,
   requireBuiltCli,
   s3ArchiveConfig,
   s3Env,
@@ -25,7 +16,8 @@ import {
   startS3,
   testContext,
   type TestS3,
-} from './helpers.js';
+} from '../../helpers/archive.js';
+import { createArchivingLeader } from '../../helpers/archive.js';
 
 /**
  * The leader recycled the WAL a stopped follower needs; the follower, started with the generated
@@ -39,20 +31,11 @@ const checksumSql =
 async function runScenario(archive: Record<string, unknown>, envPrefix: string): Promise<void> {
   const tools = await pgTools();
   const dir = await makeTempDir('pgf-rec-');
-  const command = `${envPrefix}'${process.execPath}' '${cliPath}'`;
-  const leaderConfig = await writeConfigFile(dir, {
-    archive: { ...archive, prefetch: 0 },
-    log: { level: 'warn' },
-  });
-  if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
-  const leader: TestCluster = await createLeader({
-    settings: {
-      archive_mode: 'on',
-      archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
-      wal_keep_size: 0,
-      max_wal_size: '48MB',
-      min_wal_size: '32MB',
-    },
+  const { leader, command } = await createArchivingLeader({
+    dir,
+    archive,
+    envPrefix,
+    settings: { max_wal_size: '48MB' },
   });
   const follower = await cloneFollower(leader, { start: false });
   const tree = {

@@ -8,16 +8,10 @@ import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import { supervisorContext } from '../daemon/context.js';
-import {
-  cloneFollower,
-  createLeader,
-  makeTempDir,
-  pgbench,
-  pgTools,
-  waitFor,
-  writeConfigFile,
-} from '../../helpers/cluster.js';
-import { cliPath, requireBuiltCli } from './helpers.js';
+import { cloneFollower, makeTempDir, pgbench, pgTools, writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { requireBuiltCli } from '../../helpers/archive.js';
+import { createArchivingLeader } from '../../helpers/archive.js';
 
 function nextState(s: SupervisorHandle, states: FollowerState[], timeoutMs: number): Promise<Snapshot> {
   return waitFor(
@@ -41,25 +35,15 @@ describe('a lost slot does not leave the follower archive-only', () => {
     const tools = await pgTools();
     const dir = await makeTempDir('pgf-slot-');
     const archive = { type: 'fs', fs: { path: join(dir, 'archive') }, compression: 'none' };
-    const leaderConfig = await writeConfigFile(dir, {
-      archive: { ...archive, prefetch: 0 },
-      log: { level: 'warn' },
-    });
-    if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
-    const leader = await createLeader({
-      settings: {
-        archive_mode: 'on',
-        archive_command: `'${process.execPath}' '${cliPath}' --config '${leaderConfig}' wal-push %p`,
-        wal_keep_size: 0,
-        max_slot_wal_keep_size: '32MB',
-        max_wal_size: '48MB',
-        min_wal_size: '32MB',
-      },
+    const { leader, command } = await createArchivingLeader({
+      dir,
+      archive,
+      settings: { max_slot_wal_keep_size: '32MB', max_wal_size: '48MB' },
     });
     const follower = await cloneFollower(leader, { slot: 'replica_a' });
     const ctx = await supervisorContext(leader, follower, {
       slot: 'replica_a',
-      extra: { archive: { ...archive, command: `'${process.execPath}' '${cliPath}'`, prefetch: 4 } },
+      extra: { archive: { ...archive, command, prefetch: 4 } },
     });
     const followerConfig = await writeConfigFile(dir, {
       archive: ctx.config.archive,

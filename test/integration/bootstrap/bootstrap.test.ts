@@ -10,10 +10,10 @@ import {
   pgbench,
   pgTools,
   trackDataDirectory,
-  waitFor,
   writeConfigFile,
   type TestCluster,
 } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 async function runCli(args: string[], signal?: AbortSignal) {
   const output = createMemoryOutput();

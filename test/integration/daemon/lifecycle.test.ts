@@ -5,7 +5,8 @@ import { silentReporter, systemClock, type Context } from '../../../src/context.
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { SupervisorService } from '../../../src/daemon/types.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
-import { pgTools, waitFor } from '../../helpers/cluster.js';
+import { pgTools } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** A supervisor whose servers are absent (closed ports): the lifecycle without any PostgreSQL. */
 async function lonelyContext(signal?: AbortSignal): Promise<Context> {

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import getPort from 'get-port';
 import { stringify, parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, makeTempDir, waitFor, writeConfigFile } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, makeTempDir, writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const repo = resolve(import.meta.dirname, '../../../');
 const bin = resolve(repo, 'dist/src/cli/bin.js');

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
-import { cloneFollower, createLeader, makeTempDir, pgbench, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, makeTempDir, pgbench } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { supervisorContext } from './context.js';
 
 /** Resolves with the first snapshot in `state` (the latest one, or a later one) within the deadline. */

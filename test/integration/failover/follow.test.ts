@@ -1,7 +1,8 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { configFor, run } from './nodes.js';
 
 describe('follow a stopped follower', () => {

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  cloneFollower,
-  createLeader,
-  makeTempDir,
-  waitFor,
-  type TestCluster,
-} from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, makeTempDir, type TestCluster } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { configFor, run } from './nodes.js';
 import { buildContext } from '../../../src/cli/context.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, pgbench, waitFor, type TestCluster } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, pgbench, type TestCluster } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { configFor, run } from './nodes.js';
 
 async function countRows(node: TestCluster, sql: string): Promise<number | undefined> {

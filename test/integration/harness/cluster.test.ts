@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 describe('test harness', () => {
   it('starts a real leader and a streaming follower, and stops them', async () => {

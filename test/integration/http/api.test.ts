@@ -3,14 +3,8 @@ import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { StatusDocument } from '../../../src/monitor/status.js';
-import {
-  cloneFollower,
-  createLeader,
-  pgbench,
-  waitFor,
-  writeConfigFile,
-  makeTempDir,
-} from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, pgbench, writeConfigFile, makeTempDir } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { supervisorContext } from '../daemon/context.js';
 
 /** Prometheus text format: `name{labels} value` per sample line; comments start with #. */

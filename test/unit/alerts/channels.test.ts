@@ -13,7 +13,7 @@ import { channelSchema } from '../../../src/config/sections/alerts.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { ConfigError } from '../../../src/errors.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
-import { startReceiver } from '../../integration/alerts/receiver.js';
+import { startReceiver } from '../../helpers/receiver.js';
 
 const firing: Notification = {
   kind: 'alert',

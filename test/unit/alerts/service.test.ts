@@ -13,7 +13,8 @@ import type { SupervisorEmitter, SupervisorHandle } from '../../../src/daemon/ty
 import { createExec } from '../../../src/exec/run.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
 import type { SupervisorEvents } from '../../../src/monitor/events.js';
-import { startReceiver } from '../../integration/alerts/receiver.js';
+import { startReceiver } from '../../helpers/receiver.js';
+import { waitFor } from '../../helpers/wait.js';
 import { makeSnapshot } from './snapshots.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -83,7 +84,11 @@ describe('alert service', () => {
     const running = await createAlertService({ stateFile }).start(handle);
     const t = Date.now();
     handle.events.emit('snapshot', makeSnapshot(t, { state: 'stalled' }));
-    await waitForCount(() => logged.filter((l) => l.includes('cannot write alert state')).length, 1);
+    await waitFor(
+      'the failed state write logged',
+      () => logged.some((l) => l.includes('cannot write alert state')),
+      { timeoutMs: 5000, intervalMs: 20 },
+    );
     expect(existsSync(stateFile)).toBe(false);
     rmSync(join(dir, 'state'));
     // The same facts again: the state text is unchanged, but it never reached the disk.
@@ -113,7 +118,10 @@ describe('alert service', () => {
 
     handle.events.emit('snapshot', makeSnapshot(Date.now(), { state: 'stalled' }));
     await first.waitFor((r) => (r.body as Notification).alert === 'stalled', 5000);
-    await waitForCount(() => (persistedAtDelivery ? 1 : 0), 1);
+    await waitFor('a delivery after the state was persisted', () => persistedAtDelivery, {
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
     expect(persistedAtDelivery?.alerts.stalled?.phase).toBe('firing');
     // The page was in the outbox on disk before it was sent.
     expect((persistedAtDelivery as { outbox?: unknown[] } | undefined)?.outbox).toHaveLength(1);
@@ -192,21 +200,16 @@ describe('alert service', () => {
     hanging = false;
     const after = fakeHandle(makeContext(alerts));
     const second = await createAlertService({ stateFile }).start(after);
-    await waitForCount(() => slow.received.length, 2);
+    await waitFor('2 notifications received', () => slow.received.length >= 2, {
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
     expect(slow.received.map((r) => (r.body as Notification).status)).toEqual(['firing', 'firing']);
     expect(fast.received).toHaveLength(1);
     await second.stop();
     expect((JSON.parse(readFileSync(stateFile, 'utf8')) as { outbox?: unknown[] }).outbox).toBeUndefined();
   });
 });
-
-async function waitForCount(count: () => number, n: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (count() < n) {
-    if (Date.now() > deadline) throw new Error(`expected ${n}, have ${count()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('notifyLifecycle', () => {
   it('sends only to lifecycle channels, PagerDuty as a change event, and never throws', async () => {

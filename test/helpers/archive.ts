@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import getPort from 'get-port';
 import S3rver from 's3rver';
-import { loadConfig } from '../../../src/config/index.js';
-import type { Config } from '../../../src/config/schema.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
-import { pgTools } from '../../helpers/cluster.js';
+import { loadConfig } from '../../src/config/index.js';
+import type { Config } from '../../src/config/schema.js';
+import { silentReporter, systemClock, type Context } from '../../src/context.js';
+import { createSilentLogger } from '../../src/logging/logger.js';
+import { createLeader, pgTools, writeConfigFile, type TestCluster } from './cluster.js';
 
 /** The built CLI: archive_command and restore_command run it as the postgres OS user. */
 export const cliPath = resolve('dist/src/cli/bin.js');
@@ -91,4 +91,44 @@ export function setS3Env(): () => void {
       else process.env[k] = v;
     }
   };
+}
+
+export interface ArchivingLeader {
+  leader: TestCluster;
+  /** The leader's pgfollower config (archive section, prefetch off), readable by the postgres user. */
+  leaderConfig: string;
+  /** How PostgreSQL runs pgfollower (with `envPrefix`), for archive_command / restore_command. */
+  command: string;
+}
+
+/**
+ * A real leader archiving through `pgfollower wal-push %p` into `archive` (a config `archive:`
+ * section), with small WAL settings so segments are recycled soon (`settings` override them).
+ */
+export async function createArchivingLeader(options: {
+  dir: string;
+  archive: Record<string, unknown>;
+  settings?: Record<string, string | number | boolean>;
+  /** Put before the command, e.g. S3 credentials as `VAR=value `. */
+  envPrefix?: string;
+}): Promise<ArchivingLeader> {
+  requireBuiltCli();
+  const tools = await pgTools();
+  const command = `${options.envPrefix ?? ''}'${process.execPath}' '${cliPath}'`;
+  const leaderConfig = await writeConfigFile(options.dir, {
+    archive: { ...options.archive, prefetch: 0 },
+    log: { level: 'warn' },
+  });
+  if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
+  const leader = await createLeader({
+    settings: {
+      archive_mode: 'on',
+      archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
+      wal_keep_size: 0,
+      max_wal_size: '32MB',
+      min_wal_size: '32MB',
+      ...options.settings,
+    },
+  });
+  return { leader, leaderConfig, command };
 }

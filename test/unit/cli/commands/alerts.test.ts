@@ -1,11 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
-import { createMemoryOutput } from '../../../src/cli/output.js';
-import type { Notification } from '../../../src/alerts/types.js';
-import { writeConfigFile } from '../../helpers/cluster.js';
-import { startReceiver } from '../../integration/alerts/receiver.js';
+import { main } from '../../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../../src/cli/output.js';
+import type { Notification } from '../../../../src/alerts/types.js';
+import { writeConfigFile } from '../../../helpers/cluster.js';
+import { startReceiver } from '../../../helpers/receiver.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -94,33 +94,9 @@ describe('pgfollower alerts test', () => {
   });
 });
 
-describe('pgfollower run plug-in', () => {
-  it('adds the alerts service unless alerts.enabled is false', async () => {
-    const { collectPlugins } = await import('../../../src/app/plugins.js');
-    const { alertsPlugin } = await import('../../../src/alerts/plugin.js');
-    const { loadConfig } = await import('../../../src/config/index.js');
-    const { createSilentLogger } = await import('../../../src/logging/logger.js');
-    const { createExec } = await import('../../../src/exec/run.js');
-    const { silentReporter, systemClock } = await import('../../../src/context.js');
-    const ctx = (alerts: Record<string, unknown>) => ({
-      config: loadConfig({ env: {}, overrides: { alerts } }),
-      logger: createSilentLogger(),
-      exec: createExec(),
-      bin: { binDir: '/nonexistent', major: 16, path: (n: string) => n },
-      clock: systemClock,
-      signal: new AbortController().signal,
-      reporter: silentReporter,
-    });
-    const on = await collectPlugins(ctx({}), [alertsPlugin]);
-    expect(on.services.map((s) => s.name)).toEqual(['alerts']);
-    const off = await collectPlugins(ctx({ enabled: false }), [alertsPlugin]);
-    expect(off.services).toEqual([]);
-  });
-});
-
 describe('pgfollower alerts status', () => {
   it('lists firing, held and pending alerts and unconfirmed notifications from the state file', async () => {
-    const { saveAlertState } = await import('../../../src/alerts/state-file.js');
+    const { saveAlertState } = await import('../../../../src/alerts/state-file.js');
     const dir = mkdtempSync(`${tmpdir()}/pgf-alerts-status-`);
     const stateFile = `${dir}/alerts.json`;
     const now = Date.now();
@@ -185,11 +161,13 @@ describe('pgfollower alerts status', () => {
     const out = createMemoryOutput();
     expect(await main(['--config', file, 'alerts', 'status'], { output: out, env: {} })).toBe(0);
     const text = out.text();
+    // Durations are measured from the state's timestamps to the command's own clock: under load the
+    // command may start a second or two after `now`, so the seconds are matched as a small range.
     expect(text).toMatch(/^FIRING {2}critical stalled for 2m, last sent 1m ago: needs WAL X$/m);
     expect(text).toMatch(
-      /^FIRING {2}warning {2}lag-bytes for 5s, held by the rate limit \(not sent\): behind$/m,
+      /^FIRING {2}warning {2}lag-bytes for [5-9]s, held by the rate limit \(not sent\): behind$/m,
     );
-    expect(text).toMatch(/^pending critical disconnected for 1s, not sent yet/m);
+    expect(text).toMatch(/^pending critical disconnected for [1-5]s, not sent yet/m);
     expect(text).toMatch(/1 notification\(s\) not yet confirmed by pd/);
 
     const empty = await writeConfigFile(dir, {

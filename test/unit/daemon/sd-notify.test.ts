@@ -4,7 +4,7 @@ import { createSdNotifyService } from '../../../src/daemon/sd-notify.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { SupervisorEvents } from '../../../src/monitor/events.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
-import { previousSnapshot, unclassified } from './fixtures.js';
+import { previousSnapshot, unclassified } from '../monitor/fixtures.js';
 
 describe('sd-notify service', () => {
   it('is absent without NOTIFY_SOCKET', () => {

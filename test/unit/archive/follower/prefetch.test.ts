@@ -2,14 +2,15 @@ import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encode } from '../../../src/archive/store/codec.js';
-import { createFsStore } from '../../../src/archive/store/fs-store.js';
-import { startPrefetcher } from '../../../src/archive/follower/prefetch.js';
-import { writeRequested } from '../../../src/archive/follower/spool.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createExec } from '../../../src/exec/run.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { waitFor as waitForCondition } from '../../../helpers/wait.js';
+import { encode } from '../../../../src/archive/store/codec.js';
+import { createFsStore } from '../../../../src/archive/store/fs-store.js';
+import { startPrefetcher } from '../../../../src/archive/follower/prefetch.js';
+import { writeRequested } from '../../../../src/archive/follower/spool.js';
+import { loadConfig } from '../../../../src/config/index.js';
+import { silentReporter, systemClock, type Context } from '../../../../src/context.js';
+import { createExec } from '../../../../src/exec/run.js';
+import { createSilentLogger } from '../../../../src/logging/logger.js';
 
 const SEG = 16 * 1024 * 1024;
 
@@ -26,21 +27,9 @@ function fakeSegment(name: string): Buffer {
 
 const seg = (n: number): string => `0000000100000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
 
-async function waitUntil<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}; ${lastState()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 let lastState = (): string => '';
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> =>
+  waitForCondition(what, probe, { timeoutMs: 20_000, intervalMs: 25, detail: () => lastState() });
 const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
@@ -78,14 +67,14 @@ describe('prefetcher', () => {
       await writeRequested(spool, seg(1));
       const names = (): Promise<string[]> =>
         readdir(spool).then((l) => l.filter((n) => !n.startsWith('.')).sort());
-      await waitUntil('window 2..4', async () =>
+      await waitFor('window 2..4', async () =>
         (await names()).filter((n) => /^[0-9A-F]{24}$/.test(n)).join() === [seg(2), seg(3), seg(4)].join()
           ? true
           : undefined,
       );
       // restore_command's fast path takes segment 2: the window moves to 3..5.
       await rename(join(spool, seg(2)), join(root, 'RECOVERYXLOG'));
-      await waitUntil('window 3..5', async () => {
+      await waitFor('window 3..5', async () => {
         const list = await names();
         return list.includes(seg(5)) && !list.includes(seg(2)) ? true : undefined;
       });
@@ -93,14 +82,14 @@ describe('prefetcher', () => {
       expect(await names()).toContain('00000002.history.missing');
       // Taking 3 moves the window to 4..6; the archive lacks 6: a marker says so.
       await rename(join(spool, seg(3)), join(root, 'RECOVERYXLOG'));
-      await waitUntil('marker for 6', async () =>
+      await waitFor('marker for 6', async () =>
         (await names()).includes(`${seg(6)}.missing`) ? true : undefined,
       );
       expect(prefetcher.stats().consumed).toBe(2);
       expect(prefetcher.stats().fetched).toBeGreaterThanOrEqual(4);
       // Archived later, 6 replaces its marker.
       await store.put(`wal/00000001/${seg(6)}.lz4`, await encode('lz4', fakeSegment(seg(6))), {});
-      await waitUntil('segment 6 spooled', async () => ((await names()).includes(seg(6)) ? true : undefined));
+      await waitFor('segment 6 spooled', async () => ((await names()).includes(seg(6)) ? true : undefined));
       expect(await names()).not.toContain(`${seg(6)}.missing`);
     } finally {
       await prefetcher.stop();
