@@ -119,7 +119,3 @@ export class DatabaseUnavailableError extends PgFollowerError {
     super('DATABASE_UNAVAILABLE', message, ExitCode.FAILED, options);
   }
 }
-
-export function isPgFollowerError(error: unknown): error is PgFollowerError {
-  return error instanceof PgFollowerError;
-}

@@ -58,10 +58,6 @@ export async function stopServer(
   );
 }
 
-export async function reloadServer(tools: PgTools, dataDirectory: string): Promise<void> {
-  await tools.exec.run(tools.bin.path('pg_ctl'), ['reload', '-D', dataDirectory], { signal: tools.signal });
-}
-
 export interface InitClusterOptions {
   dataDirectory: string;
   port: number;

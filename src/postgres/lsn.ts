@@ -22,17 +22,6 @@ export function formatLsn(lsn: Lsn): string {
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
-/** Bytes from `b` to `a`; negative when `a` is behind. */
-export function lsnDiff(a: Lsn, b: Lsn): bigint {
-  return a - b;
-}
-
-export function maxLsn(...values: Array<Lsn | null | undefined>): Lsn | null {
-  let best: Lsn | null = null;
-  for (const v of values) if (v !== null && v !== undefined && (best === null || v > best)) best = v;
-  return best;
-}
-
 function hex8(n: bigint): string {
   return n.toString(16).toUpperCase().padStart(8, '0');
 }
