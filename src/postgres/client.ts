@@ -15,6 +15,12 @@ export interface ConnectOptions {
   /** Per-statement bound; a query never hangs a tick forever. */
   queryTimeoutMs?: number;
   applicationName?: string;
+  /**
+   * Abort ends the connection attempt and any query in flight (node-postgres has no native signal
+   * support, so the client is ended: pending queries reject with "Connection terminated"). A
+   * connection that is still open later is ended too, so a signal bounds the client's whole life.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Connects with a libpq conninfo (either form); PG* variables and ~/.pgpass fill the gaps. */
@@ -36,12 +42,18 @@ export async function connect(conninfo: string, options: ConnectOptions = {}): P
     (config as pg.ClientConfig & { replication?: string }).replication =
       options.replication === 'physical' ? 'true' : 'database';
   }
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const client = new pg.Client(config);
   // An idle connection that breaks must not crash the process; the next query reports it.
   client.on('error', () => undefined);
+  const detach = signal ? endOnAbort(client, signal) : undefined;
   try {
-    await client.connect();
+    await connectUnlessAborted(client, signal);
   } catch (error) {
+    detach?.();
+    // After an abort the socket is already destroyed; a graceful end would wait for the server.
+    if (signal?.aborted) throw signal.reason;
     await client.end().catch(() => undefined);
     throw new DatabaseUnavailableError(
       `cannot connect to ${describeConninfo(conninfo)}: ${(error as Error).message}`,
@@ -52,6 +64,46 @@ export async function connect(conninfo: string, options: ConnectOptions = {}): P
     );
   }
   return client;
+}
+
+/** Ends `client` when `signal` aborts; the listener goes when the client ends. Returns the detach. */
+function endOnAbort(client: pg.Client, signal: AbortSignal): () => void {
+  const onAbort = (): void => {
+    client.end().catch(() => undefined);
+  };
+  const detach = (): void => signal.removeEventListener('abort', onAbort);
+  signal.addEventListener('abort', onAbort, { once: true });
+  client.once('end', detach);
+  return detach;
+}
+
+/**
+ * `client.connect()`, but an abort rejects at once and destroys the socket: node-postgres never
+ * settles a connect that `end()` interrupted, and a graceful end of a half-open connection waits
+ * for the server (up to the connect timeout).
+ */
+async function connectUnlessAborted(client: pg.Client, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) {
+    await client.connect();
+    return;
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      client.connection.stream.destroy();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const connecting = client.connect();
+  // Whichever loses the race must not become an unhandled rejection.
+  connecting.catch(() => undefined);
+  aborted.catch(() => undefined);
+  try {
+    await Promise.race([connecting, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Conninfo for the local server over its socket directory or host. */
@@ -74,6 +126,10 @@ export async function withClient<T>(
   const client = await connect(conninfo, options);
   try {
     return await fn(client);
+  } catch (error) {
+    // The query failed because the abort ended the client: report the abort, not "Connection terminated".
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw error;
   } finally {
     await client.end().catch(() => undefined);
   }
