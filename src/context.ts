@@ -2,12 +2,9 @@ import type { Config } from './config/schema.js';
 import type { Exec } from './exec/run.js';
 import type { Logger } from './logging/logger.js';
 import type { PgBinaries } from './postgres/binaries.js';
+import type { Clock } from './util/time.js';
 
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
+export { systemClock, type Clock } from './util/time.js';
 
 /** Reports progress of a workflow: TTY progress bar or log lines (src/cli/output.ts makes one). */
 export interface Reporter {

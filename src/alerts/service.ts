@@ -160,7 +160,12 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
       };
       const onLifecycle = (...[info]: SupervisorEvents['lifecycle']): void => {
         if (!config().enabled) return;
-        const notification = makeLifecycleNotification(info.kind, info.node, info.message, Date.now());
+        const notification = makeLifecycleNotification(
+          info.kind,
+          info.node,
+          info.message,
+          handle.context.clock.now(),
+        );
         options.onNotification?.(notification);
         dispatcher.enqueue(notification);
       };

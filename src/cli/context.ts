@@ -60,7 +60,7 @@ export async function buildContext(options: BuildContextOptions): Promise<Contex
     bin,
     clock: systemClock,
     signal: options.signal,
-    reporter: createReporter(options.output, logger),
+    reporter: createReporter(options.output, logger, systemClock),
   };
 }
 

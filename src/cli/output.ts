@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import cliProgress from 'cli-progress';
-import type { Reporter } from '../context.js';
+import type { Clock, Reporter } from '../context.js';
 import type { Logger } from '../logging/logger.js';
 import { bigintSafe } from '../util/json.js';
 
@@ -61,7 +61,7 @@ export function createMemoryOutput(
  * Progress for workflows: a bar on a TTY, otherwise log lines at most every few seconds, so a
  * journal shows progress without flooding.
  */
-export function createReporter(output: Output, logger: Logger): Reporter {
+export function createReporter(output: Output, logger: Logger, clock: Clock): Reporter {
   let bar: cliProgress.SingleBar | undefined;
   let lastLog = 0;
   return {
@@ -93,7 +93,7 @@ export function createReporter(output: Output, logger: Logger): Reporter {
         bar.update(Math.floor(current / 1048576));
         return;
       }
-      const now = Date.now();
+      const now = clock.now();
       if (now - lastLog >= 2000) {
         lastLog = now;
         const pct = total ? ` (${Math.floor((current / total) * 100)}%)` : '';

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
+import type { Clock } from '../util/time.js';
 import type { SupervisorService } from './types.js';
 
 /** Sends `KEY=VALUE` fields to systemd. Injected so tests can record instead of calling systemd. */
@@ -34,10 +35,10 @@ export function createSdNotifyService(options: {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   notify: Notify;
-  now?: () => number;
+  clock: Clock;
 }): SupervisorService | undefined {
   if (!options.env.NOTIFY_SOCKET) return undefined;
-  const now = options.now ?? Date.now;
+  const now = (): number => options.clock.now();
   const watchdogUsec = Number(options.env.WATCHDOG_USEC ?? '0');
   // The watchdog is for our main pid only; WATCHDOG_PID names it when set.
   const watchdogForUs =

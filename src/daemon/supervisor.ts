@@ -197,6 +197,7 @@ export async function startSupervisor(
     },
     done,
     events,
+    signal: controller.signal,
     metrics: metrics.registry,
     latest: () => latest,
     httpAddress: () => http?.address,
@@ -226,6 +227,7 @@ export async function startSupervisor(
         lastTickAt: () => lastTickAt,
         intervalMs: () => context.config.monitor.intervalMs,
         registry: metrics.registry,
+        clock: ctx.clock,
       });
     }
     for (const service of options.services ?? []) {

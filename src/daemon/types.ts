@@ -63,6 +63,8 @@ export interface SupervisorHandle {
   /** Resolves when the supervisor has stopped and released everything; rejects on a fatal error. */
   readonly done: Promise<void>;
   readonly events: SupervisorEmitter;
+  /** Aborts when the supervisor stops (stop() or ctx.signal): services pass it to connects and queries. */
+  readonly signal: AbortSignal;
   /** Prometheus registry served at /metrics: services may register their own metrics here. */
   readonly metrics: Registry;
   /** The last snapshot, undefined until the first tick finished. */

@@ -96,27 +96,27 @@ export async function runDemo(
     await load.query(
       'CREATE TABLE IF NOT EXISTS demo_orders (id bigserial primary key, placed_at timestamptz default now(), note text)',
     );
-    const until = options.durationMs ? Date.now() + options.durationMs : Number.POSITIVE_INFINITY;
+    const until = options.durationMs ? ctx.clock.now() + options.durationMs : Number.POSITIVE_INFINITY;
     const statusEvery = options.statusEveryMs ?? 5000;
-    let nextStatus = Date.now() + Math.min(2000, statusEvery);
-    let nextSwitch = Date.now() + 15_000;
-    while (!signal.aborted && Date.now() < until) {
+    let nextStatus = ctx.clock.now() + Math.min(2000, statusEvery);
+    let nextSwitch = ctx.clock.now() + 15_000;
+    while (!signal.aborted && ctx.clock.now() < until) {
       const inserted = await load.query(
         "INSERT INTO demo_orders (note) SELECT 'order ' || g FROM generate_series(1, 50) g",
       );
       rowsWritten += inserted.rowCount ?? 0;
-      if (Date.now() >= nextSwitch) {
+      if (ctx.clock.now() >= nextSwitch) {
         // A segment switch sends a WAL file to the archive, so archiving shows up in the status.
         await load.query('SELECT pg_switch_wal()');
-        nextSwitch = Date.now() + 15_000;
+        nextSwitch = ctx.clock.now() + 15_000;
       }
-      if (Date.now() >= nextStatus) {
+      if (ctx.clock.now() >= nextStatus) {
         const snapshot = supervisor.latest();
         if (snapshot)
           output.print(
-            `[${new Date().toISOString().slice(11, 19)}] ${formatStatus(buildStatus(snapshot, 'supervisor'))}\n`,
+            `[${new Date(ctx.clock.now()).toISOString().slice(11, 19)}] ${formatStatus(buildStatus(snapshot, 'supervisor'))}\n`,
           );
-        nextStatus = Date.now() + statusEvery;
+        nextStatus = ctx.clock.now() + statusEvery;
       }
       await sleep(200, undefined, { signal }).catch(() => undefined);
     }

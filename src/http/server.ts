@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { bigintSafe } from '../util/json.js';
 import { ExitCode, PgFollowerError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { Clock } from '../util/time.js';
 import { buildStatus } from '../monitor/status.js';
 import type { Snapshot } from '../monitor/snapshot.js';
 
@@ -28,7 +29,8 @@ export interface HttpServerOptions {
   lastTickAt(): number | undefined;
   intervalMs(): number;
   registry: Registry;
-  now?: () => number;
+  /** The clock lastTickAt() is read on (the supervisor's ctx.clock). */
+  clock: Clock;
 }
 
 export interface HttpServerHandle {
@@ -113,7 +115,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
     }
     case '/liveness': {
       const last = options.lastTickAt();
-      const now = (options.now ?? Date.now)();
+      const now = options.clock.now();
       // Three intervals plus slack: one slow tick (query timeout) is not death.
       const limit = options.intervalMs() * 3 + 10_000;
       const alive = last !== undefined && now - last <= limit;

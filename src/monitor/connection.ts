@@ -41,7 +41,16 @@ export class PersistentConnection {
 
   constructor(private readonly options: PersistentConnectionOptions) {}
 
-  async use<T>(conninfo: string, fn: (client: PgClient) => Promise<T>): Promise<Attempt<T>> {
+  /**
+   * Runs `fn` on the connection, connecting first when needed. `signal` ends a connect or query in
+   * flight; a connection opened under it stays bound to it until it closes (the monitor passes the
+   * supervisor's signal, the same on every tick).
+   */
+  async use<T>(
+    conninfo: string,
+    fn: (client: PgClient) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<Attempt<T>> {
     const now = this.options.clock.now();
     if (conninfo !== this.conninfo) {
       await this.close();
@@ -59,6 +68,7 @@ export class PersistentConnection {
           // The client-side bound is a backstop; statement_timeout below is what the server enforces.
           queryTimeoutMs: this.options.queryTimeoutMs + 1000,
           applicationName: this.options.applicationName,
+          signal,
         });
         await this.client.query(
           `set statement_timeout = ${Math.max(1, Math.round(this.options.queryTimeoutMs))}`,

@@ -79,9 +79,9 @@ export class Monitor {
     const leaderConninfo = config.leader.conninfo;
 
     const [localAttempt, leaderAttempt] = await Promise.all([
-      this.local.use(localConninfo({ ...config.node, user: localUser(config.node) }), queryLocal),
+      this.local.use(localConninfo({ ...config.node, user: localUser(config.node) }), queryLocal, signal),
       leaderConninfo
-        ? this.leader.use(leaderConninfo, (client) => this.leaderQuery.run(client, slotName, node))
+        ? this.leader.use(leaderConninfo, (client) => this.leaderQuery.run(client, slotName, node), signal)
         : Promise.resolve(undefined),
     ]);
     const local = toSourced(localAttempt);

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PgFollowerError, RefusedError, ExitCode } from '../errors.js';
-import { compactTimestamp } from '../util/time.js';
+import { compactTimestamp, systemClock, type Clock } from '../util/time.js';
 import { readPostmasterPid, serverStatus, type PgTools } from './cluster.js';
 
 /**
@@ -55,7 +55,12 @@ function processAlive(pid: number): boolean {
 export async function moveAside(
   tools: PgTools,
   path: string,
-  options: { configured: string; kind?: 'old' | 'failed' | 'incomplete' },
+  options: {
+    configured: string;
+    kind?: 'old' | 'failed' | 'incomplete';
+    /** Names the moved directory; callers with a Context pass ctx.clock. */
+    clock?: Clock;
+  },
 ): Promise<string> {
   const target = resolve(path);
   if (target !== resolve(options.configured)) {
@@ -69,9 +74,10 @@ export async function moveAside(
     throw new PgFollowerError('UNSAFE_PATH', `refusing to move ${target}`, ExitCode.INTERNAL);
   }
   await assertNotRunning(tools, target);
-  let aside = `${target}.${options.kind ?? 'old'}-${compactTimestamp(new Date())}`;
+  const clock = options.clock ?? systemClock;
+  let aside = `${target}.${options.kind ?? 'old'}-${compactTimestamp(clock.now())}`;
   for (let n = 1; existsSync(aside); n++)
-    aside = `${target}.${options.kind ?? 'old'}-${compactTimestamp(new Date())}-${n}`;
+    aside = `${target}.${options.kind ?? 'old'}-${compactTimestamp(clock.now())}-${n}`;
   await rename(target, aside);
   return aside;
 }

@@ -1,5 +1,6 @@
 import { chown, mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { RunAs } from '../exec/run.js';
 
 /**
@@ -12,7 +13,8 @@ export async function writeFileAtomic(
   runAs?: RunAs,
   mode = 0o600,
 ): Promise<void> {
-  const tmp = join(dirname(path), `.${Date.now()}.${process.pid}.tmp`);
+  // Unique, not timed: two writes of one path in the same millisecond must not share a temp file.
+  const tmp = join(dirname(path), `.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   await writeFile(tmp, data, { mode });
   if (runAs) await chown(tmp, runAs.uid, runAs.gid);
   await rename(tmp, path);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { PgFollowerError, ExitCode } from '../errors.js';
 import type { PgClient } from './client.js';
 
@@ -73,7 +74,8 @@ export interface WalReservation {
 }
 
 export async function reserveWal(replication: PgClient): Promise<WalReservation> {
-  const name = `pgfollower_tmp_${process.pid}_${Date.now().toString(36)}`;
+  // Unique, not timed (slot names: lower-case letters, digits, underscores).
+  const name = `pgfollower_tmp_${process.pid}_${randomBytes(6).toString('hex')}`;
   try {
     await replication.query(`CREATE_REPLICATION_SLOT ${name} TEMPORARY PHYSICAL RESERVE_WAL`);
   } catch (error) {

@@ -22,7 +22,7 @@ function slotRepairService(slotName: string): SupervisorService {
       let busy = false;
       let lastAttempt = 0;
       const onLost = (): void => {
-        const now = Date.now();
+        const now = handle.context.clock.now();
         if (busy || now - lastAttempt < 10_000) return;
         busy = true;
         lastAttempt = now;
@@ -31,6 +31,7 @@ function slotRepairService(slotName: string): SupervisorService {
           if (!conninfo) return;
           const client = await connect(conninfo, {
             connectTimeoutMs: handle.context.config.leader.connectTimeoutMs,
+            signal: handle.signal,
           });
           try {
             const result = await repairLostSlot(client, slotName);
@@ -47,9 +48,11 @@ function slotRepairService(slotName: string): SupervisorService {
             await client.end().catch(() => undefined);
           }
         })()
-          .catch((error: unknown) =>
-            log.warn({ err: (error as Error).message }, 'slot repair failed; retrying on the next slot:lost'),
-          )
+          .catch((error: unknown) => {
+            // Stopping ends the connection on purpose: nothing failed.
+            if (handle.signal.aborted) return;
+            log.warn({ err: (error as Error).message }, 'slot repair failed; retrying on the next slot:lost');
+          })
           .finally(() => {
             busy = false;
           });

@@ -56,7 +56,7 @@ async function readReplayPosition(ctx: Context): Promise<{ lsn: Lsn; timeline: n
   try {
     return await withClient(
       conninfo,
-      { connectTimeoutMs: ctx.config.monitor.queryTimeoutMs },
+      { connectTimeoutMs: ctx.config.monitor.queryTimeoutMs, signal: ctx.signal },
       async (client) => {
         const { rows } = await client.query<{ lsn: string | null; tli: number }>(
           'SELECT coalesce(pg_last_wal_replay_lsn(), pg_current_wal_lsn())::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli',
@@ -88,7 +88,7 @@ async function readLeaderPosition(
   try {
     return await withClient(
       conninfo,
-      { connectTimeoutMs: ctx.config.leader.connectTimeoutMs },
+      { connectTimeoutMs: ctx.config.leader.connectTimeoutMs, signal: ctx.signal },
       async (client) => {
         const { rows } = await client.query<{ lsn: string; tli: number; archived: string | null }>(
           'SELECT pg_current_wal_lsn()::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli, (SELECT last_archived_wal FROM pg_stat_archiver) AS archived',

@@ -58,6 +58,7 @@ export async function fetchWal(
     attempts: 2,
     signal: ctx.signal,
     logger: ctx.logger,
+    clock: ctx.clock,
     deadlineMs: ctx.config.archive.timeoutMs,
   });
   if (!got) return { name, outcome: 'not-found', ms: ctx.clock.now() - started };

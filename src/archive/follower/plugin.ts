@@ -54,7 +54,13 @@ export function archivePlugin(
       },
     });
   }
-  return { services, archiveProbe: createArchiveProbe(store, { prefetchStats: () => prefetcher?.stats() }) };
+  return {
+    services,
+    archiveProbe: createArchiveProbe(store, {
+      clock: ctx.clock,
+      prefetchStats: () => prefetcher?.stats(),
+    }),
+  };
 }
 
 function replaySegment(handle: SupervisorHandle): string | null {
@@ -74,7 +80,7 @@ function restoreCommandService(configFile: string | undefined): SupervisorServic
       try {
         await withClient(
           localConninfo(ctx.config.node),
-          { connectTimeoutMs: ctx.config.monitor.queryTimeoutMs },
+          { connectTimeoutMs: ctx.config.monitor.queryTimeoutMs, signal: handle.signal },
           async (client) => {
             const { rows } = await client.query<{ standby: boolean; current: string }>(
               "SELECT pg_is_in_recovery() AS standby, current_setting('restore_command') AS current",

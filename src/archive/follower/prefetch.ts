@@ -102,7 +102,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
    * 30 s, or a fresh start): a streaming follower must not download every segment it already gets.
    */
   const activeForMs = 30_000;
-  let activeUntil = Date.now() + activeForMs;
+  let activeUntil = ctx.clock.now() + activeForMs;
 
   const order = (name: string): bigint => parseWalFileName(name).segNo;
   const advance = (name: string): void => {
@@ -121,7 +121,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     try {
       const got = await readVerified(options.store, file, signal);
       if (!got) {
-        missingUntil.set(name, Date.now() + missingRetryMs);
+        missingUntil.set(name, ctx.clock.now() + missingRetryMs);
         await touchMissing(name);
         return;
       }
@@ -137,7 +137,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       if (signal.aborted) return;
       const transient = error instanceof ArchiveError ? error.transient : false;
       stats.lastError = (error as Error).message;
-      missingUntil.set(name, Date.now() + missingRetryMs * (transient ? 1 : 5));
+      missingUntil.set(name, ctx.clock.now() + missingRetryMs * (transient ? 1 : 5));
       log.warn(
         { err: (error as Error).message },
         `prefetch of ${name} failed; restore_command will fetch it directly, retrying in ${transient ? 1 : 5}s`,
@@ -161,8 +161,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
    * start each time.
    */
   async function refreshHistoryMarker(cursor: string): Promise<void> {
-    if (Date.now() - historyCheckedAt < missingRetryMs) return;
-    historyCheckedAt = Date.now();
+    if (ctx.clock.now() - historyCheckedAt < missingRetryMs) return;
+    historyCheckedAt = ctx.clock.now();
     const next = Number.parseInt(cursor.slice(0, 8), 16) + 1;
     const name = `${next.toString(16).toUpperCase().padStart(8, '0')}.history`;
     const file = parseWalFile(name);
@@ -183,7 +183,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         placed.delete(name);
         stats.consumed++;
         advance(name);
-        activeUntil = Date.now() + activeForMs;
+        activeUntil = ctx.clock.now() + activeForMs;
       }
     }
     const requested = await readRequested(options.spoolDir);
@@ -191,7 +191,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       lastRequested = requested;
       // A request through the fallback is authoritative: it may be a new timeline or a restart.
       stats.cursor = requested;
-      activeUntil = Date.now() + activeForMs;
+      activeUntil = ctx.clock.now() + activeForMs;
     }
     const hinted = options.position?.();
     if (hinted && WAL_SEGMENT_RE.test(hinted)) {
@@ -226,7 +226,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       }
     }
     stats.spooled = present.size;
-    const now = Date.now();
+    const now = ctx.clock.now();
     if (now > activeUntil) return;
     for (const name of wanted) {
       if (inFlight.size >= options.concurrency) break;

@@ -1,3 +1,4 @@
+import type { Clock } from '../../context.js';
 import type { ArchiveProbe } from '../../monitor/snapshot.js';
 import type { ArchiveSample } from '../../monitor/snapshot.js';
 import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
@@ -6,6 +7,7 @@ import type { PrefetchStats } from './prefetch.js';
 import type { ArchiveStore } from '../store/store.js';
 
 export interface ArchiveProbeOptions {
+  clock: Clock;
   /** Full re-listing interval; between them only new keys are listed (S3 StartAfter). Default 60 s. */
   relistMs?: number;
   /** Longest run of segments scanned for a hole per tick. */
@@ -20,7 +22,7 @@ export interface ArchiveProbeOptions {
  * segment not archived yet. The classifier (src/monitor/classify.ts) calls the follower `stalled`
  * when neither the leader nor the archive has the needed segment.
  */
-export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOptions = {}): ArchiveProbe {
+export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOptions): ArchiveProbe {
   const relistMs = options.relistMs ?? 60_000;
   const maxScan = options.maxScan ?? 100_000;
   const cache = new Map<string, { names: Set<string>; lastKey: string | undefined; listedAt: number }>();
@@ -28,7 +30,7 @@ export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOpt
 
   async function namesOn(tliHex: string, signal: AbortSignal): Promise<Set<string>> {
     const prefix = timelineDir(tliHex);
-    const now = Date.now();
+    const now = options.clock.now();
     let entry = cache.get(tliHex);
     const full = !entry || !incremental || now - entry.listedAt >= relistMs;
     const objects = await store.list(prefix, { signal, ...(full ? {} : { startAfter: entry?.lastKey }) });

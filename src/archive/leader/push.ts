@@ -30,6 +30,7 @@ export async function pushWal(ctx: Context, store: ArchiveStore, path: string): 
     attempts: 4,
     signal: ctx.signal,
     logger: ctx.logger,
+    clock: ctx.clock,
     deadlineMs: ctx.config.archive.timeoutMs,
   });
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { computeBackoffMs } from '../../util/backoff.js';
 import { ArchiveError } from '../../errors.js';
+import type { Clock } from '../../context.js';
 import type { Logger } from '../../logging/logger.js';
 
 /**
@@ -12,9 +13,9 @@ import type { Logger } from '../../logging/logger.js';
 export async function withArchiveRetries<T>(
   what: string,
   fn: () => Promise<T>,
-  options: { attempts: number; signal: AbortSignal; logger: Logger; deadlineMs?: number },
+  options: { attempts: number; signal: AbortSignal; logger: Logger; clock: Clock; deadlineMs?: number },
 ): Promise<T> {
-  const deadline = Date.now() + (options.deadlineMs ?? Number.POSITIVE_INFINITY);
+  const deadline = options.clock.now() + (options.deadlineMs ?? Number.POSITIVE_INFINITY);
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -25,7 +26,7 @@ export async function withArchiveRetries<T>(
         !transient ||
         attempt >= options.attempts ||
         options.signal.aborted ||
-        Date.now() + delay > deadline
+        options.clock.now() + delay > deadline
       )
         throw error;
       options.logger.warn(

@@ -38,11 +38,11 @@ export const registerPromote: RegisterCommand = (program, env) => {
     )
     .option('--json', 'print the checklist and result as JSON')
     .action(async (flags: PromoteFlags) => {
-      const startedAt = Date.now();
       const out = env.output;
       const ctx = await env.context({
         needBinaries: false,
       });
+      const startedAt = ctx.clock.now();
       const replayTimeoutMs =
         flags.replayTimeout !== undefined
           ? durationMs.parse(flags.replayTimeout)

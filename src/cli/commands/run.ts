@@ -40,6 +40,7 @@ export const registerRun: RegisterCommand = (program, env) => {
         env: env.env,
         logger,
         notify: createSystemdNotify(env.env),
+        clock: ctx.clock,
       });
       // sd-notify last: READY=1 goes out once the other plug-ins started.
       services.push(...plugins.services);

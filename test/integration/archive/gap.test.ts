@@ -1,5 +1,6 @@
 import { chown, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { systemClock } from '../../../src/context.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openArchiveStore } from '../../../src/archive/store/open-store.js';
 import { createArchiveProbe } from '../../../src/archive/follower/probe.js';
@@ -100,7 +101,7 @@ describe('gap in the archive', () => {
       expect(walFileName(1, stuckAt) < hole).toBe(true);
 
       // The supervisor's probe names the hole.
-      const probe = createArchiveProbe(store);
+      const probe = createArchiveProbe(store, { clock: systemClock });
       const sample = await probe(
         {
           takenAt: Date.now(),

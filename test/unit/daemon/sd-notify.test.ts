@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createSdNotifyService } from '../../../src/daemon/sd-notify.js';
+import { systemClock } from '../../../src/context.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { SupervisorEvents } from '../../../src/monitor/events.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
@@ -9,7 +10,12 @@ import { previousSnapshot, unclassified } from '../monitor/fixtures.js';
 describe('sd-notify service', () => {
   it('is absent without NOTIFY_SOCKET', () => {
     expect(
-      createSdNotifyService({ env: {}, logger: createSilentLogger(), notify: async () => undefined }),
+      createSdNotifyService({
+        env: {},
+        logger: createSilentLogger(),
+        notify: async () => undefined,
+        clock: systemClock,
+      }),
     ).toBeUndefined();
   });
 
@@ -22,7 +28,7 @@ describe('sd-notify service', () => {
       notify: async (fields) => {
         sent.push([...fields]);
       },
-      now: () => now,
+      clock: { now: () => now },
     });
     if (!service) throw new Error('expected a service');
     const events = new EventEmitter<SupervisorEvents>();
@@ -55,7 +61,7 @@ describe('sd-notify service', () => {
       notify: async (fields) => {
         sent.push([...fields]);
       },
-      now: () => now,
+      clock: { now: () => now },
     });
     if (!service) throw new Error('expected a service');
     const events = new EventEmitter<SupervisorEvents>();

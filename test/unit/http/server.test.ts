@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSupervisorMetrics } from '../../../src/http/metrics.js';
+import { systemClock } from '../../../src/context.js';
 import { parseListen, parseReplicaBounds, replicaVerdict } from '../../../src/http/server.js';
 import { localSample, previousSnapshot, unclassified } from '../monitor/fixtures.js';
 
@@ -106,6 +107,7 @@ describe('startHttpServer', () => {
           lastTickAt: () => undefined,
           intervalMs: () => 1000,
           registry: m.registry,
+          clock: systemClock,
         }),
       ).rejects.toMatchObject({ code: 'HTTP_LISTEN', hint: expect.stringMatching(/another process/) });
     } finally {

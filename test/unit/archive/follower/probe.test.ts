@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createFsStore } from '../../../../src/archive/store/fs-store.js';
 import { createArchiveProbe } from '../../../../src/archive/follower/probe.js';
+import { systemClock } from '../../../../src/context.js';
 import { tempDir } from '../fixtures.js';
 
 describe('archive probe', () => {
@@ -10,7 +11,7 @@ describe('archive probe', () => {
     for (const n of ['01', '02', '04', '05']) {
       await store.put(`wal/00000001/0000000100000000000000${n}.lz4`, Buffer.from('x'), {});
     }
-    const probe = createArchiveProbe(store);
+    const probe = createArchiveProbe(store, { clock: systemClock });
     const snapshot = {
       takenAt: 0,
       node: 'n',
