@@ -101,3 +101,7 @@ export async function writeStandbyConfig(
   await editAutoConf(dataDirectory, changes, runAs);
   await writeFileAtomic(join(dataDirectory, 'standby.signal'), '', runAs, 0o600);
 }
+
+export function isStandbyDirectory(dataDirectory: string): boolean {
+  return existsSync(join(dataDirectory, 'standby.signal'));
+}
