@@ -74,6 +74,7 @@ export async function bootstrapFollower(
   const connectOptions = {
     connectTimeoutMs: config.leader.connectTimeoutMs,
     applicationName: `pgfollower-${nodeName}`,
+    signal: ctx.signal,
   };
   // Both connections at once, and the pre-flight reads in parallel: bootstrap should cost little
   // more than pg_basebackup itself (docs/benchmarks.md).
@@ -164,7 +165,11 @@ export async function bootstrapFollower(
     let movedAside: string | undefined;
     if (directoryState === 'data-directory' || directoryState === 'other') {
       reporter.step(`moving ${dataDirectory} aside`);
-      movedAside = await moveAside(tools, dataDirectory, { configured: dataDirectory, kind: 'old' });
+      movedAside = await moveAside(tools, dataDirectory, {
+        configured: dataDirectory,
+        kind: 'old',
+        clock: ctx.clock,
+      });
       reporter.done(
         `moved the old directory to ${movedAside}; delete it yourself once you no longer need it`,
       );
@@ -285,6 +290,7 @@ async function cleanUpFailure(
       const failed = await moveAside(tools, state.dataDirectory, {
         configured: state.dataDirectory,
         kind: 'incomplete',
+        clock: ctx.clock,
       });
       await removeAside(failed, { configured: state.dataDirectory });
     }
@@ -294,6 +300,7 @@ async function cleanUpFailure(
       const aside = await moveAside(tools, state.dataDirectory, {
         configured: state.dataDirectory,
         kind: 'failed',
+        clock: ctx.clock,
       });
       ctx.reporter.warn(`moved the new but unverified copy to ${aside} for inspection`);
     }

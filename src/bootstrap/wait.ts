@@ -16,7 +16,11 @@ export interface StreamingInfo {
 export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
   let client;
   try {
-    client = await connect(localConninfo(ctx.config.node), { connectTimeoutMs: 3000, queryTimeoutMs: 3000 });
+    client = await connect(localConninfo(ctx.config.node), {
+      signal: ctx.signal,
+      connectTimeoutMs: 3000,
+      queryTimeoutMs: 3000,
+    });
   } catch (error) {
     return {
       status: 'unreachable',

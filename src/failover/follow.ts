@@ -166,7 +166,7 @@ async function repointAndWait(
     ctx.reporter.step(`setting primary_conninfo to ${maskConninfo(primaryConninfo)} and reloading`);
     const needsRestart = await withClient(
       localConninfo(ctx.config.node),
-      { connectTimeoutMs: 10_000 },
+      { signal: ctx.signal, connectTimeoutMs: 10_000 },
       async (c) => {
         await alterSystem(c, changes);
         // recovery_target_timeline needs a restart; 'latest' (the default since PostgreSQL 12) is what

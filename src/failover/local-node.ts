@@ -37,7 +37,7 @@ export async function readLocalPosition(
 ): Promise<NodePosition> {
   return withClient(
     localConninfo(ctx.config.node),
-    { connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: 10_000 },
+    { signal: ctx.signal, connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: 10_000 },
     readNodePosition,
   );
 }
@@ -93,7 +93,7 @@ export async function readLocalFacts(
  */
 export async function isSameServer(ctx: Context, conninfo: string): Promise<boolean> {
   const probe = async (target: string): Promise<string | undefined> =>
-    withClient(target, { connectTimeoutMs: 3000, queryTimeoutMs: 3000 }, async (c) => {
+    withClient(target, { signal: ctx.signal, connectTimeoutMs: 3000, queryTimeoutMs: 3000 }, async (c) => {
       const row = (
         await c.query<{ id: string }>(
           `SELECT (SELECT system_identifier FROM pg_control_system())::text || '/' || pg_postmaster_start_time()::text AS id`,

@@ -16,7 +16,7 @@ export async function readLeaderHistory(
   history: Awaited<ReturnType<typeof readTimelineHistory>>;
 }> {
   const options = { connectTimeoutMs: ctx.config.leader.connectTimeoutMs, queryTimeoutMs: 15_000 };
-  const replication = await connect(conninfo, { ...options, replication: 'database' });
+  const replication = await connect(conninfo, { signal: ctx.signal, ...options, replication: 'database' });
   try {
     const identity = await identifySystem(replication);
     const history = await readTimelineHistory(replication, identity.timeline);
@@ -30,12 +30,16 @@ export async function readLeaderHistory(
 
 /** Creates this node's physical slot on the new leader unless it exists; true when created. */
 export async function ensureSlot(ctx: Context, leaderConninfo: string, slotName: string): Promise<boolean> {
-  return withClient(leaderConninfo, { connectTimeoutMs: ctx.config.leader.connectTimeoutMs }, async (c) => {
-    if (await readSlot(c, slotName)) return false;
-    ctx.reporter.step(`creating replication slot ${slotName} on the new leader`);
-    await createPhysicalSlot(c, slotName);
-    return true;
-  });
+  return withClient(
+    leaderConninfo,
+    { signal: ctx.signal, connectTimeoutMs: ctx.config.leader.connectTimeoutMs },
+    async (c) => {
+      if (await readSlot(c, slotName)) return false;
+      ctx.reporter.step(`creating replication slot ${slotName} on the new leader`);
+      await createPhysicalSlot(c, slotName);
+      return true;
+    },
+  );
 }
 
 /** Hint when a node re-pointed (follow) or rewound (rebuild) at a new leader does not stream. */

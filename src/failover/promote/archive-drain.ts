@@ -99,7 +99,7 @@ async function drain(
     };
   }
 
-  return withClient(local, { connectTimeoutMs: 10_000 }, async (client) => {
+  return withClient(local, { signal: ctx.signal, connectTimeoutMs: 10_000 }, async (client) => {
     const restoreCommand = await readSetting(client, 'restore_command');
     let how: string;
     if (restoreCommand) {

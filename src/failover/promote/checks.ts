@@ -110,7 +110,9 @@ export async function checkReplay(
     if (options.dryRun) notes.push('replay is paused; promote will resume it');
     else {
       ctx.reporter.step('replay is paused: resuming it (pg_wal_replay_resume)');
-      await withClient(local, { connectTimeoutMs: 10_000 }, (c) => c.query('SELECT pg_wal_replay_resume()'));
+      await withClient(local, { signal: ctx.signal, connectTimeoutMs: 10_000 }, (c) =>
+        c.query('SELECT pg_wal_replay_resume()'),
+      );
       notes.push('replay was paused; resumed');
     }
   }
@@ -130,7 +132,7 @@ export async function checkReplay(
       `waiting up to ${Math.round(timeoutMs / 1000)}s for replay to reach ${formatLsn(target)}`,
     );
     const deadline = ctx.clock.now() + timeoutMs;
-    replay = await withClient(local, { connectTimeoutMs: 10_000 }, async (c) => {
+    replay = await withClient(local, { signal: ctx.signal, connectTimeoutMs: 10_000 }, async (c) => {
       let at = replay;
       while (at < target && ctx.clock.now() < deadline) {
         await delay(100, undefined, { signal: ctx.signal });

@@ -40,7 +40,7 @@ export async function executePromotion(
     }
   }
   ctx.reporter.step('promoting: SELECT pg_promote(wait => true, wait_seconds => 60)');
-  const client = await connect(local, { connectTimeoutMs: 10_000 });
+  const client = await connect(local, { signal: ctx.signal, connectTimeoutMs: 10_000 });
   try {
     const promoted = (await client.query<{ p: boolean }>('SELECT pg_promote(true, 60) AS p')).rows[0]?.p;
     if (promoted !== true) {

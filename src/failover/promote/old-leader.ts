@@ -31,16 +31,24 @@ export function oldLeaderAddresses(conninfos: ReadonlyArray<string | null | unde
 }
 
 /** Asks each address at once whether it is in recovery. */
-export async function probeOldLeaders(addresses: string[], timeoutMs: number): Promise<OldLeaderVerdict[]> {
-  return Promise.all(addresses.map((conninfo) => probeOldLeader(conninfo, timeoutMs)));
+export async function probeOldLeaders(
+  addresses: string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<OldLeaderVerdict[]> {
+  return Promise.all(addresses.map((conninfo) => probeOldLeader(conninfo, timeoutMs, signal)));
 }
 
-async function probeOldLeader(conninfo: string, timeoutMs: number): Promise<OldLeaderVerdict> {
+async function probeOldLeader(
+  conninfo: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<OldLeaderVerdict> {
   const where = describeConninfo(conninfo);
   try {
     const inRecovery = await withClient(
       conninfo,
-      { connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs },
+      { signal, connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs },
       async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r ?? false,
     );
     return { where, state: inRecovery ? 'in-recovery' : 'primary' };

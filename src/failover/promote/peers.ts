@@ -55,7 +55,11 @@ export async function readPeerPosition(
   try {
     const position = await withClient(
       peer,
-      { connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.connectTimeoutMs },
+      {
+        signal: options.signal,
+        connectTimeoutMs: options.connectTimeoutMs,
+        queryTimeoutMs: options.connectTimeoutMs,
+      },
       readNodePosition,
     );
     return {

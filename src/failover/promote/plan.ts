@@ -58,12 +58,16 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
   // Independent network questions run together: a promote during an incident must be quick.
   ctx.reporter.step('reading this node, the old leader, peers and the supervisor');
   const [localResult, peers, supervisorLeaderLsn] = await Promise.all([
-    withClient(local, { connectTimeoutMs: timeoutMs, queryTimeoutMs: 10_000 }, async (client) => {
-      const position = await readNodePosition(client);
-      // Reading primary_conninfo needs superuser or pg_read_all_settings; without it we rely on config.
-      const primaryConninfo = await readSetting(client, 'primary_conninfo').catch(() => null);
-      return { position, primaryConninfo };
-    }).catch((error: unknown) => error as Error),
+    withClient(
+      local,
+      { signal: ctx.signal, connectTimeoutMs: timeoutMs, queryTimeoutMs: 10_000 },
+      async (client) => {
+        const position = await readNodePosition(client);
+        // Reading primary_conninfo needs superuser or pg_read_all_settings; without it we rely on config.
+        const primaryConninfo = await readSetting(client, 'primary_conninfo').catch(() => null);
+        return { position, primaryConninfo };
+      },
+    ).catch((error: unknown) => error as Error),
     Promise.all(
       peersWanted.map((p) => readPeerPosition(p, { connectTimeoutMs: timeoutMs, signal: ctx.signal })),
     ),

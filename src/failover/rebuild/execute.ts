@@ -200,7 +200,7 @@ async function cloneFresh(
 async function ensureSourceCheckpointed(ctx: Context, plan: RebuildPlan): Promise<void> {
   await withClient(
     plan.leaderConninfo,
-    { connectTimeoutMs: ctx.config.leader.connectTimeoutMs },
+    { signal: ctx.signal, connectTimeoutMs: ctx.config.leader.connectTimeoutMs },
     async (c) => {
       const row = (await c.query<{ tli: number }>('SELECT timeline_id AS tli FROM pg_control_checkpoint()'))
         .rows[0];
