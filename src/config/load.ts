@@ -30,6 +30,9 @@ const envKeys: ReadonlyArray<[string, string, 'string' | 'int']> = [
   ['PGFOLLOWER_BIN_DIR', 'node.binDir', 'string'],
 ];
 
+/** Alias expansions allowed in a config file: a real one needs a handful. */
+const MAX_ALIAS_COUNT = 50;
+
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
   const file = options.file ?? env.PGFOLLOWER_CONFIG;
@@ -117,7 +120,18 @@ function readConfigFile(file: string, problems: ConfigProblem[]): Record<string,
       problems.push({ key: '(yaml)', message: e.message.split('\n')[0] ?? e.message });
     return {};
   }
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    // Aliases are expanded here: bound the expansion so a "billion laughs" file (an alias bomb) is a
+    // config problem, not minutes of CPU and gigabytes of memory.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (error) {
+    problems.push({
+      key: '(yaml)',
+      message: `${file} expands YAML aliases too far (${(error as Error).message.split('\n')[0]}); write the values out instead of nesting aliases`,
+    });
+    return {};
+  }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     problems.push({

@@ -46,7 +46,13 @@ export const registerWalFetch: RegisterCommand = (program, env) => {
         env.output.error(`pgfollower wal-fetch ${name}: ${message}${hint}; PostgreSQL will retry`);
         if (!(error instanceof PgFollowerError))
           env.output.error(error instanceof Error ? (error.stack ?? '') : '');
-        env.setExitCode(ExitCode.FAILED);
+        // Our own codes (1 failed, 2 usage or config, 3 refused) are all "not available" to
+        // PostgreSQL; anything else becomes 1.
+        env.setExitCode(
+          error instanceof PgFollowerError && error.exitCode <= ExitCode.REFUSED
+            ? error.exitCode
+            : ExitCode.FAILED,
+        );
       }
     });
 };
