@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+import { secretKeysIn } from './secrets.js';
 
 /** Keys a command needs; each is checked after defaults are filled. */
 export type RequiredKey = 'node.name' | 'node.dataDirectory' | 'leader.conninfo';
@@ -140,11 +141,15 @@ function readConfigFile(file: string, problems: ConfigProblem[]): Record<string,
     });
     return {};
   }
-  if ((mode & 0o004) !== 0 && containsSecret(text)) {
-    problems.push({
-      key: '(file)',
-      message: `${file} holds a secret (password or secret key) and is world-readable; run: chmod 600 ${file}`,
-    });
+  if ((mode & 0o004) !== 0) {
+    const keys = secretKeysIn(value as Record<string, unknown>);
+    if (keys.length > 0 || containsSecret(text)) {
+      const which = keys.length > 0 ? ` (${keys.join(', ')})` : ' (password or secret key)';
+      problems.push({
+        key: '(file)',
+        message: `${file} holds a secret${which} and is world-readable; run: chmod 600 ${file}`,
+      });
+    }
   }
   return value as Record<string, unknown>;
 }
