@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { durationMs, sizeBytes } from './units.js';
+import { boundedDuration, boundedSize } from './units.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const TB = 1024 ** 4;
 import { archiveSection } from './sections/archive.js';
 import { alertsSection } from './sections/alerts.js';
 import { clusterSection } from './sections/cluster.js';
@@ -27,7 +33,7 @@ export const nodeSection = z.strictObject({
 
 export const leaderSection = z.strictObject({
   conninfo: z.string().min(1).optional(),
-  connectTimeoutMs: durationMs.default(5000),
+  connectTimeoutMs: boundedDuration(100, 5 * MINUTE).default(5000),
 });
 
 export const slotSection = z.strictObject({
@@ -48,16 +54,24 @@ export const httpSection = z.strictObject({
 });
 
 export const monitorSection = z.strictObject({
-  intervalMs: durationMs.default(1000),
+  intervalMs: boundedDuration(100, HOUR).default(1000),
   /** Bound for a single query; a tick never waits longer. */
-  queryTimeoutMs: durationMs.default(3000),
+  queryTimeoutMs: boundedDuration(100, 10 * MINUTE).default(3000),
   /** Lag under which a receiving follower counts as `streaming` rather than `catching-up`. */
-  catchingUpBytes: sizeBytes.default(16 * 1024 * 1024),
+  catchingUpBytes: boundedSize(0, 16 * TB).default(16 * 1024 * 1024),
   /** `pgfollower check` thresholds (flags override): replay lag in bytes and in seconds. */
-  warnLagBytes: sizeBytes.default(64 * 1024 * 1024),
-  critLagBytes: sizeBytes.default(1024 * 1024 * 1024),
-  warnLagSeconds: z.number().nonnegative().default(60),
-  critLagSeconds: z.number().nonnegative().default(300),
+  warnLagBytes: boundedSize(0, 16 * TB).default(64 * 1024 * 1024),
+  critLagBytes: boundedSize(0, 16 * TB).default(1024 * 1024 * 1024),
+  warnLagSeconds: z
+    .number()
+    .min(0)
+    .max((DAY / 1000) * 7, 'at most 604800 (7 days)')
+    .default(60),
+  critLagSeconds: z
+    .number()
+    .min(0)
+    .max((DAY / 1000) * 7, 'at most 604800 (7 days)')
+    .default(300),
   stateFile: z.string().min(1).optional(),
 });
 

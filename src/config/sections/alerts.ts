@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { durationMs, sizeBytes } from '../units.js';
+import { boundedDuration, boundedSize } from '../units.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** How long a condition must hold, or stay clear: up to a day. */
+const holdDuration = boundedDuration(0, DAY);
+const lagSize = boundedSize(0, 1024 ** 4 * 16);
+const lagDuration = boundedDuration(0, 7 * DAY);
 
 /**
  * `alerts:` section. Owned by the alerts domain (src/alerts/). Every rule has sensible defaults so
@@ -27,10 +35,10 @@ const severity = z.enum(severities);
 const ruleSeverity = z.enum(['warning', 'critical']);
 
 /** Hysteresis shared by every rule: how long the condition must stay clear before `resolved`. */
-const clearFor = durationMs.default(60_000);
+const clearFor = holdDuration.default(60_000);
 
 function thresholdRule(
-  unit: typeof sizeBytes | typeof durationMs,
+  unit: typeof lagSize | typeof lagDuration,
   defaults: { warning: number; critical: number },
 ) {
   return z
@@ -39,7 +47,7 @@ function thresholdRule(
       warning: unit.default(defaults.warning),
       critical: unit.default(defaults.critical),
       /** The value must stay above a threshold this long before the alert fires. */
-      for: durationMs.default(30_000),
+      for: holdDuration.default(30_000),
       /**
        * Clears only below `clearBelow` x the threshold (0.8 = 20 % under it), for `clearFor`: a value
        * hovering around the threshold does not flap.
@@ -62,18 +70,16 @@ function stateRule(defaults: { severity: Severity; for: number; clearFor?: numbe
   return z.strictObject({
     enabled: z.boolean().default(true),
     severity: ruleSeverity.default(defaults.severity === 'critical' ? 'critical' : 'warning'),
-    for: durationMs.default(defaults.for),
-    clearFor: durationMs.default(defaults.clearFor ?? 30_000),
+    for: holdDuration.default(defaults.for),
+    clearFor: holdDuration.default(defaults.clearFor ?? 30_000),
   });
 }
 
 export const alertRulesSection = z.strictObject({
   /** Bytes the follower's replay is behind the leader's current LSN. */
-  lagBytes: thresholdRule(sizeBytes, { warning: 64 * 1024 * 1024, critical: 1024 * 1024 * 1024 }).prefault(
-    {},
-  ),
+  lagBytes: thresholdRule(lagSize, { warning: 64 * 1024 * 1024, critical: 1024 * 1024 * 1024 }).prefault({}),
   /** Time the replayed state is behind the leader (0 when caught up with an idle leader). */
-  lagSeconds: thresholdRule(durationMs, { warning: 60_000, critical: 300_000 }).prefault({}),
+  lagSeconds: thresholdRule(lagDuration, { warning: 60_000, critical: 300_000 }).prefault({}),
   /** No WAL source answers: neither streaming nor the archive. */
   disconnected: stateRule({ severity: 'critical', for: 60_000 }).prefault({}),
   /** Replaying from the archive for longer than `for` (streaming is broken or far behind). */
@@ -86,7 +92,7 @@ export const alertRulesSection = z.strictObject({
       enabled: z.boolean().default(true),
       unreserved: ruleSeverity.default('warning'),
       lost: ruleSeverity.default('critical'),
-      for: durationMs.default(0),
+      for: holdDuration.default(0),
       clearFor,
     })
     .prefault({}),
@@ -94,10 +100,10 @@ export const alertRulesSection = z.strictObject({
   leaderWalFull: z
     .strictObject({
       enabled: z.boolean().default(true),
-      warning: durationMs.default(24 * 3_600_000),
-      critical: durationMs.default(4 * 3_600_000),
-      for: durationMs.default(300_000),
-      clearFor: durationMs.default(600_000),
+      warning: boundedDuration(MINUTE, 14 * DAY).default(24 * 3_600_000),
+      critical: boundedDuration(MINUTE, 14 * DAY).default(4 * 3_600_000),
+      for: holdDuration.default(300_000),
+      clearFor: holdDuration.default(600_000),
     })
     .superRefine((rule, ctx) => {
       if (rule.critical > rule.warning) {
@@ -135,11 +141,11 @@ const channelCommon = {
   /** Also send lifecycle notices (bootstrap/promote/follow/rebuild done). */
   lifecycle: z.boolean().default(false),
   /** Bound for one delivery attempt. */
-  timeoutMs: durationMs.default(5000),
+  timeoutMs: boundedDuration(100, 5 * MINUTE).default(5000),
   /** Further attempts after a failed one (with backoff and jitter). */
   retries: z.number().int().min(0).max(10).default(3),
   /** First backoff; doubles each retry, capped at 30 s. */
-  retryDelayMs: durationMs.default(1000),
+  retryDelayMs: boundedDuration(0, 10 * MINUTE).default(1000),
 };
 
 const httpUrl = z.url({
@@ -180,7 +186,7 @@ export const commandChannel = z.strictObject({
   /** Program to run (absolute path or found in PATH); never run through a shell. */
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
-  timeoutMs: durationMs.default(10_000),
+  timeoutMs: boundedDuration(100, HOUR).default(10_000),
 });
 
 export const channelSchema = z.discriminatedUnion('type', [
@@ -199,9 +205,9 @@ export const alertsSection = z
      */
     stateFile: z.string().min(1).optional(),
     /** A still-firing alert is sent again this often. */
-    repeatIntervalMs: durationMs.default(4 * 3_600_000),
+    repeatIntervalMs: boundedDuration(MINUTE, 7 * DAY).default(4 * 3_600_000),
     /** An alert that resolved and fires again within this time is not sent again until it passes. */
-    rateLimitMs: durationMs.default(600_000),
+    rateLimitMs: boundedDuration(0, 7 * DAY).default(600_000),
     rules: alertRulesSection.prefault({}),
     channels: z.array(channelSchema).default([]),
   })

@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { z } from 'zod';
-import { durationMs } from '../units.js';
+import { boundedDuration } from '../units.js';
 
 /**
  * `archive:` section. Owned by the archive domain (src/archive/); documented in docs/archive.md and
@@ -61,7 +61,7 @@ export const archiveSection = z
     /** Segments `archive push-ahead` pushes at once. */
     pushConcurrency: z.number().int().min(1).max(32).default(4),
     /** Bound for one archive operation (one push or one fetch, retries included). */
-    timeoutMs: durationMs.default(60_000),
+    timeoutMs: boundedDuration(1000, 3_600_000).default(60_000),
     /**
      * The pgfollower command restore_command falls back to (default: this node binary and script,
      * by absolute path). Set it when pgfollower is installed elsewhere on the follower.

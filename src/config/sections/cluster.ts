@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs, sizeBytes } from '../units.js';
+import { boundedDuration, boundedSize } from '../units.js';
 
 /** `cluster:` section: the other nodes, used by promote/follow/rebuild (src/failover/). */
 export const clusterSection = z.strictObject({
@@ -9,7 +9,7 @@ export const clusterSection = z.strictObject({
    * promote refuses (unless --force) when this node lacks more than this much WAL versus the last
    * leader position known. 0: any known loss refuses; nothing may lose data silently.
    */
-  maxDataLossBytes: sizeBytes.default(0),
+  maxDataLossBytes: boundedSize(0, 1024 ** 4).default(0),
   /** How long promote waits for received (and archived) WAL to be replayed before judging. */
-  replayTimeoutMs: durationMs.default(60_000),
+  replayTimeoutMs: boundedDuration(1000, 24 * 3_600_000).default(60_000),
 });
