@@ -9,6 +9,12 @@ import type { RegisterCommand } from '../command.js';
 /** Below systemd's default TimeoutStopSec (90 s) and the unit's 30 s: stop cleanly or say why not. */
 const STOP_DEADLINE_MS = 20_000;
 
+/**
+ * A supervisor must know which follower it watches and which leader: with neither it would watch
+ * whatever answers on /var/run/postgresql:5432 and report it healthy.
+ */
+const REQUIRED = ['node.name', 'leader.conninfo'] as const;
+
 interface RunFlags {
   interval?: string;
   listen?: string;
@@ -31,6 +37,7 @@ export const registerRun: RegisterCommand = (program, env) => {
       };
       const ctx = await env.context({
         overrides,
+        require: REQUIRED,
         needBinaries: false,
       });
       const logger = ctx.logger;
@@ -55,6 +62,7 @@ export const registerRun: RegisterCommand = (program, env) => {
             file: env.globals().config,
             env: env.env,
             overrides,
+            require: REQUIRED,
           });
           if (config.log.level !== logger.level && !env.globals().logLevel) logger.level = config.log.level;
           supervisor.reload(config);
