@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chown, link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
+
+/** Modes of archive files and directories, whatever the umask (docs/archive.md). */
+export const FILE_MODE = 0o640;
+export const DIR_MODE = 0o750;
 
 /** Errno codes worth retrying on a network filesystem (NFS server restarting, stale handles). */
 const transientErrno = new Set(['EIO', 'ESTALE', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ENOSPC', 'EDQUOT']);
@@ -40,15 +44,19 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
       const tmp = join(dir, `.tmp.${process.pid}.${randomBytes(6).toString('hex')}`);
       try {
         const own = await ownerOf();
-        const created = await mkdir(dir, { recursive: true, mode: 0o750 });
-        if (own && created) {
+        const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+        if (created) {
+          // Modes are set explicitly: PostgreSQL runs archive_command under umask 0077, which would
+          // make them 0700/0600 and lock out a backup or restore user in the archive's group.
           for (let d = dir; ; d = dirname(d)) {
-            await chown(d, own.uid, own.gid);
+            await chmod(d, DIR_MODE);
+            if (own) await chown(d, own.uid, own.gid);
             if (d === created || dirname(d) === d) break;
           }
         }
-        const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
+        const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
         try {
+          await handle.chmod(FILE_MODE);
           if (own) await handle.chown(own.uid, own.gid);
           await handle.writeFile(body);
           if (options.fsync) await handle.sync();
