@@ -10,6 +10,7 @@ import { writeRequested } from './spool.js';
 import { withArchiveRetries } from '../store/retry.js';
 import type { ArchiveStore } from '../store/store.js';
 import { verifyWalFile } from '../store/verify.js';
+import { readSystemIdentifier } from '../../postgres/control-file.js';
 
 export type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
 
@@ -53,17 +54,30 @@ export async function fetchWal(
       await writeRequested(options.spoolDir, name, runAs).catch(() => undefined);
     }
   }
+  // restore_command runs in the data directory; the configured one is the fallback.
+  const systemIdentifier =
+    (await readSystemIdentifier(process.cwd())) ??
+    (ctx.config.node.dataDirectory ? await readSystemIdentifier(ctx.config.node.dataDirectory) : undefined);
   // Two attempts at most: PostgreSQL itself asks again, and replay should not wait long on one call.
-  const got = await withArchiveRetries(`fetching ${name}`, () => readVerified(store, file, ctx.signal), {
-    attempts: 2,
-    signal: ctx.signal,
-    logger: ctx.logger,
-    clock: ctx.clock,
-    deadlineMs: ctx.config.archive.timeoutMs,
-  });
+  const got = await withArchiveRetries(
+    `fetching ${name}`,
+    () => readVerified(store, file, ctx.signal, { systemIdentifier }),
+    {
+      attempts: 2,
+      signal: ctx.signal,
+      logger: ctx.logger,
+      clock: ctx.clock,
+      deadlineMs: ctx.config.archive.timeoutMs,
+    },
+  );
   if (!got) return { name, outcome: 'not-found', ms: ctx.clock.now() - started };
   await writeFileAtomicIn(dest, got.data, runAs);
   return { name, outcome: 'restored', key: got.key, bytes: got.data.length, ms: ctx.clock.now() - started };
+}
+
+export interface ReadVerifiedOptions {
+  /** The local cluster's system identifier (pg_control): a segment of another cluster is refused. */
+  systemIdentifier?: bigint | undefined;
 }
 
 /** Reads, decompresses and verifies one archived file; undefined when the archive lacks it. */
@@ -71,6 +85,7 @@ export async function readVerified(
   store: ArchiveStore,
   file: WalFile,
   signal?: AbortSignal,
+  options: ReadVerifiedOptions = {},
 ): Promise<{ key: string; data: Buffer } | undefined> {
   const key = await findExisting(store, file, signal);
   if (!key) return undefined;
@@ -88,9 +103,15 @@ export async function readVerified(
   }
   // lz4 frames (content checksum) and gzip (CRC32) already proved the bytes are the ones written;
   // hashing 16 MB again costs more CPU than decompressing it, on the path that must keep up with
-  // replay. Uncompressed objects are checked against the SHA-256 recorded at push.
+  // replay. Uncompressed (and zstd) objects are checked against the SHA-256 recorded at push (S3
+  // metadata, the fs sidecar). Segments must carry this cluster's system identifier.
   const codec = codecOfKey(key);
-  verifyWalFile(file, data, codec === 'lz4' || codec === 'gzip' ? undefined : object.metadata.sha256);
+  verifyWalFile(
+    file,
+    data,
+    codec === 'lz4' || codec === 'gzip' ? undefined : object.metadata.sha256,
+    options.systemIdentifier,
+  );
   return { key, data };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, chown, link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, chown, link, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
 
@@ -38,10 +38,11 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
   return {
     description: `fs:${root}`,
 
-    async put(key, body): Promise<PutOutcome> {
+    async put(key, body, metadata): Promise<PutOutcome> {
       const target = full(key);
       const dir = dirname(target);
       const tmp = join(dir, `.tmp.${process.pid}.${randomBytes(6).toString('hex')}`);
+      const metaTmp = `${tmp}.meta`;
       try {
         const own = await ownerOf();
         const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
@@ -63,25 +64,46 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
         } finally {
           await handle.close();
         }
+        // The metadata (SHA-256, size, codec, system identifier) goes to a hidden sidecar file next
+        // to the object, written before the object is linked and renamed into place only by the
+        // writer whose link won: readers verify fs objects like S3 ones.
+        const hasMetadata = Object.keys(metadata).length > 0;
+        if (hasMetadata) {
+          const metaHandle = await open(
+            metaTmp,
+            constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+            FILE_MODE,
+          );
+          try {
+            await metaHandle.chmod(FILE_MODE);
+            if (own) await metaHandle.chown(own.uid, own.gid);
+            await metaHandle.writeFile(JSON.stringify(metadata));
+            if (options.fsync) await metaHandle.sync();
+          } finally {
+            await metaHandle.close();
+          }
+        }
         try {
           await link(tmp, target);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
           throw error;
         }
+        if (hasMetadata) await rename(metaTmp, metadataPath(target));
         if (options.fsync) await fsyncDir(dir);
         return 'created';
       } catch (error) {
         throw toArchiveError(error, `write ${target}`);
       } finally {
         await unlink(tmp).catch(() => undefined);
+        await unlink(metaTmp).catch(() => undefined);
       }
     },
 
     async get(key): Promise<StoredObject | undefined> {
       try {
         const body = await readFile(full(key));
-        return { key, size: body.length, metadata: {}, body };
+        return { key, size: body.length, metadata: await readMetadata(full(key)), body };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw toArchiveError(error, `read ${full(key)}`);
@@ -91,7 +113,7 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
     async head(key): Promise<ObjectInfo | undefined> {
       try {
         const s = await stat(full(key));
-        return { key, size: s.size, metadata: {} };
+        return { key, size: s.size, metadata: await readMetadata(full(key)) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw toArchiveError(error, `stat ${full(key)}`);
@@ -133,6 +155,34 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
 
     close() {},
   };
+}
+
+/** The hidden file holding an object's metadata: `.<name>.meta` beside it (listings skip dot files). */
+export function metadataPath(objectPath: string): string {
+  return join(dirname(objectPath), `.${basename(objectPath)}.meta`);
+}
+
+async function readMetadata(objectPath: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(metadataPath(objectPath), 'utf8');
+  } catch (error) {
+    // No sidecar: an object written before sidecars existed, or by hand. Readers then rely on the
+    // codec checksum and the segment header.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    return Object.fromEntries(
+      Object.entries(parsed as Record<string, unknown>).filter(
+        (e): e is [string, string] => typeof e[1] === 'string',
+      ),
+    );
+  } catch {
+    return {};
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {

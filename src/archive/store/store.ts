@@ -6,7 +6,7 @@
 export interface ObjectInfo {
   key: string;
   size: number;
-  /** Metadata stored with the object (s3 user metadata; empty on fs). */
+  /** Metadata stored with the object (s3 user metadata; fs: a hidden `.<name>.meta` sidecar). */
   metadata: Record<string, string>;
 }
 

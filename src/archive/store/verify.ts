@@ -41,9 +41,15 @@ export function readSegmentHeader(data: Buffer): SegmentHeader | undefined {
 
 /**
  * Throws ArchiveError(code ARCHIVE_CORRUPT) unless `data` is a plausible copy of `file`.
- * `expectedSha256` comes from the object's metadata when the store keeps it (s3).
+ * `expectedSha256` comes from the object's metadata (s3 user metadata, the fs sidecar);
+ * `expectedSystemIdentifier` from the local pg_control (ArchiveError code ARCHIVE_FOREIGN on mismatch).
  */
-export function verifyWalFile(file: WalFile, data: Buffer, expectedSha256?: string): void {
+export function verifyWalFile(
+  file: WalFile,
+  data: Buffer,
+  expectedSha256?: string,
+  expectedSystemIdentifier?: bigint,
+): void {
   const fail = (why: string): never => {
     throw new ArchiveError(`${file.name} is corrupt: ${why}`, {
       code: 'ARCHIVE_CORRUPT',
@@ -69,6 +75,15 @@ export function verifyWalFile(file: WalFile, data: Buffer, expectedSha256?: stri
     fail(`implausible segment size ${segmentSize}`);
   }
   if (data.length !== segmentSize) fail(`size ${data.length} bytes, expected ${segmentSize}`);
+  if (expectedSystemIdentifier !== undefined && header.systemIdentifier !== expectedSystemIdentifier) {
+    throw new ArchiveError(
+      `${file.name} is from a different database system: its WAL header says system identifier ${header.systemIdentifier}, this cluster's pg_control says ${expectedSystemIdentifier}`,
+      {
+        code: 'ARCHIVE_FOREIGN',
+        hint: "another cluster archives into this location: give each cluster its own archive.fs.path or archive.s3.prefix, and check this node's archive settings; the file was not restored",
+      },
+    );
+  }
   const { segNo } = parseWalFileName(file.name.slice(0, 24), BigInt(segmentSize));
   if (header.pageAddress !== segNo * BigInt(segmentSize)) {
     fail(`first page address ${header.pageAddress.toString(16)} does not belong to this segment`);
