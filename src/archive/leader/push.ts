@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Context } from '../../context.js';
 import { ArchiveError, UsageError } from '../../errors.js';
 import { codecOfKey, decode, encode, type CodecName } from '../store/codec.js';
-import { isCompressible, objectKey, parseWalFile, type WalFile } from '../store/layout.js';
+import { fileNameOfKey, isCompressible, objectKey, parseWalFile, type WalFile } from '../store/layout.js';
 import { findExisting } from '../store/lookup.js';
 import { withArchiveRetries } from '../store/retry.js';
 import type { ArchiveStore } from '../store/store.js';
@@ -80,8 +80,21 @@ async function pushOnce(ctx: Context, store: ArchiveStore, path: string): Promis
     };
   }
 
-  const codec: CodecName = isCompressible(file.kind) ? ctx.config.archive.compression : 'none';
-  const key = objectKey(file, codec);
+  let codec: CodecName = isCompressible(file.kind) ? ctx.config.archive.compression : 'none';
+  let key = objectKey(file, codec);
+  if (isCompressible(file.kind)) {
+    // One name, one content, whatever the codec: a conditional create of the name's claim decides
+    // which writer's bytes (and codec) the name gets. Two leaders pushing different bytes under one
+    // name with different codecs would otherwise both succeed under different keys.
+    const claim = await claimName(store, file, { sha256: digest, key }, ctx.signal);
+    if (claim.sha256 !== digest) {
+      refuseConflict(ctx, store, file, claimKey(file));
+    }
+    // The claim's writer may have chosen another codec: write under its key, so the name still has
+    // one object (a writer that died after claiming is completed by the next push of the same bytes).
+    key = claim.key;
+    codec = codecOfKey(key);
+  }
   const body = await encode(codec, raw);
   const metadata: Record<string, string> = { sha256: digest, size: String(raw.length), codec };
   const header = file.kind === 'segment' || file.kind === 'partial' ? readSegmentHeader(raw) : undefined;
@@ -147,6 +160,10 @@ async function compareExisting(
     }
   }
   if (theirs === digest) return;
+  refuseConflict(ctx, store, file, key);
+}
+
+function refuseConflict(ctx: Context, store: ArchiveStore, file: WalFile, key: string): never {
   ctx.logger.error(
     { component: 'wal-push', file: file.name, key, archive: store.description },
     `REFUSED: ${file.name} is already in the archive with DIFFERENT content; not overwriting. Two clusters are probably archiving into the same location (a second leader after a split brain, or a copied data directory).`,
@@ -158,4 +175,49 @@ async function compareExisting(
       hint: 'find which leader wrote it (pg_controldata "Database system identifier" vs. the object metadata system-identifier); give each cluster its own archive prefix',
     },
   );
+}
+
+interface Claim {
+  sha256: string;
+  /** The object key (with its codec extension) the name is stored under. */
+  key: string;
+}
+
+/** `claims/<timeline>/<name>`: outside `wal/`, so listings of segments never see claims. */
+export function claimKey(file: WalFile): string {
+  return `claims/${file.timelineHex}/${file.name}`;
+}
+
+/**
+ * Claims a segment name for `ours` with a conditional create (fs: a hard link; S3: If-None-Match),
+ * or returns the claim that won. Exactly one claim per name ever exists.
+ */
+async function claimName(
+  store: ArchiveStore,
+  file: WalFile,
+  ours: Claim,
+  signal: AbortSignal,
+): Promise<Claim> {
+  const key = claimKey(file);
+  const outcome = await store.put(key, Buffer.from(JSON.stringify(ours)), {}, signal);
+  if (outcome === 'created') return ours;
+  const object = await store.get(key, signal);
+  if (!object)
+    throw new ArchiveError(`${file.name}: claim ${key} vanished while being read`, { transient: true });
+  try {
+    const parsed = JSON.parse(object.body.toString('utf8')) as Partial<Claim>;
+    if (
+      typeof parsed.sha256 === 'string' &&
+      typeof parsed.key === 'string' &&
+      fileNameOfKey(parsed.key) === file.name
+    ) {
+      return { sha256: parsed.sha256, key: parsed.key };
+    }
+  } catch {
+    // fall through
+  }
+  throw new ArchiveError(`${file.name}: the claim ${key} in ${store.description} is unreadable`, {
+    code: 'ARCHIVE_CORRUPT',
+    hint: `inspect it; if no object for ${file.name} exists under wal/, remove the claim and PostgreSQL's next archive_command will push again`,
+  });
 }
