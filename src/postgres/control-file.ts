@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -24,4 +24,43 @@ export async function readSystemIdentifier(dataDirectory: string): Promise<bigin
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * This cluster's WAL segment size, from the long page header (segment size at offset 32) of a
+ * segment in `pg_wal`: never assumed to be 16 MiB. Undefined when no segment there is readable.
+ */
+export async function readLocalSegmentSize(dataDirectory: string): Promise<number | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(join(dataDirectory, 'pg_wal'))).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+  } catch {
+    return undefined;
+  }
+  for (const name of names.slice(-3)) {
+    let handle;
+    try {
+      handle = await open(join(dataDirectory, 'pg_wal', name), 'r');
+    } catch {
+      continue;
+    }
+    try {
+      const header = Buffer.alloc(40);
+      const { bytesRead } = await handle.read(header, 0, 40, 0);
+      if (bytesRead < 40) continue;
+      const magic = header.readUInt16LE(0);
+      const size = header.readUInt32LE(32);
+      if (
+        magic >= 0xd000 &&
+        magic <= 0xd1ff &&
+        size >= 1 << 20 &&
+        size <= 1 << 30 &&
+        (size & (size - 1)) === 0
+      )
+        return size;
+    } finally {
+      await handle.close();
+    }
+  }
+  return undefined;
 }

@@ -3,14 +3,14 @@ import { chown, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../../context.js';
 import { ArchiveError, UsageError } from '../../errors.js';
-import { codecOfKey, decode } from '../store/codec.js';
+import { codecOfKey, decode, MAX_SEGMENT_BYTES } from '../store/codec.js';
 import { parseWalFile, type WalFile } from '../store/layout.js';
 import { findExisting } from '../store/lookup.js';
 import { writeRequested } from './spool.js';
 import { withArchiveRetries } from '../store/retry.js';
 import type { ArchiveStore } from '../store/store.js';
 import { verifyWalFile } from '../store/verify.js';
-import { readSystemIdentifier } from '../../postgres/control-file.js';
+import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 
 export type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
 
@@ -55,13 +55,11 @@ export async function fetchWal(
     }
   }
   // restore_command runs in the data directory; the configured one is the fallback.
-  const systemIdentifier =
-    (await readSystemIdentifier(process.cwd())) ??
-    (ctx.config.node.dataDirectory ? await readSystemIdentifier(ctx.config.node.dataDirectory) : undefined);
+  const local = await localCluster(ctx);
   // Two attempts at most: PostgreSQL itself asks again, and replay should not wait long on one call.
   const got = await withArchiveRetries(
     `fetching ${name}`,
-    () => readVerified(store, file, ctx.signal, { systemIdentifier }),
+    () => readVerified(store, file, ctx.signal, local),
     {
       attempts: 2,
       signal: ctx.signal,
@@ -78,6 +76,8 @@ export async function fetchWal(
 export interface ReadVerifiedOptions {
   /** The local cluster's system identifier (pg_control): a segment of another cluster is refused. */
   systemIdentifier?: bigint | undefined;
+  /** The local WAL segment size: decompression never produces more (default 1 GiB, the maximum). */
+  segmentSize?: number | undefined;
 }
 
 /** Reads, decompresses and verifies one archived file; undefined when the archive lacks it. */
@@ -91,7 +91,14 @@ export async function readVerified(
   if (!key) return undefined;
   const object = await store.get(key, signal);
   if (!object) return undefined;
-  const data = await decode(codecOfKey(key), object.body);
+  // Bound the output by what the object can legitimately be: the segment size, and the size
+  // recorded at push when there is one.
+  const recorded = Number(object.metadata.size);
+  const maxBytes = Math.min(
+    options.segmentSize ?? MAX_SEGMENT_BYTES,
+    Number.isSafeInteger(recorded) && recorded > 0 ? recorded : MAX_SEGMENT_BYTES,
+  );
+  const data = await decode(codecOfKey(key), object.body, maxBytes);
   const expectedSize = object.metadata.size;
   if (expectedSize !== undefined && Number(expectedSize) !== data.length) {
     throw new ArchiveError(
@@ -113,6 +120,20 @@ export async function readVerified(
     options.systemIdentifier,
   );
   return { key, data };
+}
+
+/**
+ * What wal-fetch checks archived files against: the system identifier and segment size of the data
+ * directory restore_command runs in (its working directory), else of `node.dataDirectory`.
+ */
+async function localCluster(ctx: Context): Promise<ReadVerifiedOptions> {
+  for (const dir of [process.cwd(), ctx.config.node.dataDirectory]) {
+    if (!dir) continue;
+    const systemIdentifier = await readSystemIdentifier(dir);
+    if (systemIdentifier !== undefined)
+      return { systemIdentifier, segmentSize: await readLocalSegmentSize(dir) };
+  }
+  return {};
 }
 
 /** Writes next to `dest` and renames, owned by the PostgreSQL OS user when we are root. */

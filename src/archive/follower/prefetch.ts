@@ -6,7 +6,7 @@ import { readControlData } from '../../postgres/cluster.js';
 import { ArchiveError } from '../../errors.js';
 import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
 import { readVerified } from './fetch.js';
-import { readSystemIdentifier } from '../../postgres/control-file.js';
+import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 import { findExisting } from '../store/lookup.js';
 import { parseWalFile } from '../store/layout.js';
 import { readRequested } from './spool.js';
@@ -93,9 +93,11 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   const stats: PrefetchStats = { fetched: 0, consumed: 0, spooled: 0, cursor: null, lastError: null };
   if (options.dataDirectory) stats.cursor = await readRedoCursor(ctx, options.dataDirectory);
   // Segments of another cluster are never spooled (the same check as wal-fetch's).
+  // and decompression is bounded by the local segment size.
   const systemIdentifier = options.dataDirectory
     ? await readSystemIdentifier(options.dataDirectory)
     : undefined;
+  const segmentSize = options.dataDirectory ? await readLocalSegmentSize(options.dataDirectory) : undefined;
   /** Segments we placed in the spool and have not seen consumed or removed. */
   const placed = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
@@ -124,7 +126,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     const inflight = join(options.spoolDir, `${name}${INFLIGHT_SUFFIX}`);
     await writeFile(inflight, '', { mode: 0o600 }).catch(() => undefined);
     try {
-      const got = await readVerified(options.store, file, signal, { systemIdentifier });
+      const got = await readVerified(options.store, file, signal, { systemIdentifier, segmentSize });
       if (!got) {
         missingUntil.set(name, ctx.clock.now() + missingRetryMs);
         await touchMissing(name);

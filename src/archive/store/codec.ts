@@ -54,27 +54,106 @@ export async function encode(codec: CodecName, raw: Buffer): Promise<Buffer> {
   }
 }
 
-export async function decode(codec: CodecName, stored: Buffer): Promise<Buffer> {
+/** The largest WAL segment PostgreSQL allows (--wal-segsize 1024): the default output bound. */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Decompresses `stored`, never producing more than `maxBytes` (a WAL segment's size): a small
+ * hostile object (a gzip or lz4 "bomb") is refused instead of filling memory. gzip and zstd stop
+ * at the bound (zlib's maxOutputLength); an lz4 frame's output bound is read from its block
+ * headers before anything is decompressed.
+ */
+export async function decode(
+  codec: CodecName,
+  stored: Buffer,
+  maxBytes = MAX_SEGMENT_BYTES,
+): Promise<Buffer> {
   try {
     switch (codec) {
       case 'none':
+        if (stored.length > maxBytes) throw tooLarge(codec, `${stored.length} bytes`, maxBytes);
         return stored;
       case 'gzip':
-        return await gunzip(stored);
-      case 'lz4':
-        return await decompressFrame(stored);
+        return await gunzip(stored, { maxOutputLength: maxBytes });
+      case 'lz4': {
+        const bound = lz4FrameBound(stored);
+        if (bound > maxBytes) throw tooLarge(codec, `up to ${bound} bytes`, maxBytes);
+        const out = await decompressFrame(stored);
+        if (out.length > maxBytes) throw tooLarge(codec, `${out.length} bytes`, maxBytes);
+        return out;
+      }
       case 'zstd': {
         const z = zstd();
-        return await promisify(z.zstdDecompress.bind(z))(stored);
+        return await promisify(
+          (z.zstdDecompress as (b: Buffer, o: object, cb: (e: Error | null, r: Buffer) => void) => void).bind(
+            z,
+          ),
+        )(stored, { maxOutputLength: maxBytes });
       }
     }
   } catch (error) {
     if (error instanceof ArchiveError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
+      throw tooLarge(codec, 'more', maxBytes);
+    }
     throw new ArchiveError(`cannot decompress (${codec}): ${(error as Error).message}`, {
       code: 'ARCHIVE_CORRUPT',
       cause: error,
     });
   }
+}
+
+function tooLarge(codec: CodecName, what: string, maxBytes: number): ArchiveError {
+  return new ArchiveError(
+    `decompressing (${codec}) would produce ${what}, more than a WAL segment (${maxBytes} bytes); refused`,
+    {
+      code: 'ARCHIVE_CORRUPT',
+      hint: 'the archived object is not one wal-push wrote (damaged or planted); remove it and re-archive the segment from the leader if it still has it',
+    },
+  );
+}
+
+/**
+ * The most bytes an lz4 frame (or concatenated frames) can decompress to, from its headers alone
+ * (https://github.com/lz4/lz4/blob/dev/doc/lz4_Frame_format.md): each data block yields at most the
+ * frame's block maximum size (an uncompressed block exactly its own size). Malformed input returns
+ * Infinity, so it is refused before decompression.
+ */
+export function lz4FrameBound(data: Buffer): number {
+  let pos = 0;
+  let total = 0;
+  while (pos < data.length) {
+    if (pos + 4 > data.length) return Number.POSITIVE_INFINITY;
+    const magic = data.readUInt32LE(pos);
+    if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) {
+      // Skippable frame: no output.
+      if (pos + 8 > data.length) return Number.POSITIVE_INFINITY;
+      pos += 8 + data.readUInt32LE(pos + 4);
+      continue;
+    }
+    if (magic !== 0x184d2204 || pos + 7 > data.length) return Number.POSITIVE_INFINITY;
+    const flg = data[pos + 4] as number;
+    const bd = data[pos + 5] as number;
+    const blockChecksum = (flg & 0x10) !== 0;
+    const contentSize = (flg & 0x08) !== 0;
+    const contentChecksum = (flg & 0x04) !== 0;
+    const dictId = (flg & 0x01) !== 0;
+    const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][(bd >> 4) & 0x07] ?? 0;
+    if (blockMax === 0) return Number.POSITIVE_INFINITY;
+    pos += 4 + 2 + (contentSize ? 8 : 0) + (dictId ? 4 : 0) + 1;
+    for (;;) {
+      if (pos + 4 > data.length) return Number.POSITIVE_INFINITY;
+      const word = data.readUInt32LE(pos);
+      pos += 4;
+      if (word === 0) break;
+      const size = word & 0x7fffffff;
+      const uncompressed = (word & 0x80000000) !== 0;
+      total += uncompressed ? size : blockMax;
+      pos += size + (blockChecksum ? 4 : 0);
+    }
+    pos += contentChecksum ? 4 : 0;
+  }
+  return total;
 }
 
 /** The codec an object name says it was written with. */
