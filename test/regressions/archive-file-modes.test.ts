@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { requireBuiltCli } from '../integration/archive/helpers.js';
+import { requireBuiltCli } from '../helpers/archive.js';
 import { archivingLeader, switchAndArchive } from './archive-helpers.js';
 
 /**

@@ -1,43 +1,24 @@
-import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  createLeader,
-  makeTempDir,
-  pgTools,
-  waitFor,
-  writeConfigFile,
-  type TestCluster,
-} from '../helpers/cluster.js';
-import { cliPath } from '../integration/archive/helpers.js';
+import { createArchivingLeader } from '../helpers/archive.js';
+import { makeTempDir, type TestCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
 
-/** A real leader whose archive_command is the built CLI pushing into an fs archive. */
-export interface ArchivingLeader {
+/** A real leader whose archive_command is the built CLI pushing into an fs archive (uncompressed). */
+export interface FsArchivingLeader {
   leader: TestCluster;
   archiveDir: string;
   configFile: string;
   dir: string;
 }
 
-export async function archivingLeader(
-  archive: Record<string, unknown> = {},
-  extra: Record<string, unknown> = {},
-): Promise<ArchivingLeader> {
+export async function archivingLeader(archive: Record<string, unknown> = {}): Promise<FsArchivingLeader> {
   const dir = await makeTempDir('pgf-reg-');
   const archiveDir = join(dir, 'archive');
-  const configFile = await writeConfigFile(dir, {
-    archive: { type: 'fs', fs: { path: archiveDir, fsync: false }, prefetch: 0, ...archive },
-    log: { level: 'warn', format: 'json' },
-    ...extra,
+  const { leader, leaderConfig } = await createArchivingLeader({
+    dir,
+    archive: { type: 'fs', fs: { path: archiveDir, fsync: false }, ...archive },
   });
-  const tools = await pgTools();
-  if (tools.exec.runAs) await chown(configFile, tools.exec.runAs.uid, tools.exec.runAs.gid);
-  const leader = await createLeader({
-    settings: {
-      archive_mode: 'on',
-      archive_command: `'${process.execPath}' '${cliPath}' --config '${configFile}' wal-push %p`,
-    },
-  });
-  return { leader, archiveDir, configFile, dir };
+  return { leader, archiveDir, configFile: leaderConfig, dir };
 }
 
 /** Writes a little, switches segments `count` times and waits until the archiver is caught up. */
@@ -61,6 +42,7 @@ export async function switchAndArchive(leader: TestCluster, count = 1): Promise<
   );
 }
 
+/** The segment before `name` on its timeline (16 MiB segments: tests only). */
 export function previous(name: string): string {
   const seg = BigInt(`0x${name.slice(8)}`) - 1n;
   return `${name.slice(0, 8)}${seg.toString(16).toUpperCase().padStart(16, '0')}`;

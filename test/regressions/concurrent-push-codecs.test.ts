@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decode, codecOfKey } from '../../src/archive/store/codec.js';
 import { sha256 } from '../../src/archive/store/verify.js';
 import { makeTempDir, pgTools, writeConfigFile } from '../helpers/cluster.js';
-import { cliPath, requireBuiltCli } from '../integration/archive/helpers.js';
+import { cliPath, requireBuiltCli } from '../helpers/archive.js';
 import { archivingLeader, switchAndArchive } from './archive-helpers.js';
 
 /**

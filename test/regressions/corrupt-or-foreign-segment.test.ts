@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMemoryOutput } from '../../src/cli/output.js';
 import { makeTempDir, writeConfigFile } from '../helpers/cluster.js';
-import { requireBuiltCli } from '../integration/archive/helpers.js';
+import { requireBuiltCli } from '../helpers/archive.js';
 import { archivingLeader, switchAndArchive } from './archive-helpers.js';
 
 /**

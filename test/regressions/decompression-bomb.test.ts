@@ -10,7 +10,7 @@ import { parseWalFile } from '../../src/archive/store/layout.js';
 import { createFsStore } from '../../src/archive/store/fs-store.js';
 import { readLocalSegmentSize } from '../../src/postgres/control-file.js';
 import { createLeader, makeTempDir, writeConfigFile } from '../helpers/cluster.js';
-import { cliPath, requireBuiltCli } from '../integration/archive/helpers.js';
+import { cliPath, requireBuiltCli } from '../helpers/archive.js';
 
 /**
  * Issue 15, defect 6: a 1 MB gzip object drove wal-fetch to 2.2 GB RSS. Decompression is capped at
