@@ -7,7 +7,13 @@ const controller = new AbortController();
 let signals = 0;
 const onSignal = (name: NodeJS.Signals): void => {
   signals++;
-  if (signals > 1) process.exit(name === 'SIGINT' ? 130 : 143);
+  if (signals > 1) {
+    // Die by the signal itself: process.exit would wait for a libuv thread stuck in a read (a hung
+    // NFS mount, a FIFO), and PostgreSQL reads death by SIGTERM of restore_command as its shutdown.
+    process.removeAllListeners(name);
+    process.kill(process.pid, name);
+    return;
+  }
   controller.abort(new Error(`received ${name}`));
 };
 process.on('SIGINT', onSignal);

@@ -56,17 +56,29 @@ export async function fetchWal(
   }
   // restore_command runs in the data directory; the configured one is the fallback.
   const local = await localCluster(ctx);
+  // A hard deadline for the whole call, and a prompt answer to SIGTERM: restore_command must end,
+  // with a status PostgreSQL takes as "not available". Retries alone check the deadline only between
+  // attempts; this stops waiting for an attempt that hangs (the attempt is abandoned, and the
+  // process exits).
+  const timeoutMs = ctx.config.archive.timeoutMs;
+  const deadline = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
   // Two attempts at most: PostgreSQL itself asks again, and replay should not wait long on one call.
-  const got = await withArchiveRetries(
-    `fetching ${name}`,
-    () => readVerified(store, file, ctx.signal, local),
-    {
+  const got = await untilAborted(
+    withArchiveRetries(`fetching ${name}`, () => readVerified(store, file, deadline, local), {
       attempts: 2,
-      signal: ctx.signal,
+      signal: deadline,
       logger: ctx.logger,
       clock: ctx.clock,
-      deadlineMs: ctx.config.archive.timeoutMs,
-    },
+      deadlineMs: timeoutMs,
+    }),
+    deadline,
+    () =>
+      new ArchiveError(
+        ctx.signal.aborted
+          ? `fetching ${name} was interrupted (${String((ctx.signal.reason as Error | undefined)?.message ?? 'stopped')})`
+          : `fetching ${name} did not finish within archive.timeoutMs (${timeoutMs} ms); ${store.description} may be hung`,
+        { transient: true },
+      ),
   );
   if (!got) return { name, outcome: 'not-found', ms: ctx.clock.now() - started };
   await writeFileAtomicIn(dest, got.data, runAs);
@@ -120,6 +132,25 @@ export async function readVerified(
     options.systemIdentifier,
   );
   return { key, data };
+}
+
+/** Resolves like `work`, or rejects with `error()` as soon as `signal` aborts (work is abandoned). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, error: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(error());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(error());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 /**

@@ -4,6 +4,9 @@ import type { Config } from '../../config/schema.js';
 import { selfCommand } from '../../exec/self.js';
 import { spoolDirectoryFor } from './spool.js';
 
+/** Seconds the Node fallback gets beyond archive.timeoutMs before TERM, and after TERM before KILL. */
+export const FALLBACK_GRACE_S = 5;
+
 export interface RestoreCommandOptions {
   /** The config file the fallback `wal-fetch` must read (absolute path recommended). */
   configFile?: string | undefined;
@@ -19,7 +22,7 @@ export interface RestoreCommandOptions {
  *
  *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null ||
  *       { [ -n "$(find '/data/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } ||
- *       '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p
+ *       { timeout --foreground -k 5 65 '/usr/bin/node' '/opt/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower.yaml' wal-fetch %f %p || exit 1; }
  *
  * https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-RESTORE-COMMAND
  */
@@ -30,7 +33,13 @@ export function restoreCommandFor(
   if (config.archive.type === 'none') return undefined;
   const base = config.archive.command ?? selfCommand().map(shellQuote).join(' ');
   const configArg = options.configFile ? ` --config ${shellQuote(resolve(options.configFile))}` : '';
-  const fallback = `${base}${configArg} wal-fetch %f %p`;
+  // A hard bound on the Node fallback, whatever it is stuck in (a read on a hung NFS mount blocks a
+  // thread that even process.exit waits for): coreutils timeout sends TERM at archive.timeoutMs plus
+  // a grace period, then KILL; --foreground keeps wal-fetch in PostgreSQL's process group, so a
+  // server shutdown's SIGTERM still reaches it. Any failure, a kill included, becomes status 1
+  // ("not available"), never a status above 125 that would stop recovery.
+  const limitS = Math.ceil(config.archive.timeoutMs / 1000) + FALLBACK_GRACE_S;
+  const fallback = `{ timeout --foreground -k ${FALLBACK_GRACE_S} ${limitS} ${base}${configArg} wal-fetch %f %p || exit 1; }`;
   const spool = config.archive.prefetch > 0 ? spoolDirectoryFor(config) : undefined;
   // A fresh `<name>.missing` marker (touched by the prefetcher in the last 6 s) means the archive
   // was just asked and lacks the file: answer 1 at once. GNU find's -mmin takes fractions.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, chown, link, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
@@ -102,7 +102,7 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
 
     async get(key): Promise<StoredObject | undefined> {
       try {
-        const body = await readFile(full(key));
+        const body = await readRegularFile(full(key));
         return { key, size: body.length, metadata: await readMetadata(full(key)), body };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -157,6 +157,26 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
   };
 }
 
+/**
+ * Reads an archive object that must be a regular file. Opened non-blocking and checked with fstat
+ * first: a FIFO (or device) planted under an object's name would block open() or read() in a
+ * libuv thread forever, and even process.exit waits for that thread.
+ */
+async function readRegularFile(path: string): Promise<Buffer> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw new ArchiveError(`${path} is not a regular file; refusing to read it`, {
+        code: 'ARCHIVE_CORRUPT',
+        hint: 'something other than wal-push put this there (a FIFO or device under a WAL name): remove it',
+      });
+    }
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The hidden file holding an object's metadata: `.<name>.meta` beside it (listings skip dot files). */
 export function metadataPath(objectPath: string): string {
   return join(dirname(objectPath), `.${basename(objectPath)}.meta`);
@@ -165,7 +185,7 @@ export function metadataPath(objectPath: string): string {
 async function readMetadata(objectPath: string): Promise<Record<string, string>> {
   let text: string;
   try {
-    text = await readFile(metadataPath(objectPath), 'utf8');
+    text = (await readRegularFile(metadataPath(objectPath))).toString('utf8');
   } catch (error) {
     // No sidecar: an object written before sidecars existed, or by hand. Readers then rely on the
     // codec checksum and the segment header.

@@ -17,12 +17,14 @@ describe('restore_command', () => {
       "mv -f '/data/x/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null || " +
         "{ n=0; while [ -e '/data/x/pg_wal/.pgfollower-spool/'%f.inflight ] && [ $n -lt 250 ]; do sleep 0.02; n=$((n+1)); done; mv -f '/data/x/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null; } || " +
         `{ [ -n "$(find '/data/x/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } || ` +
-        "'/usr/bin/node' '/opt/bin.js' --config '/etc/pgf.yaml' wal-fetch %f %p",
+        "{ timeout --foreground -k 5 65 '/usr/bin/node' '/opt/bin.js' --config '/etc/pgf.yaml' wal-fetch %f %p || exit 1; }",
     );
   });
   it('skips the spool when prefetch is 0', () => {
     const config = loadConfig({ overrides: { ...base, archive: { ...base.archive, prefetch: 0 } }, env: {} });
-    expect(restoreCommandFor(config)).toBe("'/usr/bin/node' '/opt/bin.js' wal-fetch %f %p");
+    expect(restoreCommandFor(config)).toBe(
+      "{ timeout --foreground -k 5 65 '/usr/bin/node' '/opt/bin.js' wal-fetch %f %p || exit 1; }",
+    );
   });
   it('quotes for sh and escapes % for PostgreSQL', () => {
     expect(shellQuote("/x/it's 100%")).toBe("'/x/it'\\''s 100%%'");
