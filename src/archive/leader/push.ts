@@ -8,6 +8,7 @@ import { findExisting } from '../store/lookup.js';
 import { withArchiveRetries } from '../store/retry.js';
 import type { ArchiveStore } from '../store/store.js';
 import { readSegmentHeader, sha256, verifyWalFile } from '../store/verify.js';
+import { refuseLiveSegment } from './live-segment.js';
 
 export interface PushResult {
   name: string;
@@ -25,8 +26,21 @@ export interface PushResult {
  * when the object is durably stored and reads back as ours: PostgreSQL recycles the segment after
  * success, so a false success loses WAL.
  */
-export async function pushWal(ctx: Context, store: ArchiveStore, path: string): Promise<PushResult> {
-  return withArchiveRetries(`archiving ${basename(path)}`, () => pushOnce(ctx, store, path), {
+export interface PushOptions {
+  /**
+   * Store a segment that may still be written as `<name>.partial` (refused as a segment unless it
+   * has an archive_status file or is older than the server's current one: live-segment.ts).
+   */
+  forcePartial?: boolean;
+}
+
+export async function pushWal(
+  ctx: Context,
+  store: ArchiveStore,
+  path: string,
+  options: PushOptions = {},
+): Promise<PushResult> {
+  return withArchiveRetries(`archiving ${basename(path)}`, () => pushOnce(ctx, store, path, options), {
     attempts: 4,
     signal: ctx.signal,
     logger: ctx.logger,
@@ -35,15 +49,31 @@ export async function pushWal(ctx: Context, store: ArchiveStore, path: string): 
   });
 }
 
-async function pushOnce(ctx: Context, store: ArchiveStore, path: string): Promise<PushResult> {
+async function pushOnce(
+  ctx: Context,
+  store: ArchiveStore,
+  path: string,
+  options: PushOptions,
+): Promise<PushResult> {
   const started = ctx.clock.now();
-  const name = basename(path);
-  const file = parseWalFile(name);
-  if (!file) {
-    throw new UsageError(`${name} is not a WAL file name (segment, .partial, .history or .backup)`, {
-      hint: "archive_command must be 'pgfollower wal-push %p'",
-    });
+  const named = parseWalFile(basename(path));
+  if (!named) {
+    throw new UsageError(
+      `${basename(path)} is not a WAL file name (segment, .partial, .history or .backup)`,
+      {
+        hint: "archive_command must be 'pgfollower wal-push %p'",
+      },
+    );
   }
+  let file: WalFile = named;
+  if (options.forcePartial) {
+    const partial = named.kind === 'segment' ? parseWalFile(`${named.name}.partial`) : undefined;
+    if (!partial) throw new UsageError(`--force-partial takes a WAL segment, not ${named.name}`);
+    file = partial;
+  } else {
+    await refuseLiveSegment(ctx, path, named);
+  }
+  const name = file.name;
   let raw: Buffer;
   try {
     raw = await readFile(path);

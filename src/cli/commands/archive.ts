@@ -40,7 +40,7 @@ export const registerArchive: RegisterCommand = (program, env) => {
             `MISSING ${report.missingCount}: ${report.missing.join(', ')}${report.missingCount > report.missing.length ? ', ...' : ''}`,
           );
           out.error(
-            'next: if the leader still has these segments, re-archive them there (pgfollower wal-push pg_wal/<name>); if not, a follower that needs them cannot catch up from the archive: rebuild it (pgfollower rebuild)',
+            'next: if the leader still has these segments, re-archive them there (pgfollower wal-push pg_wal/<name>, for finished segments); if not, a follower that needs them cannot catch up from the archive: rebuild it (pgfollower rebuild)',
           );
         }
       }

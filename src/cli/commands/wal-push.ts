@@ -10,7 +10,11 @@ export const registerWalPush: RegisterCommand = (program, env) => {
     .command('wal-push')
     .description("archive one WAL file; use as the leader's archive_command = 'pgfollower wal-push %p'")
     .argument('<path>', 'the file to archive (%p), relative to the data directory')
-    .action(async (path: string) => {
+    .option(
+      '--force-partial',
+      'archive a segment that may still be written (no .ready status, not older than the current one) as <name>.partial',
+    )
+    .action(async (path: string, flags: { forcePartial?: boolean }) => {
       const ctx = await env.context({
         needBinaries: false,
       });
@@ -18,7 +22,7 @@ export const registerWalPush: RegisterCommand = (program, env) => {
       const { pushWal } = await import('../../archive/leader/push.js');
       const store = openArchiveStore(ctx.config);
       try {
-        await pushWal(ctx, store, path);
+        await pushWal(ctx, store, path, { forcePartial: flags.forcePartial === true });
       } finally {
         store.close();
       }

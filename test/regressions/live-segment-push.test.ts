@@ -1,0 +1,80 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { createMemoryOutput } from '../../src/cli/output.js';
+import { requireBuiltCli } from '../helpers/archive.js';
+import { writeConfigFile } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+import { archivingLeader } from './archive-helpers.js';
+
+/**
+ * Issue 15, defect 7: `wal-push pg_wal/<current segment>` (the docs' own remedy for a missing
+ * segment) archived a segment PostgreSQL was still writing; archive_command then got "REFUSED ...
+ * DIFFERENT content" for it forever. A segment without a .ready/.done status that is not older than
+ * the server's current one is refused (exit 3) unless --force-partial, which stores `<name>.partial`.
+ */
+describe('wal-push of the segment PostgreSQL is writing', () => {
+  beforeAll(requireBuiltCli);
+
+  it('is refused, and archiving of that segment works once it is finished', async () => {
+    const { leader, archiveDir, dir } = await archivingLeader();
+    try {
+      const configFile = await writeConfigFile(dir, {
+        node: { host: leader.socketDirectory, port: leader.port, user: 'postgres' },
+        archive: { type: 'fs', fs: { path: archiveDir, fsync: false }, prefetch: 0 },
+        log: { level: 'warn' },
+      });
+      const push = async (args: string[]): Promise<{ code: number; text: string }> => {
+        const output = createMemoryOutput();
+        const code = await main(['--config', configFile, 'wal-push', ...args], { output, env: {} });
+        return { code, text: output.text() };
+      };
+      const current = async (): Promise<string> =>
+        (await leader.query<{ name: string }>('select pg_walfile_name(pg_current_wal_lsn()) as name'))[0]
+          ?.name ?? '';
+      const archived = async (): Promise<string[]> =>
+        readdir(join(archiveDir, 'wal', '00000001')).catch(() => [] as string[]);
+
+      await leader.query('create table t(id int)');
+      const live = await current();
+      const refused = await push([join(leader.dataDirectory, 'pg_wal', live)]);
+      expect(refused.code).toBe(3);
+      expect(refused.text).toMatch(/not finished/);
+      expect(refused.text).toMatch(/--force-partial/);
+      expect((await archived()).filter((n) => n.startsWith(live))).toEqual([]);
+
+      // The real archive_command archives it once it is finished, without a conflict.
+      await leader.query('insert into t select generate_series(1, 1000)');
+      await leader.query('select pg_switch_wal()');
+      await waitFor('the finished segment to be archived', async () => {
+        const [row] = await leader.query<{ last: string | null; failed: string }>(
+          'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
+        );
+        expect(row?.failed).toBe('0');
+        return row?.last && row.last >= live ? row : undefined;
+      });
+      expect(await archived()).toContain(live);
+
+      // --force-partial keeps a copy of a live segment under .partial and does not block it.
+      const live2 = await current();
+      const forced = await push(['--force-partial', join(leader.dataDirectory, 'pg_wal', live2)]);
+      expect(forced.code).toBe(0);
+      const names = await archived();
+      expect(names).toContain(`${live2}.partial`);
+      expect(names).not.toContain(live2);
+      await leader.query('insert into t select generate_series(1, 1000)');
+      await leader.query('select pg_switch_wal()');
+      await waitFor('the segment after the forced partial to be archived', async () => {
+        const [row] = await leader.query<{ last: string | null; failed: string }>(
+          'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
+        );
+        expect(row?.failed).toBe('0');
+        return row?.last && row.last >= live2 ? row : undefined;
+      });
+      expect(await archived()).toContain(live2);
+    } finally {
+      await leader.stop();
+    }
+  });
+});
