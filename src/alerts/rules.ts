@@ -1,6 +1,7 @@
 import type { AlertRulesConfig } from '../config/sections/alerts.js';
 import { formatBytes, formatDurationMs } from '../config/units.js';
 import type { Snapshot } from '../monitor/snapshot.js';
+import { parseWalFileName } from '../postgres/lsn.js';
 import type { AlertName, RuleSeverity } from './types.js';
 
 /**
@@ -310,7 +311,12 @@ function observeArchiveGap(rules: Rules, snapshot: Snapshot): Omit<Observation, 
   if (archive === null)
     return { ...base, level: 'ok', clear: true, value: null, message: 'no archive configured' };
   if (!archive.ok) return { ...base, level: 'unknown', clear: false, value: null, message: '' };
-  const missing = archive.value.missingSegment;
+  // The probe names the first segment from the follower's position that the archive lacks; on a
+  // healthy streaming follower that is the leader's current, unfinished segment. Only a segment the
+  // archive has moved past (older than its newest) or the leader says it archived is a gap.
+  const missing = isGap(archive.value.missingSegment, archive.value.newestSegment, snapshot)
+    ? archive.value.missingSegment
+    : null;
   return {
     ...base,
     level: missing === null ? 'ok' : rule.severity,
@@ -321,4 +327,21 @@ function observeArchiveGap(rules: Rules, snapshot: Snapshot): Omit<Observation, 
         ? 'the archive has every segment the follower needs'
         : `WAL segment ${missing} is missing from the archive (between this follower and the leader): archive recovery cannot pass it; check the leader's archive_command and \`pgfollower wal-push\` logs`,
   };
+}
+
+const SEGMENT_RE = /^[0-9A-F]{24}$/;
+
+/**
+ * A missing segment is a gap when the leader has finished and archived past it: it is older than
+ * the newest segment in the archive, or not newer than the leader's last archived WAL
+ * (pg_stat_archiver). Segments are archived in order, so either means it will not arrive by itself.
+ */
+export function isGap(missing: string | null, newest: string | null, snapshot: Snapshot): boolean {
+  if (missing === null || !SEGMENT_RE.test(missing)) return false;
+  const leader = snapshot.leader.ok ? snapshot.leader.value : undefined;
+  const segmentSize = leader?.walSegmentSizeBytes ?? undefined;
+  const segNo = (name: string): bigint => parseWalFileName(name, segmentSize).segNo;
+  if (newest !== null && SEGMENT_RE.test(newest) && segNo(missing) < segNo(newest)) return true;
+  const archived = leader?.archiver?.lastArchivedWal ?? null;
+  return archived !== null && SEGMENT_RE.test(archived) && segNo(missing) <= segNo(archived);
 }

@@ -326,7 +326,8 @@ describe('alert rule engine', () => {
     const archive: Snapshot['archive'] = {
       ok: true,
       value: {
-        newestSegment: null,
+        // A hole: the archive already holds a newer segment.
+        newestSegment: '000000010000000000000009',
         missingSegment: '000000010000000000000007',
         fetchedSegments: 0,
         spooledSegments: 0,
