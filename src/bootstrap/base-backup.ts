@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { ExternalCommandError } from '../errors.js';
 import type { PgBinaries } from '../postgres/binaries.js';
+import { withPasswordFile } from '../postgres/passfile.js';
 
 export interface BaseBackupOptions {
   conninfo: string;
@@ -23,12 +24,24 @@ const PROGRESS_RE = /(\d+)\/(\d+) kB/;
  * directory and rename it into place only after success.
  */
 export async function runBaseBackup(ctx: Context, options: BaseBackupOptions): Promise<void> {
+  // A password in the conninfo goes to a temporary passfile, never onto the command line.
+  return withPasswordFile(options.conninfo, ctx.exec.runAs, (conninfo, passEnv) =>
+    runWith(ctx, options, conninfo, passEnv),
+  );
+}
+
+async function runWith(
+  ctx: Context,
+  options: BaseBackupOptions,
+  conninfo: string,
+  passEnv: Record<string, string>,
+): Promise<void> {
   const bin = options.bin ?? ctx.bin;
   const args = [
     '--pgdata',
     options.targetDirectory,
     '--dbname',
-    options.conninfo,
+    conninfo,
     '--wal-method=stream',
     '--checkpoint=fast',
     '--progress',
@@ -40,7 +53,7 @@ export async function runBaseBackup(ctx: Context, options: BaseBackupOptions): P
   try {
     await ctx.exec.run(bin.path('pg_basebackup'), args, {
       signal: ctx.signal,
-      env: { LC_ALL: 'C' },
+      env: { LC_ALL: 'C', ...passEnv },
       onStderrLine: (line) => {
         const match = PROGRESS_RE.exec(line);
         if (match) {

@@ -11,6 +11,7 @@ import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../../postgres/cluster.js';
 import { listAside, removeAside } from '../../postgres/data-directory.js';
 import { writeFileAtomic } from '../../postgres/fs-as.js';
+import { splitPassword, withPasswordFile } from '../../postgres/passfile.js';
 import { editAutoConf } from '../../postgres/standby-config.js';
 import { compactTimestamp } from '../../util/time.js';
 import { ensureSlot, REPOINTED_NOT_STREAMING_HINT } from '../new-leader.js';
@@ -103,7 +104,9 @@ async function rewind(
     await ctx.exec.run('cp', ['-a', '--reflink=auto', dataDirectory, copy], { signal: ctx.signal });
   }
   const restoreCommand = restoreCommandFor(ctx.config, { configFile: options.configFile });
-  const args = [`--target-pgdata=${dataDirectory}`, `--source-server=${plan.leaderConninfo}`, '--progress'];
+  // A password in the conninfo goes to a temporary passfile (below), never onto the command line.
+  const source = splitPassword(plan.leaderConninfo);
+  const args = [`--target-pgdata=${dataDirectory}`, `--source-server=${source.conninfo}`, '--progress'];
   // pg_rewind fsyncs every file of the directory, one at a time: on a disk with slow fsync that is
   // seconds for a directory it barely changed. PostgreSQL 17 offers --sync-method=syncfs; before
   // that we skip its sync and flush each filesystem the cluster lives on with one syncfs(2) each
@@ -126,16 +129,18 @@ async function rewind(
   );
   await ensureSourceCheckpointed(ctx, plan);
   ctx.reporter.step(`running pg_rewind from ${describeConninfo(plan.leaderConninfo)}`);
-  await ctx.exec.run(tools.bin.path('pg_rewind'), args, {
-    signal: ctx.signal,
-    env: { LC_ALL: 'C' },
-    onStderrLine: (line) => {
-      const match = /(\d+)\/(\d+) kB/.exec(line);
-      if (match) ctx.reporter.progress(Number(match[1]) * 1024, Number(match[2]) * 1024, 'pg_rewind');
-      else ctx.logger.debug({ line }, 'pg_rewind');
-    },
-    hint: 'read the messages above; the rebuild falls back to a fresh clone',
-  });
+  await withPasswordFile(plan.leaderConninfo, runAs, (_conninfo, passEnv) =>
+    ctx.exec.run(tools.bin.path('pg_rewind'), args, {
+      signal: ctx.signal,
+      env: { LC_ALL: 'C', ...passEnv },
+      onStderrLine: (line) => {
+        const match = /(\d+)\/(\d+) kB/.exec(line);
+        if (match) ctx.reporter.progress(Number(match[1]) * 1024, Number(match[2]) * 1024, 'pg_rewind');
+        else ctx.logger.debug({ line }, 'pg_rewind');
+      },
+      hint: 'read the messages above; the rebuild falls back to a fresh clone',
+    }),
+  );
   ctx.reporter.progressEnd();
   if (syncfs[0] === '--no-sync') await syncFilesystems(ctx, dataDirectory);
   await unlink(marker);
