@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import type {
   RunningService,
@@ -9,6 +10,7 @@ import { localConninfo, withClient } from '../../postgres/client.js';
 import { walFileName } from '../../postgres/lsn.js';
 import { alterSystem } from '../../postgres/standby-config.js';
 import { openArchiveStore } from '../store/open-store.js';
+import { fsArchiveTempDirs, orphanAgeMs, sweepOrphanTemps } from '../store/sweep.js';
 import { startPrefetcher, type Prefetcher } from './prefetch.js';
 import { createArchiveProbe } from './probe.js';
 import { restoreCommandFor } from './restore-command.js';
@@ -54,12 +56,57 @@ export function archivePlugin(
       },
     });
   }
+  services.push(orphanSweepService(spoolDir));
   return {
     services,
     archiveProbe: createArchiveProbe(store, {
       clock: ctx.clock,
       prefetchStats: () => prefetcher?.stats(),
     }),
+  };
+}
+
+/** Sweeps orphan temp files at start and then every 10 minutes (sweep.ts). */
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+function orphanSweepService(spoolDir: string | undefined): SupervisorService {
+  return {
+    name: 'archive-orphan-sweep',
+    start(handle) {
+      const log = handle.context.logger.child({ component: 'archive' });
+      const sweep = async (): Promise<void> => {
+        const config = handle.context.config;
+        const dirs: string[] = [];
+        if (config.node.dataDirectory) dirs.push(join(config.node.dataDirectory, 'pg_wal'));
+        if (spoolDir) dirs.push(spoolDir);
+        if (config.archive.type === 'fs' && config.archive.fs) {
+          dirs.push(...(await fsArchiveTempDirs(config.archive.fs.path)));
+        }
+        const removed = await sweepOrphanTemps(
+          dirs,
+          orphanAgeMs(config.archive.timeoutMs),
+          handle.context.clock.now(),
+        );
+        if (removed.length > 0) {
+          log.info(
+            { removed },
+            `removed ${removed.length} orphan temp file(s) left by killed archive writes`,
+          );
+        }
+      };
+      const run = (): void => {
+        sweep().catch((error: unknown) =>
+          log.warn(
+            { err: (error as Error).message },
+            'orphan temp file sweep failed; retrying in 10 minutes',
+          ),
+        );
+      };
+      run();
+      const timer = setInterval(run, SWEEP_INTERVAL_MS);
+      timer.unref();
+      return { stop: async () => clearInterval(timer) };
+    },
   };
 }
 

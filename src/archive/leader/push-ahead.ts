@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.js';
 import type { Context } from '../../context.js';
+import { fsArchiveTempDirs, orphanAgeMs, sweepOrphanTemps } from '../store/sweep.js';
 import { pushWal } from './push.js';
 import { shellQuote } from '../../util/shell.js';
 import type { ArchiveStore } from '../store/store.js';
@@ -71,6 +72,16 @@ export async function startPushAhead(ctx: Context, options: PushAheadOptions): P
   await mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
   if (runAs) await chown(options.spoolDir, runAs.uid, runAs.gid);
   const statusDir = join(options.dataDirectory, 'pg_wal', 'archive_status');
+  // On the leader, a killed wal-push leaves `.tmp.*` in the fs archive: sweep old ones at start.
+  if (ctx.config.archive.type === 'fs' && ctx.config.archive.fs) {
+    const removed = await sweepOrphanTemps(
+      await fsArchiveTempDirs(ctx.config.archive.fs.path),
+      orphanAgeMs(ctx.config.archive.timeoutMs),
+      ctx.clock.now(),
+    ).catch(() => []);
+    if (removed.length > 0)
+      log.info({ removed }, `removed ${removed.length} orphan temp file(s) from the archive`);
+  }
   const controller = new AbortController();
   const onAbort = (): void => controller.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
