@@ -33,14 +33,18 @@ export async function refuseLiveSegment(ctx: Context, path: string, file: WalFil
   };
   let current: { segmentSize: bigint; lsn: string | null };
   try {
-    current = await withClient(localConninfo(ctx.config.node), { connectTimeoutMs: 5000 }, async (client) => {
-      const { rows } = await client.query<{ lsn: string | null; segsize: string }>(
-        `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+    current = await withClient(
+      localConninfo(ctx.config.node),
+      { connectTimeoutMs: 5000, queryTimeoutMs: 5000, signal: ctx.signal },
+      async (client) => {
+        const { rows } = await client.query<{ lsn: string | null; segsize: string }>(
+          `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
                 (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS segsize`,
-      );
-      const row = rows[0];
-      return { segmentSize: BigInt(row?.segsize ?? '0'), lsn: row?.lsn ?? null };
-    });
+        );
+        const row = rows[0];
+        return { segmentSize: BigInt(row?.segsize ?? '0'), lsn: row?.lsn ?? null };
+      },
+    );
   } catch (error) {
     return refuse(
       `it has no archive_status .ready/.done file, so it may be the segment PostgreSQL is writing, and the server (node.host/node.port) could not be asked which one that is: ${(error as Error).message}`,
