@@ -37,7 +37,12 @@ describe('supervisor plug-ins', () => {
       reporter: silentReporter,
     };
     const all = await collectPlugins(ctx);
-    expect(all.services.map((s) => s.name)).toEqual(['slot-repair', 'archive-restore-command', 'alerts']);
+    expect(all.services.map((s) => s.name)).toEqual([
+      'slot-repair',
+      'archive-restore-command',
+      'archive-orphan-sweep',
+      'alerts',
+    ]);
     expect(all.archiveProbe).toBeTypeOf('function');
     const bare = await collectPlugins({
       ...ctx,
