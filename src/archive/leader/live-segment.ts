@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../../context.js';
 import { RefusedError } from '../../errors.js';
@@ -9,14 +9,18 @@ import type { WalFile } from '../store/layout.js';
 /**
  * Refuses to archive a segment PostgreSQL may still be writing. A finished segment has a status
  * file (`archive_status/<name>.ready` before it is archived, `.done` after), which is what
- * archive_command and push-ahead see; anything else (a hand-run `wal-push pg_wal/<name>`, a copy) is
- * archived only when it is older than the server's current segment. Archiving a live segment
+ * archive_command and push-ahead see; any other file of a pg_wal directory (a hand-run
+ * `wal-push pg_wal/<name>`) is archived only when it is older than the server's current segment. Archiving a live segment
  * stores bytes that change afterwards, and every later archive_command of that name is refused
  * as "different content" forever. `--force-partial` stores it as `<name>.partial` instead.
  */
 export async function refuseLiveSegment(ctx: Context, path: string, file: WalFile): Promise<void> {
   if (file.kind !== 'segment') return;
-  const status = join(dirname(path), 'archive_status', file.name);
+  const statusDir = join(dirname(path), 'archive_status');
+  // Outside a pg_wal directory (no archive_status beside it) the file is a copy PostgreSQL does not
+  // write to: it is archived as it is (verified like any other).
+  if (!(await isDirectory(statusDir))) return;
+  const status = join(statusDir, file.name);
   for (const suffix of ['.ready', '.done']) {
     if (
       await access(`${status}${suffix}`).then(
@@ -62,4 +66,11 @@ export async function refuseLiveSegment(ctx: Context, path: string, file: WalFil
       `it is not finished: the server is writing segment ${currentSegNo.toString(16).toUpperCase()} (at ${current.lsn}) and this file has no archive_status .ready/.done file`,
     );
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (info) => info.isDirectory(),
+    () => false,
+  );
 }
