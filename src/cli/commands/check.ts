@@ -1,5 +1,6 @@
 import { readStatus } from '../../daemon/status-client.js';
 import { evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
+import { parseDurationSeconds } from '../../config/units.js';
 import type { RegisterCommand } from '../command.js';
 
 interface CheckFlags {
@@ -23,12 +24,12 @@ export const registerCheck: RegisterCommand = (program, env) => {
     .option('--warn-lag <size>', 'WARNING above this replay lag (default monitor.warnLagBytes, 64MB)')
     .option('--crit-lag <size>', 'CRITICAL above this replay lag (default monitor.critLagBytes, 1GB)')
     .option(
-      '--warn-seconds <n>',
-      'WARNING above this many seconds behind (default monitor.warnLagSeconds, 60)',
+      '--warn-seconds <duration>',
+      'WARNING above this long behind: seconds or 90s, 5m (default monitor.warnLagSeconds, 60)',
     )
     .option(
-      '--crit-seconds <n>',
-      'CRITICAL above this many seconds behind (default monitor.critLagSeconds, 300)',
+      '--crit-seconds <duration>',
+      'CRITICAL above this long behind: seconds or 90s, 5m (default monitor.critLagSeconds, 300)',
     )
     .option('--direct', 'query the servers even when a supervisor runs')
     .action(async (flags: CheckFlags) => {
@@ -65,7 +66,7 @@ export const registerCheck: RegisterCommand = (program, env) => {
 
 function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${value}: write a number of seconds`);
+  const n = parseDurationSeconds(value);
+  if (n === undefined) throw new Error(`${flag} ${value}: write seconds (60) or a duration (90s, 5m)`);
   return n;
 }
