@@ -1,5 +1,6 @@
 import { readStatus } from '../../daemon/status-client.js';
-import { evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
+import { checkLabel, evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
+import type { StatusDocument } from '../../monitor/status.js';
 import { parseDurationSeconds } from '../../config/units.js';
 import type { RegisterCommand } from '../command.js';
 
@@ -9,6 +10,7 @@ interface CheckFlags {
   warnSeconds?: string;
   critSeconds?: string;
   direct?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -32,8 +34,13 @@ export const registerCheck: RegisterCommand = (program, env) => {
       'CRITICAL above this long behind: seconds or 90s, 5m (default monitor.critLagSeconds, 300)',
     )
     .option('--direct', 'query the servers even when a supervisor runs')
+    .option(
+      '--json',
+      'print { status, exitCode, line, document } instead of the plugin line (same exit code)',
+    )
     .action(async (flags: CheckFlags) => {
       let result: CheckResultLine;
+      let doc: StatusDocument | null = null;
       try {
         const ctx = await env.context({
           needBinaries: false,
@@ -47,7 +54,7 @@ export const registerCheck: RegisterCommand = (program, env) => {
           },
         });
         const m = ctx.config.monitor;
-        const doc = await readStatus(ctx, { direct: flags.direct });
+        doc = await readStatus(ctx, { direct: flags.direct });
         result = evaluateCheck(doc, {
           warnLagBytes: m.warnLagBytes,
           critLagBytes: m.critLagBytes,
@@ -59,7 +66,14 @@ export const registerCheck: RegisterCommand = (program, env) => {
           (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, '; '),
         );
       }
-      env.output.print(result.line);
+      if (flags.json) {
+        env.output.json({
+          status: checkLabel(result.code),
+          exitCode: result.code,
+          line: result.line,
+          document: doc,
+        });
+      } else env.output.print(result.line);
       env.setExitCode(result.code);
     });
 };
