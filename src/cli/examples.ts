@@ -35,7 +35,7 @@ export const commandExamples: Record<string, readonly string[]> = {
   'alerts status': ['pgfollower alerts status', 'pgfollower alerts status --json'],
   'alerts test': ['pgfollower alerts test', 'pgfollower alerts test --channel oncall --no-resolve'],
   doctor: ['pgfollower --config /etc/pgfollower/pgfollower.yaml doctor', 'pgfollower doctor --json'],
-  demo: ['pgfollower demo', 'pgfollower demo --duration 30s'],
+  demo: ['pgfollower demo', 'pgfollower demo --duration 30s', 'pgfollower demo --scenario failover'],
   completion: [
     'pgfollower completion bash > /etc/bash_completion.d/pgfollower',
     'pgfollower completion zsh > "${fpath[1]}/_pgfollower"',

@@ -54,6 +54,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     setExitCode: (code) => {
       exitCode = code;
     },
+    invoke: (args, out) => main(args, { output: out, signal, env: options.env }),
   };
   for (const register of await loadCommands(argv)) register(program, env);
   addExamples(program);

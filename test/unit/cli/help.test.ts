@@ -21,6 +21,7 @@ async function commandTree(): Promise<Command> {
     globals: () => ({}),
     context: () => Promise.reject(new Error('not in this test')),
     setExitCode: () => undefined,
+    invoke: () => Promise.resolve(0),
   } satisfies CommandEnv;
   for (const register of await loadCommands([])) register(program, env);
   return program;
