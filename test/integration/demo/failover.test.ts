@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const bin = resolve(import.meta.dirname, '../../../dist/src/cli/bin.js');
 

@@ -12,10 +12,10 @@ import {
   cloneFollower,
   createLeader,
   makeTempDir,
-  waitFor,
   writeConfigFile,
   type TestCluster,
 } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 

@@ -6,7 +6,8 @@ import getPort from 'get-port';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
-import { cloneFollower, createLeader, makeTempDir, pgbench, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, makeTempDir, pgbench } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { supervisorContext } from '../daemon/context.js';
 
 function installed(program: string): boolean {

@@ -10,6 +10,7 @@ import { allCommands, commandExamples, commandPath } from '../../../src/cli/exam
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput, createReporter } from '../../../src/cli/output.js';
 import { colourWanted, createSilentLogger } from '../../../src/logging/logger.js';
+import { systemClock } from '../../../src/context.js';
 
 /** The whole command tree as `pgfollower --help` registers it. */
 async function commandTree(): Promise<Command> {
@@ -167,7 +168,7 @@ describe('CLI polish', () => {
     logger.info = ((msg: unknown) => {
       lines.push(String(typeof msg === 'string' ? msg : JSON.stringify(msg)));
     }) as typeof logger.info;
-    const reporter = createReporter(output, logger);
+    const reporter = createReporter(output, logger, systemClock);
     reporter.step('copying');
     reporter.progress(5 * 1048576, 10 * 1048576, 'copy');
     reporter.progressEnd();
