@@ -14,7 +14,7 @@ const layers = [
   ['alerts', 'archive/follower', 'archive/leader', 'slot-repair'],
   ['backup'],
   ['bootstrap'],
-  ['failover'],
+  ['failover', 'doctor'],
   ['app'],
   ['demo'],
   ['cli'],

@@ -18,6 +18,17 @@ const onSignal = (name: NodeJS.Signals): void => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// Output into a closed pipe (`pgfollower demo | head`): stop cleanly like Ctrl-C (the demo removes
+// its sandbox) instead of dying on EPIPE; later writes are dropped.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
+      if (!controller.signal.aborted) controller.abort(new Error('output closed (EPIPE)'));
+      return;
+    }
+    throw error;
+  });
+}
 
 const code = await main(process.argv.slice(2), { signal: controller.signal });
 process.exit(code);

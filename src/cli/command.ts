@@ -13,6 +13,8 @@ export interface CommandEnv {
   context(options?: Omit<BuildContextOptions, 'global' | 'output' | 'signal' | 'env'>): Promise<Context>;
   /** A command that finishes with a code other than 0 without throwing (check, dry-run). */
   setExitCode(code: number): void;
+  /** Runs another pgfollower command line in this process (the failover demo's steps). */
+  invoke(argv: readonly string[], output: Output): Promise<number>;
 }
 
 export type RegisterCommand = (program: Command, env: CommandEnv) => void;

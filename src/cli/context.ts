@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadConfig, type RequiredKey } from '../config/index.js';
+import { resolveConfigFile } from '../config/load.js';
 import type { Context } from '../context.js';
 import { systemClock } from '../context.js';
 import { createExec, resolveRunAs } from '../exec/run.js';
@@ -32,8 +33,10 @@ export interface BuildContextOptions {
 
 /** Loads config once, then builds the one context object commands pass to domain functions. */
 export async function buildContext(options: BuildContextOptions): Promise<Context> {
+  const configFile =
+    options.configFile ?? resolveConfigFile(options.global.config, options.env ?? process.env);
   const config = loadConfig({
-    file: options.configFile ?? options.global.config,
+    file: configFile,
     env: options.env,
     overrides: options.overrides,
     require: options.require,
@@ -50,8 +53,6 @@ export async function buildContext(options: BuildContextOptions): Promise<Contex
     options.needBinaries === false
       ? lazyBinaries()
       : await findPgBinaries({ binDir: config.node.binDir, major: options.major });
-  const configFile =
-    options.configFile ?? options.global.config ?? (options.env ?? process.env).PGFOLLOWER_CONFIG;
   return {
     config,
     configFile: configFile ? resolve(configFile) : undefined,

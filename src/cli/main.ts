@@ -5,6 +5,8 @@ import { loadCommands } from './commands/index.js';
 import { buildContext, type GlobalOptions } from './context.js';
 import { createConsoleOutput, type Output } from './output.js';
 import { formatChecklist } from './format.js';
+import { addExamples } from './examples.js';
+import { readVersion } from './version.js';
 
 export interface MainOptions {
   output?: Output;
@@ -22,9 +24,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     .description(
       'Supervisor for PostgreSQL follower hosts: bootstrap, monitor, archive fallback, safe failover, alerts',
     )
-    .option('-c, --config <file>', 'configuration file (default: $PGFOLLOWER_CONFIG)')
+    .option(
+      '-c, --config <file>',
+      'configuration file (default: $PGFOLLOWER_CONFIG, else /etc/pgfollower/pgfollower.yaml if present)',
+    )
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
     .option('--log-format <format>', 'auto|json|pretty')
+    .version(readVersion(), '-V, --version', 'print the version of pgfollower')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -48,8 +54,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     setExitCode: (code) => {
       exitCode = code;
     },
+    invoke: (args, out) => main(args, { output: out, signal, env: options.env }),
   };
   for (const register of await loadCommands(argv)) register(program, env);
+  addExamples(program);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

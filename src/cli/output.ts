@@ -9,7 +9,10 @@ import { bigintSafe } from '../util/json.js';
  * main(argv) in-process and read what an operator would see.
  */
 export interface Output {
+  /** stdout is a terminal: questions may be asked, human text rather than machine lines. */
   readonly isTTY: boolean;
+  /** stderr is a terminal: progress bars and step marks go there; otherwise rate-limited log lines. */
+  readonly stderrIsTTY: boolean;
   /** A line on stdout (results). */
   print(text: string): void;
   /** A line on stderr (errors, advice). */
@@ -23,6 +26,7 @@ export function createConsoleOutput(): Output {
   const isTTY = process.stdout.isTTY === true;
   return {
     isTTY,
+    stderrIsTTY: process.stderr.isTTY === true && process.env.TERM !== 'dumb',
     print: (text) => console.log(text),
     error: (text) => console.error(text),
     json: (value) => console.log(JSON.stringify(value, bigintSafe, 2)),
@@ -47,6 +51,7 @@ export function createMemoryOutput(
   const stderr: string[] = [];
   return {
     isTTY: false,
+    stderrIsTTY: false,
     stdout,
     stderr,
     print: (t) => stdout.push(t),
@@ -58,32 +63,33 @@ export function createMemoryOutput(
 }
 
 /**
- * Progress for workflows: a bar on a TTY, otherwise log lines at most every few seconds, so a
- * journal shows progress without flooding.
+ * Progress for workflows: a bar on a terminal (stderr, where it is drawn), otherwise log lines at
+ * most every few seconds, so a pipe or the journal shows progress without flooding or escape codes.
  */
 export function createReporter(output: Output, logger: Logger, clock: Clock): Reporter {
   let bar: cliProgress.SingleBar | undefined;
   let lastLog = 0;
   return {
     step(message) {
-      if (output.isTTY) output.error(`-> ${message}`);
+      if (output.stderrIsTTY) output.error(`-> ${message}`);
       else logger.info(message);
     },
     done(message) {
-      if (output.isTTY) output.error(`ok ${message}`);
+      if (output.stderrIsTTY) output.error(`ok ${message}`);
       else logger.info(message);
     },
     warn(message) {
-      if (output.isTTY) output.error(`!! ${message}`);
+      if (output.stderrIsTTY) output.error(`!! ${message}`);
       else logger.warn(message);
     },
     progress(current, total, label) {
-      if (output.isTTY && total) {
+      if (output.stderrIsTTY && total) {
         if (!bar) {
           bar = new cliProgress.SingleBar(
             {
               format: `   ${label ?? 'progress'} [{bar}] {percentage}% | {value}/{total} MB | ETA {eta}s`,
               hideCursor: true,
+              stream: process.stderr,
             },
             cliProgress.Presets.shades_classic,
           );

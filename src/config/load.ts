@@ -1,9 +1,26 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { secretKeysIn } from './secrets.js';
+
+/** Where the install path puts the config (docs, README and the systemd units agree). */
+export const DEFAULT_CONFIG_FILE = '/etc/pgfollower/pgfollower.yaml';
+
+/**
+ * The config file a command reads: --config, else PGFOLLOWER_CONFIG, else DEFAULT_CONFIG_FILE when it
+ * exists, else none (defaults, environment and flags only).
+ */
+export function resolveConfigFile(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  exists: (path: string) => boolean = existsSync,
+): string | undefined {
+  if (flag) return flag;
+  if (env.PGFOLLOWER_CONFIG) return env.PGFOLLOWER_CONFIG;
+  return exists(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined;
+}
 
 /** Keys a command needs; each is checked after defaults are filled. */
 export type RequiredKey = 'node.name' | 'node.dataDirectory' | 'leader.conninfo';

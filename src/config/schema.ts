@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boundedDuration, boundedSize } from './units.js';
+import { boundedDuration, boundedSize, durationSeconds } from './units.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -53,27 +53,38 @@ export const httpSection = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
-export const monitorSection = z.strictObject({
-  intervalMs: boundedDuration(100, HOUR).default(1000),
-  /** Bound for a single query; a tick never waits longer. */
-  queryTimeoutMs: boundedDuration(100, 10 * MINUTE).default(3000),
-  /** Lag under which a receiving follower counts as `streaming` rather than `catching-up`. */
-  catchingUpBytes: boundedSize(0, 16 * TB).default(16 * 1024 * 1024),
-  /** `pgfollower check` thresholds (flags override): replay lag in bytes and in seconds. */
-  warnLagBytes: boundedSize(0, 16 * TB).default(64 * 1024 * 1024),
-  critLagBytes: boundedSize(0, 16 * TB).default(1024 * 1024 * 1024),
-  warnLagSeconds: z
-    .number()
-    .min(0)
-    .max((DAY / 1000) * 7, 'at most 604800 (7 days)')
-    .default(60),
-  critLagSeconds: z
-    .number()
-    .min(0)
-    .max((DAY / 1000) * 7, 'at most 604800 (7 days)')
-    .default(300),
-  stateFile: z.string().min(1).optional(),
-});
+/** Seconds (or a duration such as 5m) of replay lag, at most 7 days. */
+const lagSeconds = durationSeconds.pipe(z.number().max((DAY / 1000) * 7, 'at most 604800 (7 days)'));
+
+export const monitorSection = z
+  .strictObject({
+    intervalMs: boundedDuration(100, HOUR).default(1000),
+    /** Bound for a single query; a tick never waits longer. */
+    queryTimeoutMs: boundedDuration(100, 10 * MINUTE).default(3000),
+    /** Lag under which a receiving follower counts as `streaming` rather than `catching-up`. */
+    catchingUpBytes: boundedSize(0, 16 * TB).default(16 * 1024 * 1024),
+    /** `pgfollower check` thresholds (flags override): replay lag in bytes and in seconds. */
+    warnLagBytes: boundedSize(0, 16 * TB).default(64 * 1024 * 1024),
+    critLagBytes: boundedSize(0, 16 * TB).default(1024 * 1024 * 1024),
+    warnLagSeconds: lagSeconds.default(60),
+    critLagSeconds: lagSeconds.default(300),
+    stateFile: z.string().min(1).optional(),
+  })
+  // A WARNING threshold above the CRITICAL one would never warn: refuse it rather than guess.
+  .superRefine((m, ctx) => {
+    if (m.warnLagBytes > m.critLagBytes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['warnLagBytes'],
+        message: `warning threshold ${m.warnLagBytes} bytes is above the critical ${m.critLagBytes} bytes; lower warnLagBytes (--warn-lag) or raise critLagBytes (--crit-lag)`,
+      });
+    if (m.warnLagSeconds > m.critLagSeconds)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['warnLagSeconds'],
+        message: `warning threshold ${m.warnLagSeconds}s is above the critical ${m.critLagSeconds}s; lower warnLagSeconds (--warn-seconds) or raise critLagSeconds (--crit-seconds)`,
+      });
+  });
 
 export const logSection = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -68,6 +68,32 @@ export function boundedSize(min: number, max: number) {
   });
 }
 
+/**
+ * Seconds from text: a bare number is seconds (`30`, `2.5`), otherwise a duration with a unit
+ * (`30s`, `5m`, `1h`, `500ms`). undefined when it is neither, or negative.
+ */
+export function parseDurationSeconds(text: string): number | undefined {
+  const value = text.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
+  const parsed = ms(value as ms.StringValue) as number | undefined;
+  if (parsed === undefined || !Number.isFinite(parsed) || parsed < 0) return undefined;
+  return parsed / 1000;
+}
+
+/** A duration in seconds: a number of seconds or a string such as `30`, `30s`, `5m`. */
+export const durationSeconds = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const parsed = parseDurationSeconds(value);
+  if (parsed === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a duration; write e.g. 30 (seconds), 30s, 5m`,
+    });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 export function formatBytes(value: number | bigint): string {
   const n = typeof value === 'bigint' ? Number(value) : value;
   return bytes.format(n, { unitSeparator: ' ', decimalPlaces: 1 }) ?? `${n} B`;

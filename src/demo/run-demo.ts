@@ -143,7 +143,7 @@ export async function runDemo(
     await sandbox.destroy({ keep: options.keep });
   }
   output.print(
-    'next: on a real replica host, write /etc/pgfollower.yaml (see README), run pgfollower bootstrap, then systemctl enable --now pgfollower',
+    'next: on a real replica host, write /etc/pgfollower/pgfollower.yaml (see README), run pgfollower doctor, then pgfollower bootstrap, then systemctl enable --now pgfollower',
   );
   return { sandbox: sandbox.root, rowsWritten, rowsOnFollower, finalState };
 }

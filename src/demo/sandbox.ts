@@ -26,11 +26,29 @@ export interface Sandbox {
   httpPort: number;
   /** The follower's pgfollower config file (mode 600). */
   configFile: string;
-  /** Stops both servers and removes the directory. */
+  /** Exec and programs the sandbox's servers run with. */
+  tools: PgTools;
+  /** More data directories whose servers destroy() stops (a second follower of the failover demo). */
+  extraDirectories: string[];
+  /** Writes a file in the sandbox owned by the PostgreSQL OS user (mode 600). */
+  writeFile(name: string, text: string): Promise<string>;
+  /** Stops every server and removes the directory. */
   destroy(options?: { keep?: boolean }): Promise<void>;
 }
 
-export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortSignal): Promise<Sandbox> {
+export interface SandboxOptions {
+  /** Name of the (first) follower; default demo-follower. */
+  followerName?: string;
+  /** More leader settings (the failover demo: wal_log_hints for pg_rewind, a small wal_keep_size). */
+  leaderSettings?: Record<string, string | number>;
+}
+
+export async function createSandbox(
+  exec: Exec,
+  bin: PgBinaries,
+  signal?: AbortSignal,
+  options: SandboxOptions = {},
+): Promise<Sandbox> {
   const tools: PgTools = { exec, bin, signal };
   const root = await mkdtemp(join(tmpdir(), 'pgfollower-demo-'));
   await chmod(root, 0o755);
@@ -57,6 +75,7 @@ export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortS
       archive_timeout: 60,
       wal_keep_size: '64MB',
       max_slot_wal_keep_size: '1GB',
+      ...options.leaderSettings,
     },
   });
   await startServer(tools, leaderDirectory, { logFile: join(root, 'leader.log') });
@@ -65,7 +84,12 @@ export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortS
   await writeOwned(
     configFile,
     stringify({
-      node: { name: 'demo-follower', dataDirectory: followerDirectory, port: followerPort, host: root },
+      node: {
+        name: options.followerName ?? 'demo-follower',
+        dataDirectory: followerDirectory,
+        port: followerPort,
+        host: root,
+      },
       leader: { conninfo: leaderConninfo },
       archive,
       http: { listen: `127.0.0.1:${httpPort}` },
@@ -75,8 +99,16 @@ export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortS
     exec,
   );
 
+  const extraDirectories: string[] = [];
   return {
     root,
+    tools,
+    extraDirectories,
+    writeFile: async (name, text) => {
+      const path = join(root, name);
+      await writeOwned(path, text, exec);
+      return path;
+    },
     leaderDirectory,
     leaderPort,
     leaderConninfo,
@@ -87,12 +119,18 @@ export async function createSandbox(exec: Exec, bin: PgBinaries, signal?: AbortS
     configFile,
     async destroy(options = {}) {
       const stopTools: PgTools = { exec, bin };
-      for (const dir of [followerDirectory, leaderDirectory]) {
-        if ((await serverStatus(stopTools, dir)) === 'running')
-          await stopServer(stopTools, dir, { mode: 'fast' });
+      try {
+        for (const dir of [followerDirectory, ...extraDirectories, leaderDirectory]) {
+          if ((await serverStatus(stopTools, dir).catch(() => 'running')) !== 'running') continue;
+          // A server busy in recovery may not stop in time: then immediately (it is a sandbox).
+          await stopServer(stopTools, dir, { mode: 'fast' }).catch(() =>
+            stopServer(stopTools, dir, { mode: 'immediate' }).catch(() => undefined),
+          );
+        }
+      } finally {
+        // A sandbox this command made itself: nothing in it is anyone's data.
+        if (!options.keep) await rm(root, { recursive: true, force: true });
       }
-      // A sandbox this command made itself: nothing in it is anyone's data.
-      if (!options.keep) await rm(root, { recursive: true, force: true });
     },
   };
 }

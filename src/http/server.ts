@@ -4,13 +4,15 @@ import bytes from 'bytes';
 import type { Registry } from 'prom-client';
 import { bigintSafe } from '../util/json.js';
 import { ExitCode, PgFollowerError } from '../errors.js';
+import { parseDurationSeconds } from '../config/units.js';
 import type { Logger } from '../logging/logger.js';
 import type { Clock } from '../util/time.js';
-import { buildStatus } from '../monitor/status.js';
+import { buildStatus, servesItsRole } from '../monitor/status.js';
 import type { Snapshot } from '../monitor/snapshot.js';
 
 /**
  * The read-only HTTP API, in Patroni's spirit so an HAProxy `httpchk` can route reads:
+ * GET, HEAD and OPTIONS alike (HAProxy templates copied from Patroni send `OPTIONS /replica`):
  *   GET /health     200 when the local server answers
  *   GET /liveness   200 while the supervisor loop ticks
  *   GET /readiness  200 for a primary or a replica that is receiving WAL
@@ -18,8 +20,8 @@ import type { Snapshot } from '../monitor/snapshot.js';
  *   GET /primary    200 when the local server is a primary
  *   GET /status     the status JSON
  *   GET /metrics    Prometheus text format
- * Only GET and HEAD; anything else is 405. Bodies are JSON (`{ ok, reason, ... }`) so a human with
- * curl sees why a check failed.
+ * Anything else is 405. Bodies are JSON (`{ ok, reason, ... }`) so a human with curl sees why a
+ * check failed; their types are those of the status document (byte counts are numbers).
  */
 export interface HttpServerOptions {
   listen: string;
@@ -96,12 +98,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
 }
 
+const allowed = 'GET, HEAD, OPTIONS';
+
 async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD');
-    send(res, req, 405, { ok: false, reason: 'read-only API: use GET or HEAD' });
+  if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
+    res.setHeader('Allow', allowed);
+    send(res, req, 405, { ok: false, reason: `read-only API: use ${allowed}` });
     return;
   }
+  if (req.method === 'OPTIONS') res.setHeader('Allow', allowed);
   const url = new URL(req.url ?? '/', 'http://localhost');
   const snapshot = options.latest();
   const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -137,8 +142,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       return;
     case '/readiness': {
       if (!snapshot) return notYet(res, req);
-      const ready =
-        snapshot.state === 'primary' || snapshot.state === 'streaming' || snapshot.state === 'catching-up';
+      const ready = servesItsRole(snapshot.state);
       send(res, req, ready ? 200 : 503, verdict(snapshot, ready));
       return;
     }
@@ -178,7 +182,7 @@ export interface ReplicaBounds {
   lagSeconds?: number;
 }
 
-/** `lag` takes a size (16MB, or bytes like Patroni); `seconds` a number of seconds. */
+/** `lag` takes a size (16MB, or bytes like Patroni); `seconds` seconds (30) or a duration (30s, 5m). */
 export function parseReplicaBounds(params: URLSearchParams): ReplicaBounds | { error: string } {
   const out: ReplicaBounds = {};
   const lag = params.get('lag');
@@ -190,9 +194,9 @@ export function parseReplicaBounds(params: URLSearchParams): ReplicaBounds | { e
   }
   const seconds = params.get('seconds');
   if (seconds !== null) {
-    const parsed = Number(seconds);
-    if (!Number.isFinite(parsed) || parsed < 0)
-      return { error: `seconds="${seconds}" is not a number of seconds` };
+    const parsed = parseDurationSeconds(seconds);
+    if (parsed === undefined)
+      return { error: `seconds="${seconds}" is not a duration; write e.g. 30, 30s or 5m` };
     out.lagSeconds = parsed;
   }
   return out;
@@ -229,7 +233,7 @@ function verdict(snapshot: Snapshot, ok: boolean): Record<string, unknown> {
     ok,
     state: snapshot.state,
     reason: snapshot.reason,
-    lagBytes: snapshot.lag.replayLagBytes,
+    lagBytes: snapshot.lag.replayLagBytes === null ? null : Number(snapshot.lag.replayLagBytes),
     replayLagSeconds: snapshot.lag.replayLagSeconds,
   };
 }

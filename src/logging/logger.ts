@@ -29,6 +29,19 @@ export interface CreateLoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/**
+ * Colours only for a terminal: never in a pipe, a file or the journal. NO_COLOR (https://no-color.org)
+ * turns them off, FORCE_COLOR on; TERM=dumb counts as no terminal.
+ */
+export function colourWanted(
+  stream: { isTTY?: boolean } = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY === true && env.TERM !== 'dumb';
+}
+
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const destination = options.destination ?? process.stderr;
   const pretty =
@@ -52,7 +65,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       base,
       pino.transport({
         target: 'pino-pretty',
-        options: { destination: 2, colorize: true, ignore: 'pid,hostname' },
+        options: { destination: 2, colorize: colourWanted(process.stderr), ignore: 'pid,hostname' },
       }),
     );
   }

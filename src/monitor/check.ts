@@ -12,6 +12,10 @@ export interface CheckThresholds {
 export type NagiosStatus = (typeof NagiosCode)[keyof typeof NagiosCode];
 const labels = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 
+export function checkLabel(code: NagiosStatus): (typeof labels)[number] {
+  return labels[code];
+}
+
 export interface CheckResultLine {
   code: NagiosStatus;
   /** One line: `PGFOLLOWER WARNING - replica_a catching-up: ... | perfdata`. */

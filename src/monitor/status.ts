@@ -4,9 +4,12 @@ import type { FollowerState, Snapshot } from './snapshot.js';
 
 /**
  * The status document: what `status --json` prints, what GET /status serves, what `check` reads.
- * LSNs are strings ("0/3000060"), byte counts are numbers (exact below 2^53 = 8 PB).
+ * JSON types, the same in every answer: LSNs are strings ("0/3000060"), byte counts and seconds are
+ * numbers (bytes exact below 2^53 = 8 PiB), unknown values are null.
  */
 export interface StatusDocument {
+  /** The node serves its role: a primary, or a replica that is streaming or catching up (as /readiness). */
+  ok: boolean;
   node: string;
   role: 'replica' | 'primary' | 'down';
   state: FollowerState;
@@ -62,6 +65,11 @@ const num = (v: bigint | null | undefined): number | null =>
 const lsn = (v: bigint | null | undefined): string | null =>
   v === null || v === undefined ? null : formatLsn(v);
 
+/** A primary, or a replica that receives WAL: what /readiness and the status document's `ok` say. */
+export function servesItsRole(state: FollowerState): boolean {
+  return state === 'primary' || state === 'streaming' || state === 'catching-up';
+}
+
 export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']): StatusDocument {
   const local = snapshot.local.ok ? snapshot.local.value : null;
   const leader = snapshot.leader.ok ? snapshot.leader.value : null;
@@ -69,6 +77,7 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
   const receiver = local?.walReceiver ?? null;
   const archive = snapshot.archive;
   return {
+    ok: servesItsRole(snapshot.state),
     node: snapshot.node,
     role: local === null ? 'down' : local.inRecovery ? 'replica' : 'primary',
     state: snapshot.state,

@@ -1,4 +1,3 @@
-import { Command } from 'commander';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
 
@@ -9,7 +8,8 @@ import type { RegisterCommand } from '../command.js';
  * restore_command's fast path without `pgfollower run`.
  */
 export const registerArchive: RegisterCommand = (program, env) => {
-  const archive = new Command('archive').description('inspect the WAL archive and run its prefetcher');
+  // program.command (not new Command + addCommand) so it inherits exitOverride and the output routing.
+  const archive = program.command('archive').description('inspect the WAL archive and run its prefetcher');
 
   archive
     .command('check')
@@ -122,12 +122,12 @@ export const registerArchive: RegisterCommand = (program, env) => {
   archive
     .command('command')
     .description("print the leader's archive_command for postgresql.conf (with the push-ahead fast path)")
-    .action(async () => {
+    .option('--json', 'print { archiveCommand } as JSON')
+    .action(async (flags: { json?: boolean }) => {
       const ctx = await env.context({ needBinaries: false });
       const { archiveCommandFor } = await import('../../archive/leader/push-ahead.js');
       const command = archiveCommandFor(ctx.config, { configFile: ctx.configFile });
-      env.output.print(`archive_command = '${command.replace(/'/g, "''")}'`);
+      if (flags.json) env.output.json({ archiveCommand: command });
+      else env.output.print(`archive_command = '${command.replace(/'/g, "''")}'`);
     });
-
-  program.addCommand(archive);
 };

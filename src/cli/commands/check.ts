@@ -1,5 +1,7 @@
 import { readStatus } from '../../daemon/status-client.js';
-import { evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
+import { checkLabel, evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
+import type { StatusDocument } from '../../monitor/status.js';
+import { parseDurationSeconds } from '../../config/units.js';
 import type { RegisterCommand } from '../command.js';
 
 interface CheckFlags {
@@ -8,6 +10,7 @@ interface CheckFlags {
   warnSeconds?: string;
   critSeconds?: string;
   direct?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -23,16 +26,21 @@ export const registerCheck: RegisterCommand = (program, env) => {
     .option('--warn-lag <size>', 'WARNING above this replay lag (default monitor.warnLagBytes, 64MB)')
     .option('--crit-lag <size>', 'CRITICAL above this replay lag (default monitor.critLagBytes, 1GB)')
     .option(
-      '--warn-seconds <n>',
-      'WARNING above this many seconds behind (default monitor.warnLagSeconds, 60)',
+      '--warn-seconds <duration>',
+      'WARNING above this long behind: seconds or 90s, 5m (default monitor.warnLagSeconds, 60)',
     )
     .option(
-      '--crit-seconds <n>',
-      'CRITICAL above this many seconds behind (default monitor.critLagSeconds, 300)',
+      '--crit-seconds <duration>',
+      'CRITICAL above this long behind: seconds or 90s, 5m (default monitor.critLagSeconds, 300)',
     )
     .option('--direct', 'query the servers even when a supervisor runs')
+    .option(
+      '--json',
+      'print { status, exitCode, line, document } instead of the plugin line (same exit code)',
+    )
     .action(async (flags: CheckFlags) => {
       let result: CheckResultLine;
+      let doc: StatusDocument | null = null;
       try {
         const ctx = await env.context({
           needBinaries: false,
@@ -46,7 +54,7 @@ export const registerCheck: RegisterCommand = (program, env) => {
           },
         });
         const m = ctx.config.monitor;
-        const doc = await readStatus(ctx, { direct: flags.direct });
+        doc = await readStatus(ctx, { direct: flags.direct });
         result = evaluateCheck(doc, {
           warnLagBytes: m.warnLagBytes,
           critLagBytes: m.critLagBytes,
@@ -58,14 +66,21 @@ export const registerCheck: RegisterCommand = (program, env) => {
           (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, '; '),
         );
       }
-      env.output.print(result.line);
+      if (flags.json) {
+        env.output.json({
+          status: checkLabel(result.code),
+          exitCode: result.code,
+          line: result.line,
+          document: doc,
+        });
+      } else env.output.print(result.line);
       env.setExitCode(result.code);
     });
 };
 
 function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${value}: write a number of seconds`);
+  const n = parseDurationSeconds(value);
+  if (n === undefined) throw new Error(`${flag} ${value}: write seconds (60) or a duration (90s, 5m)`);
   return n;
 }

@@ -1,5 +1,6 @@
 import ms from 'ms';
 import { UsageError } from '../../errors.js';
+import { bigintSafe } from '../../util/json.js';
 import type { RegisterCommand } from '../command.js';
 
 export const registerDemo: RegisterCommand = (program, env) => {
@@ -8,15 +9,41 @@ export const registerDemo: RegisterCommand = (program, env) => {
     .description(
       'sandbox leader + follower in a temp directory with a local archive; shows status until Ctrl-C',
     )
+    .option(
+      '--scenario <name>',
+      'basic (leader + follower, until Ctrl-C) or failover (an incident start to finish, ends with measured RTO and RPO)',
+      'basic',
+    )
     .option('--duration <duration>', 'stop by itself after this long (e.g. 30s)')
     .option('--keep', 'keep the sandbox directory afterwards')
-    .action(async (flags: { duration?: string; keep?: boolean }) => {
+    .action(async (flags: { duration?: string; keep?: boolean; scenario: string }) => {
+      if (flags.scenario !== 'basic' && flags.scenario !== 'failover')
+        throw new UsageError(`--scenario ${flags.scenario}: write basic or failover`);
       const durationMs =
         flags.duration === undefined
           ? undefined
           : (ms(flags.duration as ms.StringValue) as number | undefined);
       if (flags.duration !== undefined && (durationMs === undefined || durationMs <= 0)) {
         throw new UsageError(`--duration ${flags.duration} is not a duration; write e.g. 30s or 5m`);
+      }
+      if (flags.scenario === 'failover') {
+        const { runFailoverDemo } = await import('../../demo/failover.js');
+        await runFailoverDemo(env.output, env.signal, {
+          keep: flags.keep,
+          contextFor: (configFile) =>
+            env.context({ configFile, require: ['node.name', 'node.dataDirectory', 'leader.conninfo'] }),
+          // Each step's own output, stdout and stderr alike, goes through the demo's print.
+          invoke: (argv, print) =>
+            env.invoke(argv, {
+              isTTY: false,
+              stderrIsTTY: false,
+              print,
+              error: print,
+              json: (value) => print(JSON.stringify(value, bigintSafe, 2)),
+              confirm: () => Promise.resolve(false),
+            }),
+        });
+        return;
       }
       const { runDemo } = await import('../../demo/run-demo.js');
       await runDemo(env.output, env.signal, {

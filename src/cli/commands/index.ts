@@ -17,7 +17,9 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   'wal-fetch': async () => (await import('./wal-fetch.js')).registerWalFetch,
   archive: async () => (await import('./archive.js')).registerArchive,
   alerts: async () => (await import('./alerts.js')).registerAlerts,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
   demo: async () => (await import('./demo.js')).registerDemo,
+  completion: async () => (await import('./completion.js')).registerCompletion,
 };
 
 /** Global options that take a value, so the command name can be found without parsing. */
@@ -32,6 +34,8 @@ export async function loadCommands(argv: readonly string[]): Promise<RegisterCom
       continue;
     }
     if (arg.startsWith('-')) continue;
+    // Completion describes every command, so it needs them all registered.
+    if (arg === 'completion') break;
     const load = commandModules[arg];
     if (load) return [await load()];
     break;

@@ -59,7 +59,7 @@ export const registerRun: RegisterCommand = (program, env) => {
       const onHup = (): void => {
         try {
           const config = loadConfig({
-            file: env.globals().config,
+            file: ctx.configFile,
             env: env.env,
             overrides,
             require: REQUIRED,

@@ -44,11 +44,13 @@ describe('HTTP API and status/check over a running supervisor', () => {
     expect((await get('/nope')).status).toBe(404);
     const post = await get('/status', { method: 'POST' });
     expect(post.status).toBe(405);
-    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     expect((await get('/health', { method: 'HEAD' })).status).toBe(200);
+    expect((await get('/replica?lag=1MB', { method: 'OPTIONS' })).status).toBe(200);
 
     const status = JSON.parse((await get('/status')).text) as StatusDocument;
     expect(status).toMatchObject({
+      ok: true,
       node: 'replica_a',
       role: 'replica',
       state: 'streaming',
@@ -108,7 +110,8 @@ describe('HTTP API and status/check over a running supervisor', () => {
     );
     const lagging = await get('/replica?lag=1MB');
     expect(lagging.status).toBe(503);
-    expect(JSON.parse(lagging.text)).toMatchObject({ ok: false });
+    expect(JSON.parse(lagging.text)).toMatchObject({ ok: false, lagBytes: expect.any(Number) });
+    expect((await get('/replica?lag=1MB', { method: 'OPTIONS' })).status).toBe(503);
     expect((await get('/replica')).status).toBe(200);
     const metricsBehind = parseMetrics((await get('/metrics')).text);
     expect(metricsBehind.get('pgfollower_replay_lag_bytes')).toBeGreaterThan(1024 * 1024);

@@ -44,6 +44,27 @@ describe('loadConfig', () => {
     expect((error as ConfigError).exitCode).toBe(2);
   });
 
+  it('takes lag seconds with units and refuses a warning threshold above the critical one', () => {
+    const config = loadConfig({
+      file: file('monitor: { warnLagSeconds: 90s, critLagSeconds: 5m }\n'),
+      env: {},
+    });
+    expect(config.monitor.warnLagSeconds).toBe(90);
+    expect(config.monitor.critLagSeconds).toBe(300);
+    let error: unknown;
+    try {
+      loadConfig({ file: file('monitor: { warnLagSeconds: 1000, warnLagBytes: 2GB }\n'), env: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.key).sort()).toEqual([
+      'monitor.warnLagBytes',
+      'monitor.warnLagSeconds',
+    ]);
+    expect((error as ConfigError).message).toMatch(/1000s is above the critical 300s/);
+  });
+
   it('reports required keys for the command when the file is otherwise valid', () => {
     expect(() => loadConfig({ env: {}, require: ['node.name', 'leader.conninfo'] })).toThrow(
       /node.name[\s\S]*leader.conninfo/,

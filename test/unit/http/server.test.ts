@@ -18,6 +18,11 @@ describe('HTTP helpers', () => {
     expect(parseReplicaBounds(new URLSearchParams('lag=1048576'))).toEqual({ lagBytes: 1048576 });
     expect(parseReplicaBounds(new URLSearchParams('lag=much'))).toHaveProperty('error');
     expect(parseReplicaBounds(new URLSearchParams('seconds=-1'))).toHaveProperty('error');
+    // Durations take units as everywhere else.
+    expect(parseReplicaBounds(new URLSearchParams('seconds=30s'))).toEqual({ lagSeconds: 30 });
+    expect(parseReplicaBounds(new URLSearchParams('seconds=5m'))).toEqual({ lagSeconds: 300 });
+    expect(parseReplicaBounds(new URLSearchParams('seconds=2.5'))).toEqual({ lagSeconds: 2.5 });
+    expect(parseReplicaBounds(new URLSearchParams('seconds=soon'))).toHaveProperty('error');
   });
 
   it('200 only for a running replica within bounds; unknown lag fails a bound', () => {
