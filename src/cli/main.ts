@@ -2,8 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
 import type { CommandEnv } from './command.js';
 import { loadCommands } from './commands/index.js';
-import { buildContext, type GlobalOptions } from './context.js';
+import type { GlobalOptions } from './context.js';
 import { createConsoleOutput, type Output } from './output.js';
+import { readPackageInfo } from '../exec/self.js';
 import { formatChecklist } from './format.js';
 
 export interface MainOptions {
@@ -25,6 +26,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     .option('-c, --config <file>', 'configuration file (default: $PGFOLLOWER_CONFIG)')
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
     .option('--log-format <format>', 'auto|json|pretty')
+    .version(readPackageInfo().version, '--version', 'print the pgfollower version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -37,8 +39,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     signal,
     env: options.env ?? process.env,
     globals: () => program.opts<GlobalOptions>(),
-    context: (contextOptions = {}) =>
-      buildContext({
+    // Loaded on first use: it pulls in config validation, the logger and execa, which `--version`
+    // and `--help` never need.
+    context: async (contextOptions = {}) =>
+      (await import('./context.js')).buildContext({
         ...contextOptions,
         global: program.opts<GlobalOptions>(),
         output,
