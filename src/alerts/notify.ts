@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
+import { acceptsNotification } from './channels/channel.js';
 import { createChannels } from './channels/index.js';
 import { deliverWithRetry, type DeliveryResult } from './deliver.js';
 import { createAlertMetrics } from './metrics.js';
@@ -155,9 +156,9 @@ export async function notifyArchiveBacklog(
     const metrics = createAlertMetrics();
     const logger = ctx.logger.child({ component: 'alerts' });
     return await Promise.all(
-      createChannels(alerts).map((c) =>
-        deliverWithRetry(c, notification, { signal: ctx.signal, logger, metrics }),
-      ),
+      createChannels(alerts)
+        .filter((c) => acceptsNotification(c.config, notification))
+        .map((c) => deliverWithRetry(c, notification, { signal: ctx.signal, logger, metrics })),
     );
   } catch (error) {
     ctx.logger.error({ err: error }, 'could not send the archive backlog alert to alert channels');

@@ -161,6 +161,11 @@ export async function startPushAhead(ctx: Context, options: PushAheadOptions): P
   let segmentBytes = 0;
   let alerting = false;
   const concurrency = options.concurrency ?? 4;
+  /**
+   * Pushed by this run and still listed ready: archive_command may already have consumed the
+   * marker while PostgreSQL has not yet renamed `.ready`; without this it would be pushed again.
+   */
+  const pushedNames = new Set<string>();
   const thresholdBytes = options.backlogAlertBytes ?? 0;
 
   // Wake the loop as soon as PostgreSQL marks a segment ready (and when a push finishes), instead
@@ -194,6 +199,7 @@ export async function startPushAhead(ctx: Context, options: PushAheadOptions): P
       await rm(join(spool, `${name}${FAILED_SUFFIX}`), { force: true });
       await writeMarker(name, PUSHED_SUFFIX);
       pushed++;
+      pushedNames.add(name);
       failedAt.delete(name);
     } catch (error) {
       failed++;
@@ -267,6 +273,7 @@ export async function startPushAhead(ctx: Context, options: PushAheadOptions): P
         .filter(
           (name) =>
             !inFlight.has(name) &&
+            !pushedNames.has(name) &&
             !markers.has(`${name}${PUSHED_SUFFIX}`) &&
             ctx.clock.now() - (failedAt.get(name) ?? 0) > 5_000,
         );
@@ -275,6 +282,7 @@ export async function startPushAhead(ctx: Context, options: PushAheadOptions): P
         inFlight.add(name);
         void pushOne(name);
       }
+      for (const name of pushedNames) if (!ready.has(name)) pushedNames.delete(name);
       if (ctx.clock.now() - lastBacklog >= 1_000) {
         lastBacklog = ctx.clock.now();
         await checkBacklog(ready);
