@@ -28,9 +28,11 @@ import { createSilentLogger } from '../src/logging/logger.js';
 import { findPgBinaries } from '../src/postgres/binaries.js';
 import { connect } from '../src/postgres/client.js';
 import { initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+import { shippedProgram } from '../src/exec/self.js';
 import { editAutoConf } from '../src/postgres/standby-config.js';
 
-const cli = resolve(fileURLToPath(new URL('../src/cli/bin.js', import.meta.url)));
+/** What ships: the program package.json `bin` names (the bundle). */
+const cli = shippedProgram();
 /** Where node_modules is (dist/bench -> repo root). */
 const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const node = process.execPath;

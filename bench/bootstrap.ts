@@ -8,15 +8,16 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
 import { startBenchLeader } from './leader.js';
 import { stopServer } from '../src/postgres/cluster.js';
 import { withClient } from '../src/postgres/client.js';
+import { shippedProgram } from '../src/exec/self.js';
 
-const bin_js = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+/** What ships: the program package.json `bin` names (the bundle). */
+const bin_js = shippedProgram();
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -13,11 +13,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { findPgBinaries } from '../src/postgres/binaries.js';
+import { shippedProgram } from '../src/exec/self.js';
 import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
 
 const SECONDS = Number(process.env.BENCH_DAEMON_SECONDS ?? 60);
@@ -117,7 +118,7 @@ export async function run(): Promise<void> {
       }),
       { mode: 0o600 },
     );
-    const bin = resolve(import.meta.dirname, '../src/cli/bin.js');
+    const bin = shippedProgram();
     // Extra node flags for the daemon, e.g. BENCH_DAEMON_NODE_ARGS="--cpu-prof" to see where CPU goes.
     const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
     daemon = spawn(process.execPath, [...nodeArgs, bin, '--config', configFile, 'run'], {

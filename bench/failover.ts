@@ -11,7 +11,6 @@
  *    BENCH_FAILOVER_DIVERGE_TX the pgbench transactions the old leader runs after the promotion
  *    (default 300, a few MB of WAL); BENCH_FAILOVER_PARTS=promote,rebuild to run only some.
  */
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import getPort from 'get-port';
@@ -32,8 +31,10 @@ import {
 import { waitFor } from '../test/helpers/wait.js';
 import { parseLsn } from '../src/postgres/lsn.js';
 import { stopServer } from '../src/postgres/cluster.js';
+import { shippedProgram } from '../src/exec/self.js';
 
-const binJs = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+/** What ships: the program package.json `bin` names (the bundle). */
+const binJs = shippedProgram();
 const SCALE = Number(process.env.BENCH_FAILOVER_SCALE ?? 10);
 const RUNS = Number(process.env.BENCH_FAILOVER_RUNS ?? 3);
 /** pgbench transactions the old leader runs after the promotion: the divergence to undo. */

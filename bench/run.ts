@@ -3,6 +3,7 @@
  * ratios. Each bench/<name>.ts exports `run(): Promise<void>`.
  */
 const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  startup: () => import('./startup.js'),
   bootstrap: () => import('./bootstrap.js'),
   'wal-push': () => import('./wal-push.js'),
   alerts: () => import('./alerts.js'),

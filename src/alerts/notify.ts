@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
+import { acceptsNotification } from './channels/channel.js';
 import { createChannels } from './channels/index.js';
 import { deliverWithRetry, type DeliveryResult } from './deliver.js';
 import { createAlertMetrics } from './metrics.js';
@@ -114,4 +115,53 @@ export async function sendTestNotifications(
       return results;
     }),
   ).then((lists) => lists.flat());
+}
+
+/**
+ * The leader's archive backlog alert from `archive push-ahead` (it runs without the supervisor's
+ * rule engine): `firing` when more WAL waits to be archived than archive.pushBacklogAlertBytes,
+ * `resolved` when it is down to half. Never throws: a failed delivery is logged and returned.
+ */
+export async function notifyArchiveBacklog(
+  ctx: Context,
+  backlog: {
+    status: 'firing' | 'resolved';
+    segments: number;
+    bytes: number;
+    thresholdBytes: number;
+    since: number;
+  },
+): Promise<DeliveryResult[]> {
+  try {
+    const alerts = ctx.config.alerts;
+    if (!alerts.enabled) return [];
+    const node = ctx.config.node.name ?? 'leader';
+    const mb = (bytes: number): string => `${Math.round(bytes / 1048576)} MB`;
+    const notification: Notification = {
+      kind: 'alert',
+      status: backlog.status,
+      alert: 'archive-backlog',
+      severity: 'critical',
+      node,
+      value: backlog.bytes,
+      threshold: backlog.thresholdBytes,
+      message:
+        backlog.status === 'firing'
+          ? `${backlog.segments} WAL segments (${mb(backlog.bytes)}) on leader ${node} wait to be archived (alert above ${mb(backlog.thresholdBytes)}); pg_wal grows until the archive keeps up and nothing is dropped: check the archive's speed and errors, and the leader's free disk`
+          : `resolved: the archive backlog on leader ${node} is down to ${backlog.segments} segments`,
+      startsAt: new Date(backlog.since).toISOString(),
+      ...(backlog.status === 'resolved' ? { endsAt: new Date(ctx.clock.now()).toISOString() } : {}),
+      dedupKey: makeDedupKey(node, 'archive-backlog'),
+    };
+    const metrics = createAlertMetrics();
+    const logger = ctx.logger.child({ component: 'alerts' });
+    return await Promise.all(
+      createChannels(alerts)
+        .filter((c) => acceptsNotification(c.config, notification))
+        .map((c) => deliverWithRetry(c, notification, { signal: ctx.signal, logger, metrics })),
+    );
+  } catch (error) {
+    ctx.logger.error({ err: error }, 'could not send the archive backlog alert to alert channels');
+    return [];
+  }
 }

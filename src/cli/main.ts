@@ -2,11 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
 import type { CommandEnv } from './command.js';
 import { loadCommands } from './commands/index.js';
-import { buildContext, type GlobalOptions } from './context.js';
+import type { GlobalOptions } from './context.js';
 import { createConsoleOutput, type Output } from './output.js';
+import { readPackageInfo } from '../exec/self.js';
 import { formatChecklist } from './format.js';
 import { addExamples } from './examples.js';
-import { readVersion } from './version.js';
 
 export interface MainOptions {
   output?: Output;
@@ -30,7 +30,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     )
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
     .option('--log-format <format>', 'auto|json|pretty')
-    .version(readVersion(), '-V, --version', 'print the version of pgfollower')
+    .version(readPackageInfo().version, '-V, --version', 'print the version of pgfollower')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -43,8 +43,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     signal,
     env: options.env ?? process.env,
     globals: () => program.opts<GlobalOptions>(),
-    context: (contextOptions = {}) =>
-      buildContext({
+    // Loaded on first use: it pulls in config validation, the logger and execa, which `--version`
+    // and `--help` never need.
+    context: async (contextOptions = {}) =>
+      (await import('./context.js')).buildContext({
         ...contextOptions,
         global: program.opts<GlobalOptions>(),
         output,

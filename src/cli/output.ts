@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline/promises';
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import type { Clock, Reporter } from '../context.js';
 import type { Logger } from '../logging/logger.js';
 import { bigintSafe } from '../util/json.js';
@@ -67,7 +68,7 @@ export function createMemoryOutput(
  * most every few seconds, so a pipe or the journal shows progress without flooding or escape codes.
  */
 export function createReporter(output: Output, logger: Logger, clock: Clock): Reporter {
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: cliProgressModule.SingleBar | undefined;
   let lastLog = 0;
   return {
     step(message) {
@@ -85,6 +86,8 @@ export function createReporter(output: Output, logger: Logger, clock: Clock): Re
     progress(current, total, label) {
       if (output.stderrIsTTY && total) {
         if (!bar) {
+          // Only a terminal shows a bar: load it then, not in every start (require: progress() is sync).
+          const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
           bar = new cliProgress.SingleBar(
             {
               format: `   ${label ?? 'progress'} [{bar}] {percentage}% | {value}/{total} MB | ETA {eta}s`,

@@ -10,6 +10,10 @@ import { archiveSection } from './sections/archive.js';
 import { alertsSection } from './sections/alerts.js';
 import { clusterSection } from './sections/cluster.js';
 
+// A process parses its configuration once (again on SIGHUP): zod's JIT, which compiles a parser
+// with new Function on first use, costs more than it saves then (it doubled wal-push's parse).
+z.config({ jitless: true });
+
 const nameRe = /^[a-z0-9_]+$/;
 
 export const nodeSection = z.strictObject({

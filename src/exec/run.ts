@@ -1,4 +1,4 @@
-import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import type { Options as ExecaOptions } from 'execa';
 import { ExternalCommandError } from '../errors.js';
 
 /** uid/gid PostgreSQL programs run under when pgfollower itself is root. */
@@ -36,9 +36,13 @@ export interface Exec {
   run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Like run, but resolves with the exit code instead of throwing on a non-zero exit. */
   tryRun(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
-  /** Start a long-running child; the caller owns it. */
-  spawn(file: string, args: readonly string[], options?: RunOptions): ResultPromise;
 }
+
+/**
+ * execa is loaded when the first program runs, not at start: wal-push and wal-fetch (once per WAL
+ * segment) run none, and loading it costs about as much CPU as starting Node.
+ */
+export const loadExeca = async (): Promise<typeof import('execa')> => import('execa');
 
 export function createExec(runAs?: RunAs): Exec {
   const base = (options: RunOptions = {}): ExecaOptions => ({
@@ -65,6 +69,7 @@ export function createExec(runAs?: RunAs): Exec {
     args: readonly string[],
     options: RunOptions = {},
   ): Promise<RunResult> {
+    const { execa } = await loadExeca();
     const child = execa(file, args, base(options));
     if (options.onStderrLine && child.stderr) {
       let buffer = '';
@@ -114,9 +119,6 @@ export function createExec(runAs?: RunAs): Exec {
       }
       return result;
     },
-    spawn(file, args, options = {}) {
-      return execa(file, args, { ...base(options), reject: false });
-    },
   };
 }
 
@@ -141,6 +143,7 @@ function indent(text: string): string {
  */
 export async function resolveRunAs(osUser: string): Promise<RunAs | undefined> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const { execa } = await loadExeca();
   const lookup = await execa('getent', ['passwd', osUser], { reject: false });
   const fields = String(lookup.stdout ?? '').split(':');
   if (lookup.exitCode !== 0 || fields.length < 6) {

@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
+import type PinoPretty from 'pino-pretty';
 import { maskConninfo } from '../postgres/conninfo.js';
 
 export type { Logger } from 'pino';
@@ -61,11 +63,16 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     },
   };
   if (pretty) {
+    // A terminal only: pino-pretty is loaded then (not in every start) and formats in this thread,
+    // writing synchronously so nothing is lost when the command exits right after its last line.
+    const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(
       base,
-      pino.transport({
-        target: 'pino-pretty',
-        options: { destination: 2, colorize: colourWanted(process.stderr), ignore: 'pid,hostname' },
+      pinoPretty({
+        destination: options.destination ?? 2,
+        colorize: colourWanted(process.stderr),
+        ignore: 'pid,hostname',
+        sync: true,
       }),
     );
   }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { PgFollowerError, ExitCode } from '../errors.js';
+import { loadExeca } from '../exec/run.js';
 
 export type PgProgram =
   | 'initdb'
@@ -29,6 +29,7 @@ export interface PgBinaries {
 export async function findPgBinaries(
   options: { binDir?: string | undefined; major?: number | undefined } = {},
 ): Promise<PgBinaries> {
+  const { execa } = await loadExeca();
   const candidates: string[] = [];
   if (options.binDir) candidates.push(options.binDir);
   else {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import getPort from 'get-port';
 import S3rver from 's3rver';
 import { loadConfig } from '../../src/config/index.js';
@@ -9,9 +9,13 @@ import type { Config } from '../../src/config/schema.js';
 import { silentReporter, systemClock, type Context } from '../../src/context.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
 import { createLeader, pgTools, writeConfigFile, type TestCluster } from './cluster.js';
+import { shippedProgram } from '../../src/exec/self.js';
 
-/** The built CLI: archive_command and restore_command run it as the postgres OS user. */
-export const cliPath = resolve('dist/src/cli/bin.js');
+/**
+ * The built CLI as it ships (package.json `bin`: the esbuild bundle): archive_command and
+ * restore_command run it as the postgres OS user.
+ */
+export const cliPath = shippedProgram();
 
 export function requireBuiltCli(): void {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);

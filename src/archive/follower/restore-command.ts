@@ -22,7 +22,7 @@ export interface RestoreCommandOptions {
  *
  *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null ||
  *       { [ -n "$(find '/data/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } ||
- *       { timeout --foreground -k 5 65 '/usr/bin/node' '/usr/lib/node_modules/pgfollower/dist/src/cli/bin.js' --config '/etc/pgfollower/pgfollower.yaml' wal-fetch %f %p || exit 1; }
+ *       { timeout --foreground -k 5 65 '/usr/bin/node' '/usr/lib/node_modules/pgfollower/dist/cli/pgfollower.js' --config '/etc/pgfollower/pgfollower.yaml' wal-fetch %f %p || exit 1; }
  *
  * https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-RESTORE-COMMAND
  */

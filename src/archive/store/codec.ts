@@ -1,6 +1,5 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { compressFrame, decompressFrame } from 'lz4-napi';
 import { ArchiveError } from '../../errors.js';
 
 /**
@@ -19,6 +18,9 @@ export const codecExtensions: Record<CodecName, string> = {
   lz4: '.lz4',
   zstd: '.zst',
 };
+
+/** lz4-napi loads a native addon: only when an lz4 object is written or read. */
+const lz4 = (): Promise<typeof import('lz4-napi')> => import('lz4-napi');
 
 const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
@@ -46,7 +48,7 @@ export async function encode(codec: CodecName, raw: Buffer): Promise<Buffer> {
       // Level 1: WAL compresses nearly as well at 1 as at 6, at a fraction of the CPU.
       return gzip(raw, { level: 1 });
     case 'lz4':
-      return compressFrame(raw, { contentChecksum: true });
+      return (await lz4()).compressFrame(raw, { contentChecksum: true });
     case 'zstd': {
       const z = zstd();
       return promisify(z.zstdCompress.bind(z))(raw);
@@ -78,7 +80,7 @@ export async function decode(
       case 'lz4': {
         const bound = lz4FrameBound(stored);
         if (bound > maxBytes) throw tooLarge(codec, `up to ${bound} bytes`, maxBytes);
-        const out = await decompressFrame(stored);
+        const out = await (await lz4()).decompressFrame(stored);
         if (out.length > maxBytes) throw tooLarge(codec, `${out.length} bytes`, maxBytes);
         return out;
       }

@@ -98,11 +98,19 @@ export const registerArchive: RegisterCommand = (program, env) => {
       const spoolDir = pushSpoolFor(ctx.config) as string;
       const store = openArchiveStore(ctx.config);
       try {
+        let since = ctx.clock.now();
         const pusher = await startPushAhead(ctx, {
           store,
           dataDirectory,
           spoolDir,
           concurrency: ctx.config.archive.pushConcurrency,
+          backlogAlertBytes: ctx.config.archive.pushBacklogAlertBytes,
+          onBacklogAlert: (alert) => {
+            if (alert.status === 'firing') since = ctx.clock.now();
+            import('../../alerts/notify.js')
+              .then(({ notifyArchiveBacklog }) => notifyArchiveBacklog(ctx, { ...alert, since }))
+              .catch((error: unknown) => ctx.logger.error({ err: error }, 'archive backlog alert not sent'));
+          },
         });
         env.output.error(
           `pushing ready segments of ${dataDirectory} ahead to ${store.description}; stop with Ctrl-C`,

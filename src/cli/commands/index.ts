@@ -25,7 +25,10 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
 /** Global options that take a value, so the command name can be found without parsing. */
 const valueOptions = new Set(['-c', '--config', '--log-level', '--log-format']);
 
-/** The register functions needed for argv: just the named command, or all of them for help. */
+/**
+ * The register functions needed for argv: just the named command, none for `--version`, or all of
+ * them for help.
+ */
 export async function loadCommands(argv: readonly string[]): Promise<RegisterCommand[]> {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -33,6 +36,7 @@ export async function loadCommands(argv: readonly string[]): Promise<RegisterCom
       i++;
       continue;
     }
+    if (arg === '--version') return [];
     if (arg.startsWith('-')) continue;
     // Completion describes every command, so it needs them all registered.
     if (arg === 'completion') break;

@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { z } from 'zod';
-import { boundedDuration } from '../units.js';
+import { boundedDuration, boundedSize } from '../units.js';
 
 /**
  * `archive:` section. Owned by the archive domain (src/archive/); documented in docs/archive.md and
@@ -60,6 +60,12 @@ export const archiveSection = z
     pushSpoolDirectory: z.string().min(1).optional(),
     /** Segments `archive push-ahead` pushes at once. */
     pushConcurrency: z.number().int().min(1).max(32).default(4),
+    /**
+     * Leader side: when the WAL waiting to be archived (`.ready` segments) exceeds this, push-ahead
+     * alerts (log and alert channels) and keeps every segment: WAL is never dropped to save the
+     * leader's disk (pgBackRest's archive-push-queue-max does drop it). 0 turns the alert off.
+     */
+    pushBacklogAlertBytes: boundedSize(0, 1024 ** 5).default(1024 * 1024 * 1024),
     /** Bound for one archive operation (one push or one fetch, retries included). */
     timeoutMs: boundedDuration(1000, 3_600_000).default(60_000),
     /**

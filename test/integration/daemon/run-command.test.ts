@@ -5,11 +5,13 @@ import { promisify } from 'node:util';
 import getPort from 'get-port';
 import { stringify, parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { shippedProgram } from '../../../src/exec/self.js';
 import { cloneFollower, createLeader, makeTempDir, writeConfigFile } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const repo = resolve(import.meta.dirname, '../../../');
-const bin = resolve(repo, 'dist/src/cli/bin.js');
+/** What ships: the program package.json `bin` names (the esbuild bundle `npm run build` makes). */
+const bin = shippedProgram();
 
 function hasPython(): boolean {
   try {

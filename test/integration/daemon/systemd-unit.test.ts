@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { shippedProgram } from '../../../src/exec/self.js';
 import { makeTempDir } from '../../helpers/cluster.js';
 
 const unitPath = resolve(import.meta.dirname, '../../../systemd/pgfollower.service');
@@ -48,7 +49,7 @@ describe('systemd/pgfollower.service', () => {
     const copy = join(dir, 'pgfollower.service');
     const unit = readFileSync(unitPath, 'utf8').replace(
       /^ExecStart=\/usr\/bin\/pgfollower /m,
-      `ExecStart=${process.execPath} ${resolve(import.meta.dirname, '../../../dist/src/cli/bin.js')} `,
+      `ExecStart=${process.execPath} ${shippedProgram()} `,
     );
     expect(unit).toContain(`ExecStart=${process.execPath} `);
     writeFileSync(copy, unit);
@@ -75,7 +76,7 @@ describe('systemd/pgfollower-archiver.service', () => {
       copy,
       unit.replace(
         /^ExecStart=\/usr\/bin\/pgfollower /m,
-        `ExecStart=${process.execPath} ${resolve(import.meta.dirname, '../../../dist/src/cli/bin.js')} `,
+        `ExecStart=${process.execPath} ${shippedProgram()} `,
       ),
     );
     const result = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
