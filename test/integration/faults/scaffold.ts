@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { connect } from '../../../src/postgres/client.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
@@ -42,10 +44,15 @@ export async function receiverStatus(follower: TestCluster): Promise<string | nu
 }
 
 export async function waitForReceiver(follower: TestCluster, status: string, timeoutMs = 30_000): Promise<number> {
-  await waitFor(`WAL receiver ${status}`, async () => (await receiverStatus(follower)) === status, {
-    timeoutMs,
-    intervalMs: 50,
-  });
+  try {
+    await waitFor(`WAL receiver ${status}`, async () => (await receiverStatus(follower)) === status, {
+      timeoutMs,
+      intervalMs: 50,
+    });
+  } catch (error) {
+    const log = await readFile(follower.logFile, 'utf8').catch(() => '(no log)');
+    throw new Error(`${(error as Error).message}\nfollower log:\n${log.split('\n').slice(-15).join('\n')}`);
+  }
   return Date.now();
 }
 
@@ -103,4 +110,22 @@ export function waitForReported(
     };
     s.events.on('snapshot', onSnapshot);
   });
+}
+
+/** The same cluster reached over its Unix socket (a server in another network namespace). */
+export function overSocket(cluster: TestCluster): TestCluster {
+  const conninfo = `host=${cluster.socketDirectory} port=${cluster.port} user=postgres dbname=postgres`;
+  return {
+    ...cluster,
+    conninfo,
+    async query(sql, params) {
+      const client = await connect(conninfo, { connectTimeoutMs: 10_000 });
+      try {
+        return (await client.query(sql, params)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    client: () => connect(conninfo, { connectTimeoutMs: 10_000 }),
+  };
 }
