@@ -8,6 +8,7 @@ import { startHttpFaultProxy, type HttpFaultMode } from '../../helpers/faults/ht
 import { injectFault, missingRows, startRowWriter } from '../../helpers/faults/ledger.js';
 import { cliPath, requireBuiltCli, s3ArchiveConfig, s3Env, startS3, type TestS3 } from '../archive/helpers.js';
 import { archiveConfig, makeSegments, runCli, sha, waitArchived } from './archive-tools.js';
+import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
  * wal-push and wal-fetch against S3 (s3rver) behind a proxy that answers 500, hangs, is slow or
@@ -29,7 +30,7 @@ const boundedMs = 45_000;
 describe('faults: S3 archive', () => {
   beforeAll(requireBuiltCli);
 
-  it('wal-push / wal-fetch with S3 failing: exit codes, bounded time, nothing partial', async () => {
+  it('wal-push / wal-fetch with S3 failing: exit codes, bounded time, nothing partial', { timeout: faultTestTimeoutMs }, async () => {
     s3 = await startS3();
     const proxy = await startHttpFaultProxy({ port: s3.port });
     const root = await makeTempDir('pgf-s3f-');
@@ -94,7 +95,7 @@ describe('faults: S3 archive', () => {
     expect(sha(await readFile(dest))).toBe(sha(original));
   });
 
-  it('a follower catching up from S3 through 500s, an outage and a hang loses no row', async () => {
+  it('a follower catching up from S3 through 500s, an outage and a hang loses no row', { timeout: faultTestTimeoutMs }, async () => {
     const tools = await pgTools();
     s3 = await startS3();
     const proxy = await startHttpFaultProxy({ port: s3.port });

@@ -7,6 +7,12 @@ import { cloneFollower, createLeader, waitFor, type TestCluster } from '../../he
 import { startTcpProxy, type TcpProxy } from '../../helpers/faults/tcp-proxy.js';
 import { supervisorContext } from '../daemon/context.js';
 
+/**
+ * Per-test bound for fault tests: they run real clusters and many CLI processes, and the suite
+ * must still finish on a loaded 2-core machine (each `node` start costs seconds there).
+ */
+export const faultTestTimeoutMs = 300_000;
+
 /** Tick interval of the supervisors in fault tests: "within 2 intervals" is 2 x this. */
 export const intervalMs = 500;
 

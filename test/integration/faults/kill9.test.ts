@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { cloneFollower, createLeader } from '../../helpers/cluster.js';
+import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
+import { killPostmaster, seededDelays } from '../../helpers/faults/kill.js';
+import { injectFault, missingRows, startRowWriter } from '../../helpers/faults/ledger.js';
+import {
+  faultSupervisor,
+  faultTestTimeoutMs,
+  followerFaultSettings,
+  intervalMs,
+  leaderFaultSettings,
+  waitCaughtUp,
+  waitForReceiver,
+  waitForReported,
+} from './scaffold.js';
+
+/**
+ * kill -9 of the leader and of the follower at random moments of a steady write load, with the
+ * supervisor watching. Invariants: every row whose COMMIT was acknowledged is on the leader after
+ * its crash recovery and on the follower after it caught up; the supervisor reports the right
+ * state soon after reality changes. PGF_FAULT_SEED replays a run's random moments.
+ */
+useFaultCleanup();
+
+const seed = Number(process.env.PGF_FAULT_SEED ?? Date.now() % 100_000);
+
+async function killScenario(reportBoundMs: number): Promise<void> {
+  const delay = seededDelays(seed);
+  const leader = await createLeader({ settings: leaderFaultSettings });
+  const follower = await cloneFollower(leader, { settings: followerFaultSettings });
+  await waitForReceiver(follower, 'streaming');
+  const supervisor = await faultSupervisor(leader, follower);
+  const writer = await startRowWriter(leader.conninfo, 'ledger_kill');
+  try {
+    await waitForReported(supervisor, (s) => s === 'streaming', 30_000, 'streaming at start');
+    for (let round = 1; round <= 2; round++) {
+      // Leader: SIGKILL mid-write, down for a random moment, crash recovery on start.
+      const leaderFault = injectFault('streaming', `kill -9 leader (seed ${seed})`);
+      await writer.waitForMore(20 + delay(0, 50));
+      await killPostmaster(leader.dataDirectory);
+      const ackedBeforeCrash = [...writer.acknowledged];
+      await new Promise((r) => setTimeout(r, delay(200, 2000)));
+      await leader.start();
+      expect(await missingRows(leader.conninfo, writer.table, ackedBeforeCrash), `seed ${seed}: leader`).toEqual([]);
+      const streamingAt = await waitForReceiver(follower, 'streaming', 60_000);
+      const reportedAt = await waitForReported(
+        supervisor,
+        (s) => s === 'streaming' || s === 'catching-up',
+        reportBoundMs,
+        `a receiving state after the leader restarted (seed ${seed})`,
+      );
+      await writer.waitForMore(10);
+      const acked = [...writer.acknowledged];
+      await waitCaughtUp(leader, follower);
+      const lostOnLeader = await missingRows(leader.conninfo, writer.table, acked);
+      const lostOnFollower = await missingRows(follower.conninfo, writer.table, acked);
+      expect(lostOnLeader, `seed ${seed}`).toEqual([]);
+      expect(lostOnFollower, `seed ${seed}`).toEqual([]);
+      leaderFault.survived(0, `state reported ${reportedAt - streamingAt} ms after the receiver streamed`);
+
+      // Follower: SIGKILL, down for a random moment, restart.
+      const followerFault = injectFault('streaming', `kill -9 follower (seed ${seed})`);
+      await killPostmaster(follower.dataDirectory);
+      const killedAt = Date.now();
+      const reportedStopped = await waitForReported(
+        supervisor,
+        (s) => s === 'stopped',
+        reportBoundMs + 2000,
+        'stopped after the follower was killed',
+      );
+      expect(reportedStopped - killedAt).toBeLessThanOrEqual(reportBoundMs + 2000);
+      await new Promise((r) => setTimeout(r, delay(500, 3000)));
+      await writer.waitForMore(20);
+      await follower.start();
+      const backAt = await waitForReceiver(follower, 'streaming', 60_000);
+      const reportedBack = await waitForReported(
+        supervisor,
+        (s) => s === 'streaming' || s === 'catching-up',
+        reportBoundMs,
+        `a receiving state after the follower restarted (seed ${seed})`,
+      );
+      const acked2 = [...writer.acknowledged];
+      await waitCaughtUp(leader, follower);
+      const lost = await missingRows(follower.conninfo, writer.table, acked2);
+      expect(lost, `seed ${seed}`).toEqual([]);
+      followerFault.survived(lost.length, `state reported ${reportedBack - backAt} ms after the receiver streamed`);
+    }
+  } finally {
+    await writer.stop();
+    await supervisor.stop('test over');
+    await follower.stop();
+    await leader.stop();
+  }
+}
+
+describe('faults: kill -9 of leader and follower', () => {
+  it('no acknowledged row lost; the state is reported again after each restart', { timeout: faultTestTimeoutMs }, async () => {
+    // A generous bound: the strict "2 intervals" needs defect 1 of issue 14 fixed (next test).
+    await killScenario(30_000);
+  });
+
+  // Defect 1 of issue 14 (blind after a local restart: the local and leader reconnect backoffs
+  // keep the reported state stale for seconds after the servers are back). Enable after the fix.
+  it.skip('reports the state within 2 intervals after each restart (defect 1)', { timeout: faultTestTimeoutMs }, async () => {
+    await killScenario(2 * intervalMs);
+  });
+});
