@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { onFaultCleanup } from './cleanup.js';
+import { onFaultCleanup } from './registry.js';
 
 /**
  * An HTTP proxy on loopback in front of a real HTTP service (s3rver, a webhook receiver) that can

@@ -19,7 +19,9 @@ export interface RowWriter {
 export async function createLedgerTable(conninfo: string, table: string): Promise<void> {
   const client = await connect(conninfo, { connectTimeoutMs: 5000 });
   try {
-    await client.query(`create table if not exists ${table} (id bigint primary key, at timestamptz default now())`);
+    await client.query(
+      `create table if not exists ${table} (id bigint primary key, at timestamptz default now())`,
+    );
   } finally {
     await client.end();
   }
@@ -79,7 +81,11 @@ export async function startRowWriter(
 }
 
 /** Acknowledged ids missing on the node reached by `conninfo`. */
-export async function missingRows(conninfo: string, table: string, acknowledged: readonly number[]): Promise<number[]> {
+export async function missingRows(
+  conninfo: string,
+  table: string,
+  acknowledged: readonly number[],
+): Promise<number[]> {
   const client = await connect(conninfo, { connectTimeoutMs: 5000 });
   try {
     const { rows } = await client.query(`select id::int as id from ${table}`);
@@ -102,7 +108,10 @@ export interface FaultRecord {
   note?: string;
 }
 
-export function injectFault(step: string, fault: string): { survived(rowsLost?: number, note?: string): void } {
+export function injectFault(
+  step: string,
+  fault: string,
+): { survived(rowsLost?: number, note?: string): void } {
   write({ event: 'injected', step, fault });
   return {
     survived(rowsLost = 0, note) {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { execa } from 'execa';
-import { onFaultCleanup } from './cleanup.js';
+import { onFaultCleanup } from './registry.js';
 
 /**
  * A network namespace joined to this one by a veth pair: a second "host" with its own network

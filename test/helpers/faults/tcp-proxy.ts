@@ -1,6 +1,6 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { onFaultCleanup } from './cleanup.js';
+import { onFaultCleanup } from './registry.js';
 
 /**
  * A TCP proxy on loopback between two real programs (follower -> leader, pgfollower -> S3,
@@ -62,7 +62,8 @@ export async function startTcpProxy(
       if (mode === 'blackhole') from.pause();
       chain = chain.then(async () => {
         if (mode === 'slow') {
-          const wait = delayMs + (Number.isFinite(bytesPerSecond) ? (chunk.length / bytesPerSecond) * 1000 : 0);
+          const wait =
+            delayMs + (Number.isFinite(bytesPerSecond) ? (chunk.length / bytesPerSecond) * 1000 : 0);
           if (wait > 0) await sleep(wait);
         }
         while (mode === 'blackhole' && !to.destroyed) await sleep(50);

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
-import { onFaultCleanup } from './cleanup.js';
+import { onFaultCleanup } from './registry.js';
 
 /**
  * A small tmpfs mounted at `dir` (as root): a filesystem that really fills up, for "archive disk

@@ -2,9 +2,20 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, makeTempDir, waitFor, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
+import {
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  waitFor,
+  writeConfigFile,
+  type TestCluster,
+} from '../../helpers/cluster.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
-import { startHttpFaultProxy, type HttpFaultMode, type HttpFaultProxy } from '../../helpers/faults/http-fault-proxy.js';
+import {
+  startHttpFaultProxy,
+  type HttpFaultMode,
+  type HttpFaultProxy,
+} from '../../helpers/faults/http-fault-proxy.js';
 import { injectFault } from '../../helpers/faults/ledger.js';
 import { startAlertingSupervisor } from '../alerts/setup.js';
 import { startReceiver } from '../alerts/receiver.js';
@@ -37,7 +48,14 @@ function count(r: Receiver, status: string, alert = 'disconnected'): number {
 const fastRules = { disconnected: { for: 0, clearFor: 0 }, localUnreachable: { for: 60_000 } };
 
 function webhook(proxy: HttpFaultProxy): Record<string, unknown> {
-  return { type: 'webhook', name: 'hook', url: `${proxy.url}/alerts`, retries: 4, retryDelayMs: 300, timeoutMs: 1500 };
+  return {
+    type: 'webhook',
+    name: 'hook',
+    url: `${proxy.url}/alerts`,
+    retries: 4,
+    retryDelayMs: 300,
+    timeoutMs: 1500,
+  };
 }
 
 async function pair(): Promise<{ leader: TestCluster; follower: TestCluster }> {
@@ -50,8 +68,9 @@ describe('faults: alert delivery', () => {
   beforeAll(requireBuiltCli);
 
   it('receiver answering 500, refusing, hanging: each notification acknowledged exactly once', async () => {
-    receiver = await startReceiver();
-    const proxy = await startHttpFaultProxy({ port: Number(new URL(receiver.url).port) });
+    const rx = await startReceiver();
+    receiver = rx;
+    const proxy = await startHttpFaultProxy({ port: Number(new URL(rx.url).port) });
     const { leader, follower } = await pair();
     const dir = await makeTempDir('pgf-alert-f-');
     const { supervisor } = await startAlertingSupervisor(leader, follower, {
@@ -74,15 +93,19 @@ describe('faults: alert delivery', () => {
           await waitFor(`a failed attempt (${mode})`, async () => proxy.log.length > seen);
         }
         await proxy.setMode('pass');
-        await waitFor(`firing #${i + 1} acknowledged`, async () => count(receiver!, 'firing') === i + 1, { timeoutMs: 30_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+        await waitFor(`firing #${i + 1} acknowledged`, async () => count(rx, 'firing') === i + 1, {
+          timeoutMs: 30_000,
+        });
         await leader.start();
-        await waitFor(`resolved #${i + 1} acknowledged`, async () => count(receiver!, 'resolved') === i + 1, { timeoutMs: 60_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+        await waitFor(`resolved #${i + 1} acknowledged`, async () => count(rx, 'resolved') === i + 1, {
+          timeoutMs: 60_000,
+        });
         fault.survived();
       }
       // Nothing arrives twice later on (a retry that overtook its acknowledgement).
       await new Promise((r) => setTimeout(r, 2000));
-      expect(count(receiver, 'firing')).toBe(modes.length);
-      expect(count(receiver, 'resolved')).toBe(modes.length);
+      expect(count(rx, 'firing')).toBe(modes.length);
+      expect(count(rx, 'resolved')).toBe(modes.length);
     } finally {
       await supervisor.stop('test over');
       await follower.stop();
@@ -95,8 +118,9 @@ describe('faults: alert delivery', () => {
   // repeatIntervalMs (4 h by default): an alert is lost. Enable when delivery keeps owed
   // notifications until they are acknowledged.
   it.skip('receiver down longer than the retry budget: the firing notification still arrives', async () => {
-    receiver = await startReceiver();
-    const proxy = await startHttpFaultProxy({ port: Number(new URL(receiver.url).port) });
+    const rx = await startReceiver();
+    receiver = rx;
+    const proxy = await startHttpFaultProxy({ port: Number(new URL(rx.url).port) });
     const { leader, follower } = await pair();
     const dir = await makeTempDir('pgf-alert-l-');
     const { supervisor } = await startAlertingSupervisor(leader, follower, {
@@ -107,10 +131,15 @@ describe('faults: alert delivery', () => {
     try {
       await proxy.setMode('error500');
       await leader.stop();
-      await waitFor('two failed attempts', async () => proxy.log.filter((l) => l.outcome === '500').length >= 2);
+      await waitFor(
+        'two failed attempts',
+        async () => proxy.log.filter((l) => l.outcome === '500').length >= 2,
+      );
       await new Promise((r) => setTimeout(r, 1000));
       await proxy.setMode('pass');
-      await waitFor('the firing notification after the outage', async () => count(receiver!, 'firing') === 1, { timeoutMs: 30_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+      await waitFor('the firing notification after the outage', async () => count(rx, 'firing') === 1, {
+        timeoutMs: 30_000,
+      });
     } finally {
       await supervisor.stop('test over');
       await follower.stop();
@@ -119,14 +148,21 @@ describe('faults: alert delivery', () => {
   });
 
   it('supervisor SIGKILLed while an alert fires and while its delivery hangs: not lost, not repeated', async () => {
-    receiver = await startReceiver();
-    const proxy = await startHttpFaultProxy({ port: Number(new URL(receiver.url).port) });
+    const rx = await startReceiver();
+    receiver = rx;
+    const proxy = await startHttpFaultProxy({ port: Number(new URL(rx.url).port) });
     const { leader, follower } = await pair();
     const dir = await makeTempDir('pgf-alert-k-');
     const listen = `127.0.0.1:${await getPort()}`;
     const stateFile = join(dir, 'alerts.json');
     const configFile = await writeConfigFile(dir, {
-      node: { name: 'replica_a', dataDirectory: follower.dataDirectory, port: follower.port, host: follower.socketDirectory, user: 'postgres' },
+      node: {
+        name: 'replica_a',
+        dataDirectory: follower.dataDirectory,
+        port: follower.port,
+        host: follower.socketDirectory,
+        user: 'postgres',
+      },
       leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
       slot: { enabled: false },
       monitor: { intervalMs: 300, queryTimeoutMs: 2000 },
@@ -141,7 +177,9 @@ describe('faults: alert delivery', () => {
       // 1. Killed after the firing was acknowledged: the restart must not page again.
       const f1 = injectFault('alert delivery', 'kill -9 supervisor after a firing was sent');
       await leader.stop();
-      await waitFor('firing acknowledged', async () => count(receiver!, 'firing') === 1, { timeoutMs: 30_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+      await waitFor('firing acknowledged', async () => count(rx, 'firing') === 1, {
+        timeoutMs: 30_000,
+      });
       // Delivery is at least once: a kill between the receiver's 2xx and the state write re-sends
       // (receivers dedupe by dedupKey). Here the kill comes after the acknowledgement was recorded.
       await waitFor('the acknowledgement recorded in the state file', async () => {
@@ -151,11 +189,16 @@ describe('faults: alert delivery', () => {
       await run.kill9();
       run = startRunProcess(configFile, listen);
       await run.ready();
-      await waitFor('the restarted supervisor to see the leader down', async () => (await run.status())?.state === 'disconnected');
+      await waitFor(
+        'the restarted supervisor to see the leader down',
+        async () => (await run.status())?.state === 'disconnected',
+      );
       await new Promise((r) => setTimeout(r, 1500)); // five ticks: time to (wrongly) page again
-      expect(count(receiver, 'firing'), run.output()).toBe(1);
+      expect(count(rx, 'firing'), run.output()).toBe(1);
       await leader.start();
-      await waitFor('resolved acknowledged', async () => count(receiver!, 'resolved') === 1, { timeoutMs: 60_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+      await waitFor('resolved acknowledged', async () => count(rx, 'resolved') === 1, {
+        timeoutMs: 60_000,
+      });
       f1.survived();
 
       // 2. Killed while the firing's delivery hangs: after the restart it is delivered, once.
@@ -168,12 +211,16 @@ describe('faults: alert delivery', () => {
       await proxy.setMode('pass');
       run = startRunProcess(configFile, listen);
       await run.ready();
-      await waitFor('the owed firing delivered after the restart', async () => count(receiver!, 'firing') === 2, { timeoutMs: 30_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+      await waitFor('the owed firing delivered after the restart', async () => count(rx, 'firing') === 2, {
+        timeoutMs: 30_000,
+      });
       await leader.start();
-      await waitFor('resolved acknowledged', async () => count(receiver!, 'resolved') === 2, { timeoutMs: 60_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion -- set above
+      await waitFor('resolved acknowledged', async () => count(rx, 'resolved') === 2, {
+        timeoutMs: 60_000,
+      });
       await new Promise((r) => setTimeout(r, 1500));
-      expect(count(receiver, 'firing')).toBe(2);
-      expect(count(receiver, 'resolved')).toBe(2);
+      expect(count(rx, 'firing')).toBe(2);
+      expect(count(rx, 'resolved')).toBe(2);
       f2.survived();
     } finally {
       await run.stop();

@@ -23,16 +23,23 @@ export function runCli(args: string[], env: Record<string, string> = {}): CliRun
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString();
   });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>(
-    (resolve) =>
-      child.on('close', (code, signal) => resolve({ code, signal, stderr, ms: Date.now() - started })),
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stderr: string;
+    ms: number;
+  }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr, ms: Date.now() - started })),
   );
   return { pid: child.pid ?? -1, done };
 }
 
 /** A config file readable by the PostgreSQL OS user (archive_command runs as it). */
 export async function archiveConfig(dir: string, archive: Record<string, unknown>): Promise<string> {
-  const file = await writeConfigFile(dir, { archive: { prefetch: 0, ...archive }, log: { level: 'warn', format: 'json' } });
+  const file = await writeConfigFile(dir, {
+    archive: { prefetch: 0, ...archive },
+    log: { level: 'warn', format: 'json' },
+  });
   const tools = await pgTools();
   if (tools.exec.runAs) await chown(file, tools.exec.runAs.uid, tools.exec.runAs.gid);
   return file;
@@ -43,7 +50,9 @@ export function sha(data: Buffer): string {
 }
 
 /** Every object under an fs archive's wal/ tree (final names only; dot files are temp files). */
-export async function listFsArchive(root: string): Promise<{ objects: Map<string, string>; tempFiles: string[] }> {
+export async function listFsArchive(
+  root: string,
+): Promise<{ objects: Map<string, string>; tempFiles: string[] }> {
   const objects = new Map<string, string>();
   const tempFiles: string[] = [];
   const walRoot = join(root, 'wal');
@@ -67,9 +76,7 @@ export async function makeSegments(leader: TestCluster, count: number): Promise<
   let last = '';
   for (let i = 0; i < count; i++) {
     await leader.query("insert into filler select g, repeat('x', 200) from generate_series(1, 2000) g");
-    const [row] = await leader.query<{ name: string }>(
-      'select pg_walfile_name(pg_switch_wal()) as name',
-    );
+    const [row] = await leader.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
     last = row?.name ?? last;
   }
   return last;
@@ -79,7 +86,9 @@ export async function waitArchived(leader: TestCluster, name: string, timeoutMs 
   await waitFor(
     `archiver past ${name}`,
     async () => {
-      const [row] = await leader.query<{ last: string | null }>('select last_archived_wal as last from pg_stat_archiver');
+      const [row] = await leader.query<{ last: string | null }>(
+        'select last_archived_wal as last from pg_stat_archiver',
+      );
       return row?.last != null && row.last >= name;
     },
     { timeoutMs, intervalMs: 200 },

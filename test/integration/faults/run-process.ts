@@ -16,7 +16,11 @@ export interface RunProcess {
   output(): string;
 }
 
-export function startRunProcess(configFile: string, listen: string, env: Record<string, string> = {}): RunProcess {
+export function startRunProcess(
+  configFile: string,
+  listen: string,
+  env: Record<string, string> = {},
+): RunProcess {
   const child: ChildProcess = spawn(process.execPath, [cliPath, '--config', configFile, 'run'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,8 +16,16 @@ export const faultTestTimeoutMs = 300_000;
 /** Tick interval of the supervisors in fault tests: "within 2 intervals" is 2 x this. */
 export const intervalMs = 500;
 
-/** Timeouts short enough that a fault is noticed within a test's budget (defaults are 60 s). */
-export const leaderFaultSettings = { wal_sender_timeout: '3s', wal_keep_size: '256MB' };
+/**
+ * Timeouts short enough that a fault is noticed within a test's budget (defaults are 60 s), and
+ * synchronous_commit back on: the test clusters turn it off for speed, and with it off an
+ * acknowledged commit may be lost by a crash by design (PostgreSQL's "asynchronous commit").
+ */
+export const leaderFaultSettings = {
+  wal_sender_timeout: '3s',
+  wal_keep_size: '256MB',
+  synchronous_commit: 'on',
+};
 export const followerFaultSettings = {
   wal_receiver_timeout: '3s',
   wal_retrieve_retry_interval: '500ms',
@@ -29,7 +37,11 @@ export function conninfoVia(port: number, extra = ''): string {
 }
 
 /** A leader and a follower whose WAL receiver reaches the leader through a fault proxy. */
-export async function proxiedPair(): Promise<{ leader: TestCluster; follower: TestCluster; proxy: TcpProxy }> {
+export async function proxiedPair(): Promise<{
+  leader: TestCluster;
+  follower: TestCluster;
+  proxy: TcpProxy;
+}> {
   const leader = await createLeader({ settings: leaderFaultSettings });
   const proxy = await startTcpProxy({ port: leader.port });
   const follower = await cloneFollower(leader, { settings: followerFaultSettings });
@@ -49,7 +61,11 @@ export async function receiverStatus(follower: TestCluster): Promise<string | nu
   return rows[0]?.status ?? null;
 }
 
-export async function waitForReceiver(follower: TestCluster, status: string, timeoutMs = 30_000): Promise<number> {
+export async function waitForReceiver(
+  follower: TestCluster,
+  status: string,
+  timeoutMs = 30_000,
+): Promise<number> {
   try {
     await waitFor(`WAL receiver ${status}`, async () => (await receiverStatus(follower)) === status, {
       timeoutMs,
@@ -57,13 +73,19 @@ export async function waitForReceiver(follower: TestCluster, status: string, tim
     });
   } catch (error) {
     const log = await readFile(follower.logFile, 'utf8').catch(() => '(no log)');
-    throw new Error(`${(error as Error).message}\nfollower log:\n${log.split('\n').slice(-15).join('\n')}`);
+    throw new Error(`${(error as Error).message}\nfollower log:\n${log.split('\n').slice(-15).join('\n')}`, {
+      cause: error,
+    });
   }
   return Date.now();
 }
 
 /** Waits until the follower replayed everything the leader had written when this was called. */
-export async function waitCaughtUp(leader: TestCluster, follower: TestCluster, timeoutMs = 60_000): Promise<void> {
+export async function waitCaughtUp(
+  leader: TestCluster,
+  follower: TestCluster,
+  timeoutMs = 60_000,
+): Promise<void> {
   const [target] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
   await waitFor(
     `follower replay past ${target?.lsn}`,
@@ -87,7 +109,10 @@ export async function faultSupervisor(
   const viewOfLeader = { ...leader, conninfo: options.leaderConninfo ?? leader.conninfo };
   const ctx = await supervisorContext(viewOfLeader, follower, { intervalMs, extra: options.extra });
   // The default backoff (as `pgfollower run` has it), unless a test says otherwise.
-  return startSupervisor(ctx, { http: false, ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}) });
+  return startSupervisor(ctx, {
+    http: false,
+    ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}),
+  });
 }
 
 /**
@@ -106,7 +131,11 @@ export function waitForReported(
     const timer = setTimeout(() => {
       s.events.off('snapshot', onSnapshot);
       const last = s.latest();
-      reject(new Error(`supervisor did not report ${what} within ${timeoutMs} ms; last: ${last?.state} (${last?.reason})`));
+      reject(
+        new Error(
+          `supervisor did not report ${what} within ${timeoutMs} ms; last: ${last?.state} (${last?.reason})`,
+        ),
+      );
     }, timeoutMs);
     const onSnapshot = (snapshot: Snapshot): void => {
       if (!accept(snapshot.state, snapshot)) return;

@@ -53,9 +53,13 @@ async function runStreamingFaults(reportBoundMs: number): Promise<{ delays: numb
       } else if (mode === 'slow') {
         await writer.waitForMore(50);
       } else {
-        await waitFor('receiver not streaming', async () => (await receiverStatus(follower)) !== 'streaming', {
-          intervalMs: 20,
-        });
+        await waitFor(
+          'receiver not streaming',
+          async () => (await receiverStatus(follower)) !== 'streaming',
+          {
+            intervalMs: 20,
+          },
+        );
       }
       await writer.waitForMore(20); // commits go on while the follower is cut off
       await proxy.setMode('pass');
@@ -73,7 +77,10 @@ async function runStreamingFaults(reportBoundMs: number): Promise<{ delays: numb
       await waitCaughtUp(leader, follower);
       const lost = await missingRows(follower.conninfo, writer.table, acked);
       expect(lost, `rows lost after ${mode}`).toEqual([]);
-      fault.survived(lost.length, `state reported ${reportedAt - streamingAt} ms after the receiver streamed`);
+      fault.survived(
+        lost.length,
+        `state reported ${reportedAt - streamingAt} ms after the receiver streamed`,
+      );
     }
   } finally {
     await writer.stop();
