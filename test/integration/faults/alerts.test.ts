@@ -6,10 +6,10 @@ import {
   cloneFollower,
   createLeader,
   makeTempDir,
-  waitFor,
   writeConfigFile,
   type TestCluster,
 } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import {
   startHttpFaultProxy,
@@ -18,8 +18,8 @@ import {
 } from '../../helpers/faults/http-fault-proxy.js';
 import { injectFault } from '../../helpers/faults/ledger.js';
 import { startAlertingSupervisor } from '../alerts/setup.js';
-import { startReceiver } from '../alerts/receiver.js';
-import { requireBuiltCli } from '../archive/helpers.js';
+import { startReceiver } from '../../helpers/receiver.js';
+import { requireBuiltCli } from '../../helpers/archive.js';
 import { startRunProcess } from './run-process.js';
 
 /**

@@ -1,12 +1,13 @@
 import { copyFile, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createLeader, makeTempDir, pgTools, waitFor } from '../../helpers/cluster.js';
+import { createLeader, makeTempDir, pgTools } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { killAndWait, seededDelays } from '../../helpers/faults/kill.js';
 import { injectFault } from '../../helpers/faults/ledger.js';
 import { canMount, mountSmallTmpfs } from '../../helpers/faults/tmpfs.js';
-import { cliPath, requireBuiltCli } from '../archive/helpers.js';
+import { cliPath, requireBuiltCli } from '../../helpers/archive.js';
 import { archiveConfig, listFsArchive, makeSegments, runCli, sha, waitArchived } from './archive-tools.js';
 
 /**

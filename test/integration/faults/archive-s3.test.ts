@@ -2,7 +2,8 @@ import { copyFile, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { appendConf } from '../../../src/postgres/cluster.js';
-import { cloneFollower, createLeader, makeTempDir, pgTools, waitFor } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, makeTempDir, pgTools } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { startHttpFaultProxy, type HttpFaultMode } from '../../helpers/faults/http-fault-proxy.js';
 import { injectFault, missingRows, startRowWriter } from '../../helpers/faults/ledger.js';
@@ -13,7 +14,7 @@ import {
   s3Env,
   startS3,
   type TestS3,
-} from '../archive/helpers.js';
+} from '../../helpers/archive.js';
 import { archiveConfig, makeSegments, runCli, sha, waitArchived } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chown, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pgTools, waitFor, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
-import { cliPath } from '../archive/helpers.js';
+import { pgTools, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { cliPath } from '../../helpers/archive.js';
 
 /** Helpers shared by the archive fault tests: the built CLI as a child, and archive inspection. */
 

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cloneFollower, createLeader, pgbench, waitFor, type TestCluster } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, pgbench, type TestCluster } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { injectFault, missingRows, startRowWriter } from '../../helpers/faults/ledger.js';
 import { startTcpProxy } from '../../helpers/faults/tcp-proxy.js';

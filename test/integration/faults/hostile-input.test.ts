@@ -13,7 +13,7 @@ import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
 import { createLeader, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
-import { cliPath } from '../archive/helpers.js';
+import { cliPath } from '../../helpers/archive.js';
 import { makeSegments, sha } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 

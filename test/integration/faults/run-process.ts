@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cliPath } from '../archive/helpers.js';
-import { waitFor } from '../../helpers/cluster.js';
+import { cliPath } from '../../helpers/archive.js';
+import { waitFor } from '../../helpers/wait.js';
 import { onFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { killAndWait } from '../../helpers/faults/kill.js';
 

@@ -3,7 +3,8 @@ import { connect } from '../../../src/postgres/client.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { SupervisorHandle } from '../../../src/daemon/types.js';
 import type { FollowerState, Snapshot } from '../../../src/monitor/snapshot.js';
-import { cloneFollower, createLeader, waitFor, type TestCluster } from '../../helpers/cluster.js';
+import { cloneFollower, createLeader, type TestCluster } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/faults/tcp-proxy.js';
 import { supervisorContext } from '../daemon/context.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { injectFault, missingRows, startRowWriter } from '../../helpers/faults/ledger.js';
 import type { ProxyMode } from '../../helpers/faults/tcp-proxy.js';
