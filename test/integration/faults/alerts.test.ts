@@ -21,6 +21,7 @@ import { startAlertingSupervisor } from '../alerts/setup.js';
 import { startReceiver } from '../../helpers/receiver.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
 import { startRunProcess } from './run-process.js';
+import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
  * Alert delivery under faults of the receiver (webhook behind a proxy that answers 500, refuses
@@ -64,7 +65,7 @@ async function pair(): Promise<{ leader: TestCluster; follower: TestCluster }> {
   return { leader, follower };
 }
 
-describe('faults: alert delivery', () => {
+describe('faults: alert delivery', { timeout: faultTestTimeoutMs }, () => {
   beforeAll(requireBuiltCli);
 
   it('receiver answering 500, refusing, hanging: each notification acknowledged exactly once', async () => {

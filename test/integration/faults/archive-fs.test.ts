@@ -9,6 +9,7 @@ import { injectFault } from '../../helpers/faults/ledger.js';
 import { canMount, mountSmallTmpfs } from '../../helpers/faults/tmpfs.js';
 import { cliPath, requireBuiltCli } from '../../helpers/archive.js';
 import { archiveConfig, listFsArchive, makeSegments, runCli, sha, waitArchived } from './archive-tools.js';
+import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
  * wal-push into a directory archive under faults: the archive filesystem fills up (a 40 MB tmpfs
@@ -18,7 +19,7 @@ import { archiveConfig, listFsArchive, makeSegments, runCli, sha, waitArchived }
  */
 useFaultCleanup();
 
-describe('faults: wal-push into an fs archive', () => {
+describe('faults: wal-push into an fs archive', { timeout: faultTestTimeoutMs }, () => {
   beforeAll(requireBuiltCli);
 
   it.skipIf(!canMount())(

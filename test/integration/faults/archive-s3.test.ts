@@ -35,7 +35,7 @@ afterEach(async () => {
 /** Process start of the CLI on a loaded 2-core machine is seconds; this bounds "hangs forever". */
 const boundedMs = 45_000;
 
-describe('faults: S3 archive', () => {
+describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
   beforeAll(requireBuiltCli);
 
   it(

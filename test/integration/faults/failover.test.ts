@@ -31,7 +31,7 @@ async function inRecovery(node: TestCluster): Promise<boolean> {
   return row?.r === true;
 }
 
-describe('faults: promote, follow, rebuild', () => {
+describe('faults: promote, follow, rebuild', { timeout: faultTestTimeoutMs }, () => {
   it(
     'slow/blackholed old leader, reset/blackholed new leader: refused, bounded, nothing deleted, nothing lost',
     { timeout: faultTestTimeoutMs },

@@ -57,7 +57,7 @@ const hostileNames = [
   '00000001.history\u0000',
 ];
 
-describe('hostile input: WAL names and paths', () => {
+describe('hostile input: WAL names and paths', { timeout: faultTestTimeoutMs }, () => {
   it('wal-fetch and wal-push refuse every hostile name quickly, write nothing outside', async () => {
     const root = await makeTempDir('pgf-hostile-');
     const archiveDir = join(root, 'archive');
@@ -197,7 +197,7 @@ function withUInt32(data: Buffer, offset: number, value: number): Buffer {
   return copy;
 }
 
-describe('hostile input: configuration files', () => {
+describe('hostile input: configuration files', { timeout: faultTestTimeoutMs }, () => {
   it('huge numbers, wrong types, deep nesting, binary files, directories: exit 2, quickly', async () => {
     const dir = await makeTempDir('pgf-badconf-');
     const base = `node: { name: replica_a, dataDirectory: ${dir}/data }\nleader: { conninfo: "host=127.0.0.1 port=1" }\n`;
@@ -307,7 +307,7 @@ describe('hostile input: configuration files', () => {
   });
 });
 
-describe('hostile input: HTTP API', () => {
+describe('hostile input: HTTP API', { timeout: faultTestTimeoutMs }, () => {
   it(
     'slow headers, 200 clients, 100 KB URLs, odd methods: bounded, and the daemon keeps answering',
     { timeout: faultTestTimeoutMs },

@@ -102,7 +102,7 @@ async function killScenario(
   }
 }
 
-describe('faults: kill -9 of leader and follower', () => {
+describe('faults: kill -9 of leader and follower', { timeout: faultTestTimeoutMs }, () => {
   // The follower's bound is generous here: its restart takes seconds on a loaded machine, and
   // the local reconnect backoff grows meanwhile (defect 1 of issue 14); the strict bound for it
   // is the skipped test below.

@@ -18,6 +18,7 @@ import {
   waitCaughtUp,
   waitForReceiver,
   waitForReported,
+  faultTestTimeoutMs,
 } from './scaffold.js';
 
 /**
@@ -30,82 +31,86 @@ useFaultCleanup();
 
 const netnsUsable = await canUseNetns();
 
-describe('faults: kernel partition of the replication link (network namespace)', () => {
-  it.skipIf(!netnsUsable)(
-    'blackhole twice: not reported streaming while cut off, nothing lost after',
-    async () => {
-      const tools = await pgTools();
-      const leader = await createLeader({ settings: leaderFaultSettings });
-      const ns = await createNetns();
-      // The leader listens on loopback; a forwarder on this side of the veth makes it reachable.
-      const gateway = await startTcpProxy({ port: leader.port }, { host: ns.hostAddress });
-      const follower = overSocket(
-        await cloneFollower(leader, { settings: followerFaultSettings, start: false }),
-      );
-      await appendConf(tools, join(follower.dataDirectory, 'postgresql.auto.conf'), {
-        primary_conninfo: `host=${ns.hostAddress} port=${gateway.port} user=postgres dbname=postgres connect_timeout=2 application_name=replica_a`,
-      });
-      trackDataDirectory(follower.dataDirectory);
-      const runAs = tools.exec.runAs ? ['runuser', '-u', tools.exec.runAs.user, '--'] : [];
-      const [cmd = 'ip', ...args] = [
-        ...ns.prefix,
-        ...runAs,
-        tools.bin.path('pg_ctl'),
-        'start',
-        '-D',
-        follower.dataDirectory,
-        '-w',
-        '-t',
-        '60',
-        '-l',
-        follower.logFile,
-      ];
-      await execa(cmd, args, { cwd: '/' });
-      let supervisor: Awaited<ReturnType<typeof faultSupervisor>> | undefined;
-      let writer: Awaited<ReturnType<typeof startRowWriter>> | undefined;
-      try {
-        await waitForReceiver(follower, 'streaming');
-        supervisor = await faultSupervisor(leader, follower);
-        writer = await startRowWriter(leader.conninfo, 'ledger_netns');
-        await waitForReported(supervisor, (s) => s === 'streaming', 20_000, 'streaming at start');
-        for (let round = 1; round <= 2; round++) {
-          const fault = injectFault('streaming', 'netns blackhole (link down)');
-          await writer.waitForMore(20);
-          await ns.blackhole();
-          const lostAt = await waitFor(
-            'the WAL receiver to give up on the silent leader',
-            async () => ((await receiverStatus(follower)) !== 'streaming' ? Date.now() : undefined),
-            { timeoutMs: 30_000, intervalMs: 50 },
-          );
-          const reportedDown = await waitForReported(
-            supervisor,
-            (s) => s !== 'streaming',
-            2 * intervalMs + 1000,
-            'a non-streaming state while the receiver is cut off',
-          );
-          expect(reportedDown - lostAt).toBeLessThanOrEqual(2 * intervalMs + 1000);
-          await writer.waitForMore(20);
-          await ns.heal();
-          const streamingAt = await waitForReceiver(follower, 'streaming', 30_000);
-          const reportedAt = await waitForReported(
-            supervisor,
-            (s) => s === 'streaming' || s === 'catching-up',
-            2 * intervalMs,
-            'a receiving state after the link came back',
-          );
-          expect(reportedAt - streamingAt).toBeLessThanOrEqual(2 * intervalMs);
-          const acked = [...writer.acknowledged];
-          await waitCaughtUp(leader, follower);
-          const lost = await missingRows(follower.conninfo, writer.table, acked);
-          expect(lost).toEqual([]);
-          fault.survived(lost.length, `round ${round}`);
+describe(
+  'faults: kernel partition of the replication link (network namespace)',
+  { timeout: faultTestTimeoutMs },
+  () => {
+    it.skipIf(!netnsUsable)(
+      'blackhole twice: not reported streaming while cut off, nothing lost after',
+      async () => {
+        const tools = await pgTools();
+        const leader = await createLeader({ settings: leaderFaultSettings });
+        const ns = await createNetns();
+        // The leader listens on loopback; a forwarder on this side of the veth makes it reachable.
+        const gateway = await startTcpProxy({ port: leader.port }, { host: ns.hostAddress });
+        const follower = overSocket(
+          await cloneFollower(leader, { settings: followerFaultSettings, start: false }),
+        );
+        await appendConf(tools, join(follower.dataDirectory, 'postgresql.auto.conf'), {
+          primary_conninfo: `host=${ns.hostAddress} port=${gateway.port} user=postgres dbname=postgres connect_timeout=2 application_name=replica_a`,
+        });
+        trackDataDirectory(follower.dataDirectory);
+        const runAs = tools.exec.runAs ? ['runuser', '-u', tools.exec.runAs.user, '--'] : [];
+        const [cmd = 'ip', ...args] = [
+          ...ns.prefix,
+          ...runAs,
+          tools.bin.path('pg_ctl'),
+          'start',
+          '-D',
+          follower.dataDirectory,
+          '-w',
+          '-t',
+          '60',
+          '-l',
+          follower.logFile,
+        ];
+        await execa(cmd, args, { cwd: '/' });
+        let supervisor: Awaited<ReturnType<typeof faultSupervisor>> | undefined;
+        let writer: Awaited<ReturnType<typeof startRowWriter>> | undefined;
+        try {
+          await waitForReceiver(follower, 'streaming');
+          supervisor = await faultSupervisor(leader, follower);
+          writer = await startRowWriter(leader.conninfo, 'ledger_netns');
+          await waitForReported(supervisor, (s) => s === 'streaming', 20_000, 'streaming at start');
+          for (let round = 1; round <= 2; round++) {
+            const fault = injectFault('streaming', 'netns blackhole (link down)');
+            await writer.waitForMore(20);
+            await ns.blackhole();
+            const lostAt = await waitFor(
+              'the WAL receiver to give up on the silent leader',
+              async () => ((await receiverStatus(follower)) !== 'streaming' ? Date.now() : undefined),
+              { timeoutMs: 30_000, intervalMs: 50 },
+            );
+            const reportedDown = await waitForReported(
+              supervisor,
+              (s) => s !== 'streaming',
+              2 * intervalMs + 1000,
+              'a non-streaming state while the receiver is cut off',
+            );
+            expect(reportedDown - lostAt).toBeLessThanOrEqual(2 * intervalMs + 1000);
+            await writer.waitForMore(20);
+            await ns.heal();
+            const streamingAt = await waitForReceiver(follower, 'streaming', 30_000);
+            const reportedAt = await waitForReported(
+              supervisor,
+              (s) => s === 'streaming' || s === 'catching-up',
+              2 * intervalMs,
+              'a receiving state after the link came back',
+            );
+            expect(reportedAt - streamingAt).toBeLessThanOrEqual(2 * intervalMs);
+            const acked = [...writer.acknowledged];
+            await waitCaughtUp(leader, follower);
+            const lost = await missingRows(follower.conninfo, writer.table, acked);
+            expect(lost).toEqual([]);
+            fault.survived(lost.length, `round ${round}`);
+          }
+        } finally {
+          await writer?.stop();
+          await supervisor?.stop('test over');
+          await follower.stop();
+          await leader.stop();
         }
-      } finally {
-        await writer?.stop();
-        await supervisor?.stop('test over');
-        await follower.stop();
-        await leader.stop();
-      }
-    },
-  );
-});
+      },
+    );
+  },
+);

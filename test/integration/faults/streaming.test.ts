@@ -12,6 +12,7 @@ import {
   waitCaughtUp,
   waitForReceiver,
   waitForReported,
+  faultTestTimeoutMs,
 } from './scaffold.js';
 
 /**
@@ -92,7 +93,7 @@ async function runStreamingFaults(reportBoundMs: number): Promise<{ delays: numb
   return { delays };
 }
 
-describe('faults: streaming between follower and leader', () => {
+describe('faults: streaming between follower and leader', { timeout: faultTestTimeoutMs }, () => {
   it('cut, reset, blackhole, slow: no acknowledged row lost; state right within 2 intervals', async () => {
     const { delays } = await runStreamingFaults(2 * intervalMs);
     expect(delays).toHaveLength(faults.length);
