@@ -73,7 +73,6 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
         { mode: 'error500' },
         { mode: 'hang' },
         { mode: 'down' },
-        { mode: 'slow', delayMs: 8000 },
       ];
       // wal-push while S3 fails: never 0, so PostgreSQL keeps the segment and retries.
       for (const f of faults) {
