@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chown, readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pgTools, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { cliPath } from '../../helpers/archive.js';
+
+/** Helpers shared by the archive fault tests: the built CLI as a child, and archive inspection. */
+
+export interface CliRun {
+  pid: number;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>;
+}
+
+/** Runs `node dist/src/cli/bin.js ...args` as a separate process (as PostgreSQL would). */
+export function runCli(args: string[], env: Record<string, string> = {}): CliRun {
+  const started = Date.now();
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stderr: string;
+    ms: number;
+  }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr, ms: Date.now() - started })),
+  );
+  return { pid: child.pid ?? -1, done };
+}
+
+/** A config file readable by the PostgreSQL OS user (archive_command runs as it). */
+export async function archiveConfig(dir: string, archive: Record<string, unknown>): Promise<string> {
+  const file = await writeConfigFile(dir, {
+    archive: { prefetch: 0, ...archive },
+    log: { level: 'warn', format: 'json' },
+  });
+  const tools = await pgTools();
+  if (tools.exec.runAs) await chown(file, tools.exec.runAs.uid, tools.exec.runAs.gid);
+  return file;
+}
+
+export function sha(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Every object under an fs archive's wal/ tree (final names only; dot files are temp files). */
+export async function listFsArchive(
+  root: string,
+): Promise<{ objects: Map<string, string>; tempFiles: string[] }> {
+  const objects = new Map<string, string>();
+  const tempFiles: string[] = [];
+  const walRoot = join(root, 'wal');
+  for (const tl of await readdir(walRoot).catch(() => [] as string[])) {
+    for (const name of await readdir(join(walRoot, tl))) {
+      const path = join(walRoot, tl, name);
+      if (name.startsWith('.')) tempFiles.push(path);
+      else objects.set(`${tl}/${name}`, sha(await readFile(path)));
+    }
+  }
+  return { objects, tempFiles };
+}
+
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
+/** Commits rows and switches WAL `count` times, so `count` segments become ready to archive. */
+export async function makeSegments(leader: TestCluster, count: number): Promise<string> {
+  await leader.query('create table if not exists filler(id int, pad text)');
+  let last = '';
+  for (let i = 0; i < count; i++) {
+    await leader.query("insert into filler select g, repeat('x', 200) from generate_series(1, 2000) g");
+    const [row] = await leader.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
+    last = row?.name ?? last;
+  }
+  return last;
+}
+
+export async function waitArchived(leader: TestCluster, name: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `archiver past ${name}`,
+    async () => {
+      const [row] = await leader.query<{ last: string | null }>(
+        'select last_archived_wal as last from pg_stat_archiver',
+      );
+      return row?.last != null && row.last >= name;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
