@@ -9,6 +9,7 @@ const TB = 1024 ** 4;
 import { archiveSection } from './sections/archive.js';
 import { alertsSection } from './sections/alerts.js';
 import { clusterSection } from './sections/cluster.js';
+import { backupSection } from './sections/backup.js';
 
 const nameRe = /^[a-z0-9_]+$/;
 
@@ -89,6 +90,7 @@ export const configSchema = z.strictObject({
   monitor: monitorSection.prefault({}),
   alerts: alertsSection.prefault({}),
   cluster: clusterSection.prefault({}),
+  backup: backupSection.prefault({}),
   log: logSection.prefault({}),
 });
 
