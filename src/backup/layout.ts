@@ -1,5 +1,5 @@
-import type { CodecName } from '../archive/codec.js';
-import { codecExtensions } from '../archive/codec.js';
+import type { CodecName } from '../archive/store/codec.js';
+import { codecExtensions } from '../archive/store/codec.js';
 
 /**
  * Base backups in the archive (docs/backups.md), beside the WAL under the same root:

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ArchiveStore } from '../archive/store.js';
+import type { ArchiveStore } from '../archive/store/store.js';
 import { ArchiveError, PgFollowerError, ExitCode } from '../errors.js';
 import { BACKUP_ROOT, backupDir, backupIdOfKey, descriptorKey, type BackupDescriptor } from './layout.js';
 

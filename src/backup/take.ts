@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encode } from '../archive/codec.js';
-import { withArchiveRetries } from '../archive/retry.js';
-import type { ArchiveStore } from '../archive/store.js';
+import { encode } from '../archive/store/codec.js';
+import { withArchiveRetries } from '../archive/store/retry.js';
+import type { ArchiveStore } from '../archive/store/store.js';
 import { formatBytes } from '../config/units.js';
 import type { Context } from '../context.js';
 import { ArchiveError, ExitCode, ExternalCommandError, PgFollowerError, RefusedError } from '../errors.js';

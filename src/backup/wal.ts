@@ -1,5 +1,5 @@
-import { fileNameOfKey, timelineDir } from '../archive/layout.js';
-import type { ArchiveStore } from '../archive/store.js';
+import { fileNameOfKey, timelineDir } from '../archive/store/layout.js';
+import type { ArchiveStore } from '../archive/store/store.js';
 import { parseLsn, walFileName } from '../postgres/lsn.js';
 import type { WalRange } from './layout.js';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rename, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ArchiveStore } from '../archive/store.js';
+import type { ArchiveStore } from '../archive/store/store.js';
 import { chooseBackup } from '../backup/list.js';
 import { restoreBackupFiles } from '../backup/restore.js';
 import type { BackupDescriptor } from '../backup/layout.js';

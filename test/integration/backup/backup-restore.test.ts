@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { restoreCommandFor } from '../../../src/archive/restore-command.js';
+import { restoreCommandFor } from '../../../src/archive/follower/restore-command.js';
 import { listBackups } from '../../../src/backup/list.js';
 import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';

@@ -1,8 +1,8 @@
 import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { openArchiveStore } from '../../../src/archive/open-store.js';
-import type { ArchiveStore } from '../../../src/archive/store.js';
+import { openArchiveStore } from '../../../src/archive/store/open-store.js';
+import type { ArchiveStore } from '../../../src/archive/store/store.js';
 import type { Context } from '../../../src/context.js';
 import {
   cloneFollower,
