@@ -28,6 +28,8 @@ export interface BackupRig {
   archive: Record<string, unknown>;
   command: string;
   dir: string;
+  /** The follower's config file (for CLI runs). */
+  file: string;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function createBackupRig(
     },
   });
   const follower = await cloneFollower(leader);
-  const ctx = await testContext({
+  const tree = {
     node: {
       name: 'replica_a',
       dataDirectory: follower.dataDirectory,
@@ -66,8 +68,21 @@ export async function createBackupRig(
     leader: { conninfo: leader.conninfo },
     archive,
     backup: { partSize: '4MB', walTimeoutMs: '90s', ...options.backup },
-  });
-  return { archiveDir, leader, follower, ctx, store: openArchiveStore(ctx.config), archive, command, dir };
+    log: { level: 'warn' },
+  };
+  const ctx = await testContext(tree);
+  const file = await writeConfigFile(dir, tree);
+  return {
+    archiveDir,
+    leader,
+    follower,
+    ctx,
+    store: openArchiveStore(ctx.config),
+    archive,
+    command,
+    dir,
+    file,
+  };
 }
 
 /** A config for a new node (own directory and port) of the same cluster, written to a file. */
