@@ -336,8 +336,8 @@ async function putNew(
 
 /**
  * Waits until every WAL file is archived, with the backup.walTimeoutMs deadline. A backup taken on
- * a standby ends inside a segment the leader has not finished: after a few seconds, ask the leader
- * once to switch to a new segment (needs pg_switch_wal's privilege; without it, archive_timeout or
+ * a standby ends inside a segment the leader has not finished: ask the leader
+ * once to switch to a new segment after a second (needs pg_switch_wal's privilege; without it, archive_timeout or
  * the leader's own traffic completes the segment).
  */
 async function waitForWal(
@@ -347,7 +347,7 @@ async function waitForWal(
   options: { switchOnLeader: boolean },
 ): Promise<void> {
   const deadline = ctx.clock.now() + ctx.config.backup.walTimeoutMs;
-  const switchAt = ctx.clock.now() + 5000;
+  const switchAt = ctx.clock.now() + 1000;
   let switched = !options.switchOnLeader || !ctx.config.leader.conninfo;
   let missing = [...walFiles];
   for (;;) {

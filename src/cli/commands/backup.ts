@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { formatBytes } from '../../config/units.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
 import { formatChecklist } from '../format.js';
 
@@ -121,6 +121,56 @@ export const registerBackup: RegisterCommand = (program, env) => {
           );
         }
         if (!result.ok) env.setExitCode(ExitCode.FAILED);
+      } finally {
+        store.close();
+      }
+    });
+
+  backup
+    .command('expire')
+    .description('remove backups beyond backup.keep and the WAL no kept backup, follower or slot needs')
+    .option('--dry-run', 'print what would be removed; remove nothing')
+    .option('--keep <n>', 'keep this many complete backups (default backup.keep)', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--json', 'print the plan (and result) as JSON')
+    .action(async (flags: { dryRun?: boolean; keep?: number; json?: boolean }) => {
+      if (flags.keep !== undefined && !(Number.isInteger(flags.keep) && flags.keep >= 1)) {
+        throw new UsageError('--keep must be a whole number of at least 1');
+      }
+      const ctx = await env.context({ needBinaries: false });
+      const { openArchiveStore } = await import('../../archive/store/open-store.js');
+      const { executeExpire, planExpire } = await import('../../backup/expire.js');
+      const store = openArchiveStore(ctx.config);
+      const out = env.output;
+      try {
+        const plan = await planExpire(ctx, store, { keep: flags.keep });
+        if (!wantsJson(flags)) {
+          out.print(
+            `retention in ${store.description}: keep the newest ${plan.keepCount} complete backup(s)`,
+          );
+          if (plan.note) out.print(plan.note);
+          out.print(`kept: ${plan.kept.join(', ') || 'none'}`);
+          for (const p of plan.protections) out.print(`  WAL needed from ${p.segment} by ${p.by} (${p.lsn})`);
+          for (const b of plan.removeBackups)
+            out.print(
+              `${flags.dryRun ? 'would remove' : 'removing'} backup ${b.id}${b.complete ? '' : ' (incomplete)'}: ${b.keys.length} object(s)`,
+            );
+          out.print(
+            plan.removeWal.length > 0
+              ? `${flags.dryRun ? 'would remove' : 'removing'} ${plan.removeWal.length} WAL file(s) before ${plan.oldestNeededSegment}: ${plan.removeWal[0]} .. ${plan.removeWal.at(-1)} (.history files are always kept)`
+              : 'no WAL file to remove',
+          );
+        }
+        if (flags.dryRun) {
+          if (wantsJson(flags)) out.json({ plan, dryRun: true });
+          else out.print('dry run: nothing was removed');
+          return;
+        }
+        const result = await executeExpire(ctx, store, plan);
+        if (wantsJson(flags)) out.json({ plan, result });
+        else
+          out.print(`removed ${result.removedBackups.length} backup(s) and ${result.removedWal} WAL file(s)`);
       } finally {
         store.close();
       }

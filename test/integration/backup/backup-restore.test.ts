@@ -105,5 +105,5 @@ describe('backup and bootstrap --from-archive', () => {
       await leader.stop();
       store.close();
     }
-  });
+  }, 300_000);
 });

@@ -50,5 +50,5 @@ describe('backup verify', () => {
       await rig.leader.stop();
       rig.store.close();
     }
-  });
+  }, 240_000);
 });
