@@ -15,8 +15,7 @@ import { serverStatus, startServer, stopServer, type PgTools } from '../postgres
 import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
 import { parseLsn } from '../postgres/lsn.js';
 import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
-import { writeStandbyConfig } from '../postgres/standby-config.js';
-import { withApplicationName } from './bootstrap.js';
+import { writeFollowerConfig } from './follower-config.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
 export interface BootstrapFromArchiveOptions {
@@ -67,7 +66,7 @@ export async function bootstrapFromArchive(
   const started = ctx.clock.now();
   const { config, reporter } = ctx;
   const dataDirectory = resolve(required(config.node.dataDirectory, 'node.dataDirectory'));
-  const nodeName = required(config.node.name, 'node.name');
+  required(config.node.name, 'node.name');
   const leaderConninfo = required(config.leader.conninfo, 'leader.conninfo');
   const slotName = config.slot.enabled ? config.slot.name : undefined;
   const tools: PgTools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
@@ -184,20 +183,10 @@ export async function bootstrapFromArchive(
       reporter.done(
         `restored ${restored.files} files, ${formatBytes(restored.rawBytes)} in ${(restored.durationMs / 1000).toFixed(1)} s`,
       );
-      await writeStandbyConfig(
-        staging,
-        {
-          primaryConninfo: withApplicationName(leaderConninfo, nodeName),
-          slotName,
-          restoreCommand: options.restoreCommand,
-          port: config.node.port,
-          extra: {
-            ...(config.node.host.startsWith('/') ? { unix_socket_directories: config.node.host } : {}),
-            ...options.extraSettings,
-          },
-        },
-        ctx.exec.runAs,
-      );
+      await writeFollowerConfig(ctx, staging, leaderConninfo, {
+        restoreCommand: options.restoreCommand,
+        extra: options.extraSettings,
+      });
       if (!direct) await rename(staging, dataDirectory);
       placed = true;
 

@@ -6,8 +6,9 @@ import { restoreCommandFor } from '../../../src/archive/follower/restore-command
 import { listBackups } from '../../../src/backup/list.js';
 import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';
-import { clusterHandle, pgbench, pgTools, trackDataDirectory, waitFor } from '../../helpers/cluster.js';
-import { requireBuiltCli, testContext } from '../archive/helpers.js';
+import { clusterHandle, pgbench, pgTools, trackDataDirectory } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
+import { requireBuiltCli, testContext } from '../../helpers/archive.js';
 import { archiveEverything, checksumSql, createBackupRig, newNodeConfig } from './helpers.js';
 
 /**

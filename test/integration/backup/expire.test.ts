@@ -6,7 +6,7 @@ import { executeExpire, planExpire } from '../../../src/backup/expire.js';
 import { listBackups } from '../../../src/backup/list.js';
 import { takeBackup } from '../../../src/backup/take.js';
 import { pgbench } from '../../helpers/cluster.js';
-import { requireBuiltCli } from '../archive/helpers.js';
+import { requireBuiltCli } from '../../helpers/archive.js';
 import { archiveEverything, createBackupRig } from './helpers.js';
 
 async function archivedSegments(store: {

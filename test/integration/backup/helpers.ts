@@ -4,16 +4,15 @@ import getPort from 'get-port';
 import { openArchiveStore } from '../../../src/archive/store/open-store.js';
 import type { ArchiveStore } from '../../../src/archive/store/store.js';
 import type { Context } from '../../../src/context.js';
+import { createArchivingLeader, testContext } from '../../helpers/archive.js';
 import {
   cloneFollower,
-  createLeader,
   makeTempDir,
   pgTools,
-  waitFor,
   writeConfigFile,
   type TestCluster,
 } from '../../helpers/cluster.js';
-import { cliPath, testContext } from '../archive/helpers.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const checksumSql =
   "select count(*)::text as n, md5(string_agg(aid::text || ':' || abalance::text, ',' order by aid)) as sum, (select count(*)::text from pgbench_history) as h from pgbench_accounts";
@@ -39,22 +38,14 @@ export interface BackupRig {
 export async function createBackupRig(
   options: { archive?: Record<string, unknown>; envPrefix?: string; backup?: Record<string, unknown> } = {},
 ): Promise<BackupRig> {
-  const tools = await pgTools();
   const dir = await makeTempDir('pgf-bk-');
   const archiveDir = join(dir, 'archive');
   const archive = options.archive ?? { type: 'fs', fs: { path: archiveDir, fsync: false } };
-  const command = `${options.envPrefix ?? ''}'${process.execPath}' '${cliPath}'`;
-  const leaderConfig = await writeConfigFile(dir, {
-    archive: { ...archive, prefetch: 0 },
-    log: { level: 'warn' },
-  });
-  if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
-  const leader = await createLeader({
-    settings: {
-      archive_mode: 'on',
-      archive_command: `${command} --config '${leaderConfig}' wal-push %p`,
-      max_wal_size: '64MB',
-    },
+  const { leader, command } = await createArchivingLeader({
+    dir,
+    archive,
+    envPrefix: options.envPrefix,
+    settings: { max_wal_size: '64MB', wal_keep_size: '128MB' },
   });
   const follower = await cloneFollower(leader);
   const tree = {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { pgbench } from '../../helpers/cluster.js';
-import { requireBuiltCli } from '../archive/helpers.js';
+import { requireBuiltCli } from '../../helpers/archive.js';
 import { createBackupRig } from './helpers.js';
 
 async function runCli(args: string[]): Promise<{ code: number; text: string; stdout: string }> {
