@@ -46,6 +46,8 @@ export interface BootstrapFromArchiveResult {
   state: 'streaming' | 'archive-recovery' | 'stopped';
   streaming: StreamingInfo | undefined;
   replayLsn: string | null;
+  /** WAL replayed from the archive after start (backup start to replayLsn) and how long it took. */
+  replay: { bytes: number; ms: number } | undefined;
   durationMs: number;
   checks: CheckResult[];
 }
@@ -207,7 +209,9 @@ export async function bootstrapFromArchive(
       let state: BootstrapFromArchiveResult['state'] = 'stopped';
       let streaming: StreamingInfo | undefined;
       let replayLsn: string | null = null;
+      let replay: BootstrapFromArchiveResult['replay'];
       if (options.start !== false) {
+        const startedAt = ctx.clock.now();
         reporter.step(
           `starting the follower on port ${config.node.port}; it replays the backup's WAL from the archive`,
         );
@@ -221,6 +225,10 @@ export async function bootstrapFromArchive(
           reporter.done(`streaming from the leader on timeline ${streaming.timeline}`);
         } else {
           replayLsn = await waitForReplay(ctx, parseLsn(backup.endLsn), options.timeoutMs ?? 600_000);
+          replay = {
+            bytes: Number(parseLsn(replayLsn) - parseLsn(backup.startLsn)),
+            ms: ctx.clock.now() - startedAt,
+          };
           state = 'archive-recovery';
           reporter.done(
             `replayed the backup from the archive up to ${replayLsn}; waiting in archive-recovery, it streams once the leader answers`,
@@ -247,6 +255,7 @@ export async function bootstrapFromArchive(
         state,
         streaming,
         replayLsn,
+        replay,
         durationMs: ctx.clock.now() - started,
         checks,
       };

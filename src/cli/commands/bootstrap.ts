@@ -69,6 +69,14 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
                 return output.confirm('proceed?');
               },
       });
+      // The whole bootstrap's duration (pre-flight and start included): a conservative clone rate.
+      const { measurementsFileFor, recordMeasurement } = await import('../../backup/measurements.js');
+      await recordMeasurement(
+        measurementsFileFor(ctx.config),
+        'clone',
+        { bytes: result.copiedBytes, ms: result.durationMs },
+        ctx.exec.runAs,
+      );
       // Channels with `lifecycle: true` hear about it; never fails the bootstrap (bounded wait).
       await notifyLifecycle(ctx, {
         kind: 'bootstrap',
@@ -119,6 +127,15 @@ async function bootstrapFromArchiveCommand(
               return output.confirm('proceed?');
             },
     });
+    const { measurementsFileFor, recordMeasurement } = await import('../../backup/measurements.js');
+    const file = measurementsFileFor(ctx.config);
+    await recordMeasurement(
+      file,
+      'restore',
+      { bytes: result.backup.rawBytes, ms: result.restoreMs },
+      ctx.exec.runAs,
+    );
+    if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
     await notifyLifecycle(ctx, {
       kind: 'bootstrap',
       message: `bootstrap from archive backup ${result.backup.id} done: ${result.state}`,

@@ -17,6 +17,7 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   'wal-fetch': async () => (await import('./wal-fetch.js')).registerWalFetch,
   archive: async () => (await import('./archive.js')).registerArchive,
   backup: async () => (await import('./backup.js')).registerBackup,
+  estimate: async () => (await import('./estimate.js')).registerEstimate,
   alerts: async () => (await import('./alerts.js')).registerAlerts,
   demo: async () => (await import('./demo.js')).registerDemo,
 };

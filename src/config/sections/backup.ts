@@ -27,4 +27,9 @@ export const backupSection = z.strictObject({
   compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('lz4'),
   /** How long a backup waits for the end of its WAL to reach the archive. */
   walTimeoutMs: durationMs.default(600_000),
+  /**
+   * Where this host keeps its measured clone, restore and replay throughputs for `estimate`.
+   * Default: `.<data directory name>.pgfollower-measurements.json` beside the data directory.
+   */
+  measurementsFile: z.string().min(1).optional(),
 });

@@ -34,6 +34,36 @@ describe('backup verify', () => {
       expect(good.text).toContain('[ ok ] pg_verifybackup');
       expect(good.code, good.text).toBe(0);
 
+      // The restore-time maths from this backup and the live servers (replay rate given as a flag).
+      const est = await runCli([
+        '--config',
+        rig.file,
+        'estimate',
+        '--json',
+        '--outage',
+        '1h',
+        '--target-restore',
+        '30m',
+        '--replay-rate',
+        '50MB',
+      ]);
+      expect(est.code, est.text).toBe(0);
+      const estimate = JSON.parse(est.stdout) as Record<string, unknown> & {
+        inputs: Record<string, { source: string }>;
+      };
+      for (const field of [
+        'rebuildFromLeaderSeconds',
+        'restoreFromArchiveSeconds',
+        'catchUpSecondsAfterOutage',
+      ]) {
+        expect(typeof estimate[field], field).toBe('number');
+      }
+      expect(estimate).toHaveProperty('maxSurvivableOutageSeconds');
+      expect(estimate).toHaveProperty('recommendedBackupIntervalSeconds');
+      expect(typeof estimate.rpoBytes).toBe('number');
+      expect(estimate.inputs.backupBytes?.source).toBe('backup');
+      expect(estimate.inputs.replayBytesPerSecond?.source).toBe('flag');
+
       // One flipped byte in the middle of a data part (uncompressed, so only the checksums can tell).
       const part = join(rig.archiveDir, (backup.parts[1] as { key: string }).key);
       const bytes = await readFile(part);
