@@ -141,12 +141,15 @@ export async function gatherEstimateInputs(
     ? await connect(config.leader.conninfo, {
         connectTimeoutMs: config.leader.connectTimeoutMs,
         queryTimeoutMs: 5000,
+        signal: ctx.signal,
       }).catch(() => undefined)
     : undefined;
   const local = config.node.dataDirectory
-    ? await connect(localConninfo(config.node), { connectTimeoutMs: 3000, queryTimeoutMs: 5000 }).catch(
-        () => undefined,
-      )
+    ? await connect(localConninfo(config.node), {
+        connectTimeoutMs: 3000,
+        queryTimeoutMs: 5000,
+        signal: ctx.signal,
+      }).catch(() => undefined)
     : undefined;
   try {
     const leaderFacts = leader

@@ -139,7 +139,7 @@ async function addLocalRestartPoint(
   try {
     await withClient(
       localConninfo(ctx.config.node),
-      { connectTimeoutMs: 3000, queryTimeoutMs: 5000 },
+      { connectTimeoutMs: 3000, queryTimeoutMs: 5000, signal: ctx.signal },
       async (c) => {
         const { rows } = await c.query<{ redo: string | null; tli: number | null }>(
           'SELECT redo_lsn::text AS redo, timeline_id AS tli FROM pg_control_checkpoint()',
@@ -169,6 +169,7 @@ async function addLeaderSlots(
     client = await connect(conninfo, {
       connectTimeoutMs: ctx.config.leader.connectTimeoutMs,
       queryTimeoutMs: 5000,
+      signal: ctx.signal,
     });
     const { rows } = await client.query<{ slot_name: string; restart: string; tli: number }>(
       `SELECT slot_name, restart_lsn::text AS restart,

@@ -1,5 +1,6 @@
 import type { CodecName } from '../archive/store/codec.js';
 import { codecExtensions } from '../archive/store/codec.js';
+import { compactTimestamp } from '../util/time.js';
 
 /**
  * Base backups in the archive (docs/backups.md), beside the WAL under the same root:
@@ -90,10 +91,7 @@ export function isBackupId(value: string): boolean {
 }
 
 export function newBackupId(now: number): string {
-  return new Date(now)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, 'Z');
+  return compactTimestamp(now);
 }
 
 /** The backup id a key belongs to (any key under basebackups/<id>), if any. */

@@ -78,7 +78,7 @@ function backupScheduleService(): SupervisorService {
           due = nextBackupDue(Date.parse(backup.finishedAt), ctx.config.backup.schedule, Math.random);
         } catch (error) {
           const retryMs = Math.min(3600_000, ctx.config.backup.schedule / 4);
-          due = Date.now() + retryMs;
+          due = ctx.clock.now() + retryMs;
           if (!abort.signal.aborted)
             log.warn(
               { err: (error as Error).message },
@@ -105,7 +105,7 @@ function backupScheduleService(): SupervisorService {
             });
           return;
         }
-        if (Date.now() < due || snapshot.state !== 'streaming') return;
+        if (handle.context.clock.now() < due || snapshot.state !== 'streaming') return;
         running = run().finally(() => {
           running = undefined;
         });

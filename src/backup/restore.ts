@@ -96,6 +96,7 @@ export async function restoreBackupFiles(
         attempts: 4,
         signal: ctx.signal,
         logger: ctx.logger,
+        clock: ctx.clock,
         deadlineMs: Math.max(ctx.config.archive.timeoutMs, 300_000),
       },
     ).then(async (body) => {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { encode } from '../archive/store/codec.js';
 import { withArchiveRetries } from '../archive/store/retry.js';
 import type { ArchiveStore } from '../archive/store/store.js';
@@ -21,7 +20,8 @@ import {
 } from './layout.js';
 import { listBackups } from './list.js';
 import { TarParser } from './tar.js';
-import { missingWalFiles, walFilesForRanges } from './wal.js';
+import { parseBackupLabel, parseManifest } from './manifest.js';
+import { waitForWal, walFilesForRanges } from './wal.js';
 
 export interface TakeBackupOptions {
   /** Overrides backup.source. */
@@ -68,7 +68,7 @@ export async function takeBackup(
   );
   const facts = await withClient(
     conninfo,
-    { connectTimeoutMs: config.leader.connectTimeoutMs },
+    { connectTimeoutMs: config.leader.connectTimeoutMs, signal: ctx.signal },
     readSourceFacts,
   );
   if (facts.tablespaces > 0) {
@@ -320,6 +320,7 @@ async function putNew(
       attempts: 4,
       signal: ctx.signal,
       logger: ctx.logger,
+      clock: ctx.clock,
       deadlineMs: Math.max(ctx.config.archive.timeoutMs, 300_000),
     },
   );
@@ -332,92 +333,4 @@ async function putNew(
       },
     );
   }
-}
-
-/**
- * Waits until every WAL file is archived, with the backup.walTimeoutMs deadline. A backup taken on
- * a standby ends inside a segment the leader has not finished: ask the leader
- * once to switch to a new segment after a second (needs pg_switch_wal's privilege; without it, archive_timeout or
- * the leader's own traffic completes the segment).
- */
-async function waitForWal(
-  ctx: Context,
-  store: ArchiveStore,
-  walFiles: readonly string[],
-  options: { switchOnLeader: boolean },
-): Promise<void> {
-  const deadline = ctx.clock.now() + ctx.config.backup.walTimeoutMs;
-  const switchAt = ctx.clock.now() + 1000;
-  let switched = !options.switchOnLeader || !ctx.config.leader.conninfo;
-  let missing = [...walFiles];
-  for (;;) {
-    missing = await missingWalFiles(store, missing, ctx.signal);
-    if (missing.length === 0) return;
-    if (!switched && ctx.clock.now() >= switchAt) {
-      switched = true;
-      try {
-        await withClient(
-          ctx.config.leader.conninfo as string,
-          { connectTimeoutMs: ctx.config.leader.connectTimeoutMs },
-          (c) => c.query('SELECT pg_switch_wal()'),
-        );
-        ctx.logger.info(
-          { component: 'backup' },
-          'asked the leader to switch WAL segments so the end of the backup gets archived',
-        );
-      } catch (error) {
-        ctx.logger.info(
-          { component: 'backup', err: (error as Error).message },
-          'could not ask the leader to switch WAL segments; waiting for it to archive the segment by itself',
-        );
-      }
-    }
-    if (ctx.clock.now() >= deadline) {
-      throw new ArchiveError(
-        `the backup's WAL did not reach the archive within ${Math.round(ctx.config.backup.walTimeoutMs / 1000)} s: missing ${missing.join(', ')}`,
-        {
-          code: 'BACKUP_WAL_MISSING',
-          hint: "check the leader's archiver (pg_stat_archiver, archive_command) and set archive_timeout on the leader; the parts are kept as an incomplete backup that backup expire removes",
-        },
-      );
-    }
-    await sleep(1000, undefined, { signal: ctx.signal });
-  }
-}
-
-/** The WAL ranges of a backup_manifest (JSON, "WAL-Ranges", PostgreSQL 13+). */
-export function parseManifest(manifest: Buffer): { ranges: WalRange[] } {
-  let doc: { 'WAL-Ranges'?: Array<{ Timeline: number; 'Start-LSN': string; 'End-LSN': string }> };
-  try {
-    doc = JSON.parse(manifest.toString('utf8')) as typeof doc;
-  } catch (error) {
-    throw new ArchiveError(`backup_manifest is not JSON: ${(error as Error).message}`, {
-      code: 'BACKUP_CORRUPT',
-    });
-  }
-  const ranges = (doc['WAL-Ranges'] ?? []).map((r) => ({
-    timeline: r.Timeline,
-    startLsn: r['Start-LSN'],
-    endLsn: r['End-LSN'],
-  }));
-  if (ranges.length === 0) {
-    throw new ArchiveError('backup_manifest names no WAL range', { code: 'BACKUP_CORRUPT' });
-  }
-  return { ranges };
-}
-
-/** START TIMELINE and BACKUP FROM of a backup_label. */
-export function parseBackupLabel(text: string): {
-  timeline?: number;
-  backupFrom?: string;
-  startWalFile?: string;
-} {
-  const timeline = /^START TIMELINE: (\d+)$/m.exec(text)?.[1];
-  const from = /^BACKUP FROM: (\w+)$/m.exec(text)?.[1];
-  const file = /^START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)$/m.exec(text)?.[1];
-  return {
-    ...(timeline ? { timeline: Number(timeline) } : {}),
-    ...(from ? { backupFrom: from } : {}),
-    ...(file ? { startWalFile: file } : {}),
-  };
 }

@@ -15,6 +15,7 @@ import { serverStatus, startServer, stopServer, type PgTools } from '../postgres
 import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
 import { parseLsn } from '../postgres/lsn.js';
 import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
+import { compactTimestamp } from '../util/time.js';
 import { writeFollowerConfig } from './follower-config.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
@@ -101,15 +102,16 @@ export async function bootstrapFromArchive(
       forceable: true,
     },
   ];
-  const leader = await connect(leaderConninfo, { connectTimeoutMs: config.leader.connectTimeoutMs }).catch(
-    (error: unknown) => {
-      ctx.logger.info(
-        { err: (error as Error).message },
-        'the leader does not answer; restoring from the archive alone',
-      );
-      return undefined;
-    },
-  );
+  const leader = await connect(leaderConninfo, {
+    connectTimeoutMs: config.leader.connectTimeoutMs,
+    signal: ctx.signal,
+  }).catch((error: unknown) => {
+    ctx.logger.info(
+      { err: (error as Error).message },
+      'the leader does not answer; restoring from the archive alone',
+    );
+    return undefined;
+  });
   try {
     if (leader) {
       const { rows } = await leader.query<{ sysid: string }>(
@@ -167,7 +169,11 @@ export async function bootstrapFromArchive(
     }
     let movedAside: string | undefined;
     if (directoryState === 'data-directory' || directoryState === 'other') {
-      movedAside = await moveAside(tools, dataDirectory, { configured: dataDirectory, kind: 'old' });
+      movedAside = await moveAside(tools, dataDirectory, {
+        configured: dataDirectory,
+        kind: 'old',
+        clock: ctx.clock,
+      });
       reporter.done(
         `moved the old directory to ${movedAside}; delete it yourself once you no longer need it`,
       );
@@ -177,7 +183,10 @@ export async function bootstrapFromArchive(
     const direct = existsSync(dataDirectory);
     const staging = direct
       ? dataDirectory
-      : join(dirname(dataDirectory), `${basename(dataDirectory)}.incomplete-${stamp()}`);
+      : join(
+          dirname(dataDirectory),
+          `${basename(dataDirectory)}.incomplete-${compactTimestamp(ctx.clock.now())}`,
+        );
     let placed = false;
     try {
       reporter.step(`restoring backup ${backup.id} into ${staging}`);
@@ -266,7 +275,11 @@ export async function bootstrapFromArchive(
       } else if (placed || staging === dataDirectory) {
         if ((await serverStatus(tools, dataDirectory)) === 'running')
           await stopServer(tools, dataDirectory, { mode: 'fast' });
-        const aside = await moveAside(tools, dataDirectory, { configured: dataDirectory, kind: 'failed' });
+        const aside = await moveAside(tools, dataDirectory, {
+          configured: dataDirectory,
+          kind: 'failed',
+          clock: ctx.clock,
+        });
         reporter.warn(`moved the new but unverified copy to ${aside} for inspection`);
       }
       throw error;
@@ -285,6 +298,7 @@ async function waitForReplay(ctx: Context, target: bigint, timeoutMs: number): P
     while (ctx.clock.now() < deadline) {
       try {
         client ??= await connect(localConninfo(ctx.config.node), {
+          signal: ctx.signal,
           connectTimeoutMs: 3000,
           queryTimeoutMs: 3000,
         });
@@ -315,11 +329,4 @@ async function waitForReplay(ctx: Context, target: bigint, timeoutMs: number): P
 function required(value: string | undefined, key: string): string {
   if (!value) throw new PgFollowerError('CONFIG_MISSING', `${key} is required`, ExitCode.USAGE);
   return value;
-}
-
-function stamp(): string {
-  return new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, 'Z');
 }
