@@ -10,6 +10,7 @@ const available: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   daemon: () => import('./daemon.js'),
   archive: () => import('./archive.js'),
   failover: () => import('./failover.js'),
+  backup: () => import('./backup.js'),
 };
 
 const wanted = process.argv.slice(2);

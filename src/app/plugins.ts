@@ -1,5 +1,6 @@
 import { alertsPlugin } from '../alerts/plugin.js';
 import { archivePlugin } from '../archive/follower/plugin.js';
+import { backupPlugin } from '../backup/plugin.js';
 import type { Context } from '../context.js';
 import type { ArchiveProbe } from '../monitor/snapshot.js';
 import type { SupervisorPlugin, SupervisorService } from '../daemon/types.js';
@@ -18,6 +19,7 @@ export const supervisorPlugins: SupervisorPluginFactory[] = [
   (ctx) => slotRepairPlugin(ctx),
   (ctx) => archivePlugin(ctx),
   (ctx) => alertsPlugin(ctx),
+  (ctx) => backupPlugin(ctx),
 ];
 
 /** Services of every registered plugin, and the one archive probe (the first that offers one). */

@@ -9,6 +9,7 @@ const TB = 1024 ** 4;
 import { archiveSection } from './sections/archive.js';
 import { alertsSection } from './sections/alerts.js';
 import { clusterSection } from './sections/cluster.js';
+import { backupSection } from './sections/backup.js';
 
 // A process parses its configuration once (again on SIGHUP): zod's JIT, which compiles a parser
 // with new Function on first use, costs more than it saves then (it doubled wal-push's parse).
@@ -104,6 +105,7 @@ export const configSchema = z.strictObject({
   monitor: monitorSection.prefault({}),
   alerts: alertsSection.prefault({}),
   cluster: clusterSection.prefault({}),
+  backup: backupSection.prefault({}),
   log: logSection.prefault({}),
 });
 

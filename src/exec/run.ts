@@ -19,6 +19,11 @@ export interface RunOptions {
   onStderrLine?: (line: string) => void;
   /** Leave the child running after we return (pg_ctl start's postmaster is already detached). */
   hint?: string;
+  /**
+   * spawn only: stdout is not collected but left for the caller to read as a stream of Buffers
+   * (pg_basebackup -D - writes a whole backup there).
+   */
+  streamStdout?: boolean;
 }
 
 export interface RunResult {
@@ -62,6 +67,7 @@ export function createExec(runAs?: RunAs): Exec {
     lines: false,
     encoding: 'utf8',
     forceKillAfterDelay: 5000,
+    ...(options.streamStdout ? { buffer: { stdout: false } } : {}),
   });
 
   async function execute(

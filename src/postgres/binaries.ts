@@ -13,7 +13,8 @@ export type PgProgram =
   | 'pgbench'
   | 'psql'
   | 'pg_waldump'
-  | 'pg_archivecleanup';
+  | 'pg_archivecleanup'
+  | 'pg_verifybackup';
 
 export interface PgBinaries {
   binDir: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, chown, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, chown, link, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
 
@@ -151,6 +151,27 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
         out.push({ key, size: -1, metadata: {} });
       }
       return out;
+    },
+
+    async delete(key): Promise<boolean> {
+      try {
+        await unlink(full(key));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw toArchiveError(error, `delete ${full(key)}`);
+      }
+      // An emptied folder (a removed backup) would still be listed as a key: remove it.
+      const top = resolve(root);
+      for (let dir = dirname(resolve(full(key))); dir.startsWith(`${top}/`); dir = dirname(dir)) {
+        if (
+          !(await rmdir(dir).then(
+            () => true,
+            () => false,
+          ))
+        )
+          break;
+      }
+      return true;
     },
 
     close() {},

@@ -165,6 +165,19 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
       return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
 
+    async delete(key, signal): Promise<boolean> {
+      try {
+        if (!(await this.head(key, signal))) return false;
+        const { sdk, client } = await s3();
+        await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: prefix + key }), {
+          abortSignal: withTimeout(signal),
+        });
+        return true;
+      } catch (error) {
+        throw toArchiveError(error, `delete ${key}`);
+      }
+    },
+
     close() {
       created?.destroy();
     },

@@ -28,6 +28,11 @@ export interface ArchiveStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   /** Objects whose key starts with `prefix`, in key order; after `startAfter` when given. */
   list(prefix: string, options?: { startAfter?: string; signal?: AbortSignal }): Promise<ObjectInfo[]>;
+  /**
+   * Removes an object; resolves false when it was not there. Only retention (`backup expire`)
+   * deletes, and only what it printed first. On fs, a folder left empty is removed too.
+   */
+  delete(key: string, signal?: AbortSignal): Promise<boolean>;
   /** Releases connections. */
   close(): void;
 }

@@ -5,6 +5,9 @@ import { formatChecklist } from '../format.js';
 import { formatBytes } from '../../config/units.js';
 import { restoreCommandFor } from '../../archive/follower/restore-command.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
+import { durationMs } from '../../config/units.js';
+import type { Context } from '../../context.js';
+import { UsageError } from '../../errors.js';
 
 interface BootstrapFlags {
   force?: boolean;
@@ -14,6 +17,9 @@ interface BootstrapFlags {
   leader?: string;
   json?: boolean;
   maxRate?: string;
+  fromArchive?: boolean;
+  backup?: string;
+  timeout?: string;
 }
 
 export function registerBootstrap(program: Command, env: CommandEnv): void {
@@ -28,6 +34,12 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
     .option('-D, --data-directory <dir>', 'overrides node.dataDirectory')
     .option('--leader <conninfo>', 'overrides leader.conninfo')
     .option('--max-rate <rate>', "limit the copy's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
+    .option(
+      '--from-archive',
+      'restore a base backup from the archive instead of copying the leader (works with the leader down)',
+    )
+    .option('--backup <id>', 'with --from-archive: this backup instead of the newest complete one')
+    .option('--timeout <duration>', 'with --from-archive: how long to wait for streaming or replay', '10m')
     .option('--json', 'print the result as JSON')
     .action(async (flags: BootstrapFlags) => {
       const ctx = await env.context({
@@ -35,6 +47,15 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
         overrides: { node: { dataDirectory: flags.dataDirectory }, leader: { conninfo: flags.leader } },
       });
       const { output } = env;
+      if (flags.backup && !flags.fromArchive) {
+        throw new UsageError('--backup needs --from-archive', {
+          hint: 'pgfollower bootstrap --from-archive --backup ID',
+        });
+      }
+      if (flags.fromArchive) {
+        await bootstrapFromArchiveCommand(env, ctx, flags);
+        return;
+      }
       const result = await bootstrapFollower(ctx, {
         force: flags.force === true,
         start: flags.start,
@@ -48,6 +69,14 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
                 return output.confirm('proceed?');
               },
       });
+      // The whole bootstrap's duration (pre-flight and start included): a conservative clone rate.
+      const { measurementsFileFor, recordMeasurement } = await import('../../backup/measurements.js');
+      await recordMeasurement(
+        measurementsFileFor(ctx.config),
+        'clone',
+        { bytes: result.copiedBytes, ms: result.durationMs },
+        ctx.exec.runAs,
+      );
       // Channels with `lifecycle: true` hear about it; never fails the bootstrap (bounded wait).
       await notifyLifecycle(ctx, {
         kind: 'bootstrap',
@@ -72,4 +101,68 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
           : `the server is stopped (--no-start). next: pg_ctl start -D ${result.dataDirectory}, then pgfollower run`,
       );
     });
+}
+
+async function bootstrapFromArchiveCommand(
+  env: CommandEnv,
+  ctx: Context,
+  flags: BootstrapFlags,
+): Promise<void> {
+  const { output } = env;
+  const { openArchiveStore } = await import('../../archive/store/open-store.js');
+  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const store = openArchiveStore(ctx.config);
+  try {
+    const result = await bootstrapFromArchive(ctx, store, {
+      backupId: flags.backup,
+      force: flags.force === true,
+      start: flags.start,
+      restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
+      timeoutMs: durationMs.parse(flags.timeout ?? '10m'),
+      confirm:
+        flags.yes || !output.isTTY
+          ? undefined
+          : async (plan) => {
+              output.error(plan);
+              return output.confirm('proceed?');
+            },
+    });
+    const { measurementsFileFor, recordMeasurement } = await import('../../backup/measurements.js');
+    const file = measurementsFileFor(ctx.config);
+    await recordMeasurement(
+      file,
+      'restore',
+      { bytes: result.backup.rawBytes, ms: result.restoreMs },
+      ctx.exec.runAs,
+    );
+    if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
+    await notifyLifecycle(ctx, {
+      kind: 'bootstrap',
+      message: `bootstrap from archive backup ${result.backup.id} done: ${result.state}`,
+    });
+    if (flags.json) {
+      output.json(result);
+      return;
+    }
+    output.print(formatChecklist(result.checks));
+    output.print(
+      `bootstrap from backup ${result.backup.id} done in ${(result.durationMs / 1000).toFixed(1)} s: restored ${formatBytes(result.backup.rawBytes)} in ${(result.restoreMs / 1000).toFixed(1)} s into ${result.dataDirectory}`,
+    );
+    if (result.movedAside)
+      output.print(
+        `the previous directory is kept at ${result.movedAside}; remove it once you no longer need it`,
+      );
+    if (result.state === 'streaming')
+      output.print('streaming from the leader. next: pgfollower run, then pgfollower status');
+    else if (result.state === 'archive-recovery')
+      output.print(
+        `the leader does not answer: replayed from the archive up to ${result.replayLsn ?? '?'}; the follower waits in archive-recovery and streams once the leader answers${result.slotName ? ` (slot ${result.slotName} is created by slot repair in pgfollower run)` : ''}. next: pgfollower run`,
+      );
+    else
+      output.print(
+        `the server is stopped (--no-start). next: pg_ctl start -D ${result.dataDirectory}, then pgfollower run`,
+      );
+  } finally {
+    store.close();
+  }
 }

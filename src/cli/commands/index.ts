@@ -16,6 +16,8 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   'wal-push': async () => (await import('./wal-push.js')).registerWalPush,
   'wal-fetch': async () => (await import('./wal-fetch.js')).registerWalFetch,
   archive: async () => (await import('./archive.js')).registerArchive,
+  backup: async () => (await import('./backup.js')).registerBackup,
+  estimate: async () => (await import('./estimate.js')).registerEstimate,
   alerts: async () => (await import('./alerts.js')).registerAlerts,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   demo: async () => (await import('./demo.js')).registerDemo,

@@ -1,4 +1,5 @@
-import type { RegisterCommand } from '../command.js';
+import type { CommandEnv, RegisterCommand } from '../command.js';
+import type { Context } from '../../context.js';
 import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild } from '../../failover/rebuild/execute.js';
@@ -16,6 +17,8 @@ interface RebuildFlags {
   maxRate?: string;
   timeout?: string;
   json?: boolean;
+  fromArchive?: boolean;
+  backup?: string;
 }
 
 export const registerRebuild: RegisterCommand = (program, env) => {
@@ -34,6 +37,11 @@ export const registerRebuild: RegisterCommand = (program, env) => {
     .option('--dry-run', 'print what would be done and why; change nothing')
     .option('--max-rate <rate>', "limit a clone's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
     .option('--timeout <duration>', 'how long to wait until the rebuilt node streams', '300s')
+    .option(
+      '--from-archive',
+      'restore a base backup from the archive instead (no load on the leader, works with it down); the old directory is moved aside and kept',
+    )
+    .option('--backup <id>', 'with --from-archive: this backup instead of the newest complete one')
     .option('--json', 'print the plan and result as JSON')
     .action(async (flags: RebuildFlags) => {
       const out = env.output;
@@ -44,6 +52,10 @@ export const registerRebuild: RegisterCommand = (program, env) => {
       const leader = ctx.config.leader.conninfo;
       if (!leader)
         throw new UsageError('no leader given', { hint: 'pass --leader CONNINFO or set leader.conninfo' });
+      if (flags.fromArchive) {
+        await rebuildFromArchive(env, ctx, flags);
+        return;
+      }
       const tools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
       const configFile = ctx.configFile;
       const plan = await planRebuild(ctx, tools, { leader, clone: flags.clone, configFile });
@@ -133,3 +145,58 @@ export const registerRebuild: RegisterCommand = (program, env) => {
       );
     });
 };
+
+/**
+ * `rebuild --from-archive`: the local server must be stopped (the guarded door refuses to move a
+ * running data directory); the old directory is moved aside and kept, never deleted, because with
+ * the leader down the new one only replays the archive until the leader answers.
+ */
+async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildFlags): Promise<void> {
+  const out = env.output;
+  if (flags.dryRun) throw new UsageError('--dry-run is not supported with --from-archive yet');
+  if (!flags.yes && !out.isTTY) {
+    throw new RefusedError(
+      'not rebuilding: confirmation needed and stdin is not a terminal; nothing was changed',
+      [],
+      {
+        hint: 'pass --yes',
+      },
+    );
+  }
+  const { openArchiveStore } = await import('../../archive/store/open-store.js');
+  const { restoreCommandFor } = await import('../../archive/follower/restore-command.js');
+  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const store = openArchiveStore(ctx.config);
+  try {
+    const result = await bootstrapFromArchive(ctx, store, {
+      backupId: flags.backup,
+      force: true,
+      restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
+      timeoutMs: durationMs.parse(flags.timeout ?? '300s'),
+      confirm: flags.yes
+        ? undefined
+        : async (plan) => {
+            out.error(plan);
+            return out.confirm('proceed?');
+          },
+    });
+    await notifyLifecycle(ctx, {
+      kind: 'rebuild',
+      message: `rebuilt from archive backup ${result.backup.id}: ${result.state}`,
+    });
+    if (flags.json) {
+      out.json({ result, exitCode: ExitCode.OK });
+      return;
+    }
+    out.print(formatChecklist(result.checks));
+    out.print(
+      `rebuilt from backup ${result.backup.id} in ${(result.durationMs / 1000).toFixed(1)} s: ${result.state === 'streaming' ? 'streaming from the leader' : `replayed from the archive to ${result.replayLsn ?? '?'}, waiting in archive-recovery for the leader`}`,
+    );
+    if (result.movedAside)
+      out.print(
+        `the old data directory is kept at ${result.movedAside}; remove it once you no longer need it`,
+      );
+  } finally {
+    store.close();
+  }
+}

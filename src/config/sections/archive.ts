@@ -69,6 +69,24 @@ export const archiveSection = z
     /** Bound for one archive operation (one push or one fetch, retries included). */
     timeoutMs: boundedDuration(1000, 3_600_000).default(60_000),
     /**
+     * Client-side AES-256-GCM encryption of every object (docs/archive.md#encryption). The key is
+     * never in this file: a key file (64 hex digits, mode 600, readable by the PostgreSQL OS user)
+     * or an environment variable holding it.
+     */
+    encryption: z
+      .strictObject({
+        keyFile: z.string().min(1).optional(),
+        keyEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+          .optional(),
+        /** Keys of objects written before a rotation (decryption only). */
+        previousKeyFiles: z.array(z.string().min(1)).default([]),
+        /** Read objects stored before encryption was turned on; turn off once they expired. */
+        allowPlaintext: z.boolean().default(true),
+      })
+      .optional(),
+    /**
      * The pgfollower command restore_command falls back to (default: this node binary and script,
      * by absolute path). Set it when pgfollower is installed elsewhere on the follower.
      */
@@ -94,6 +112,13 @@ export const archiveSection = z
         code: 'custom',
         path: ['s3', 'sseKmsKeyId'],
         message: 'sseKmsKeyId needs archive.s3.sse: aws:kms (or aws:kms:dsse)',
+      });
+    }
+    if (archive.encryption && !archive.encryption.keyFile === !archive.encryption.keyEnv) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encryption', 'keyFile'],
+        message: 'set exactly one of archive.encryption.keyFile and archive.encryption.keyEnv',
       });
     }
     if (archive.compression === 'zstd' && !zstdAvailable()) {

@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, chown, lchown, mkdir, open, symlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { codecOfKey, decode } from '../archive/store/codec.js';
+import { withArchiveRetries } from '../archive/store/retry.js';
+import type { ArchiveStore, StoredObject } from '../archive/store/store.js';
+import type { Context } from '../context.js';
+import { ArchiveError } from '../errors.js';
+import type { BackupDescriptor } from './layout.js';
+import { TarParser, type TarEntry } from './tar.js';
+
+export interface RestoreFilesOptions {
+  /** An absent or empty directory; created with mode 0700. */
+  targetDirectory: string;
+  /** Write pg_basebackup's backup_manifest into the directory too (for pg_verifybackup). */
+  includeManifest?: boolean;
+}
+
+export interface RestoreFilesResult {
+  rawBytes: number;
+  files: number;
+  durationMs: number;
+}
+
+/**
+ * Restores the files of a stored backup into a directory: parts are fetched one ahead of the one
+ * being written, each checked against the SHA-256 recorded when it was stored, decompressed and
+ * unpacked as it arrives (no temporary copy of the tar). Files belong to the PostgreSQL OS user
+ * when pgfollower runs as root. Does not touch WAL: recovery fetches it through restore_command.
+ */
+export async function restoreBackupFiles(
+  ctx: Context,
+  store: ArchiveStore,
+  backup: BackupDescriptor,
+  options: RestoreFilesOptions,
+): Promise<RestoreFilesResult> {
+  const started = ctx.clock.now();
+  const runAs = ctx.exec.runAs;
+  const root = options.targetDirectory;
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  await chmod(root, 0o700);
+  if (runAs) await chown(root, runAs.uid, runAs.gid);
+
+  let handle: FileHandle | undefined;
+  let files = 0;
+  const own = async (path: string, link = false): Promise<void> => {
+    if (!runAs) return;
+    if (link) await lchown(path, runAs.uid, runAs.gid);
+    else await chown(path, runAs.uid, runAs.gid);
+  };
+  const skip = (entry: TarEntry): boolean =>
+    entry.path === '' || (entry.path === 'backup_manifest' && options.includeManifest !== true);
+  const parser = new TarParser({
+    entry: async (entry) => {
+      if (skip(entry)) return;
+      const path = join(root, entry.path);
+      if (entry.type === 'directory') {
+        await mkdir(path, { recursive: true, mode: 0o700 });
+        await chmod(path, entry.mode & 0o750 ? entry.mode & 0o750 : 0o700);
+        await own(path);
+      } else if (entry.type === 'symlink') {
+        await symlink(entry.linkTarget, path);
+        await own(path, true);
+      } else {
+        files++;
+        handle = await open(
+          path,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+          entry.mode & 0o640 || 0o600,
+        );
+        if (runAs) await handle.chown(runAs.uid, runAs.gid);
+      }
+    },
+    data: async (entry, chunk) => {
+      if (skip(entry) || !handle) return;
+      await handle.write(chunk);
+    },
+    end: async (entry) => {
+      if (skip(entry) || entry.type !== 'file' || !handle) return;
+      const h = handle;
+      handle = undefined;
+      await h.close();
+    },
+  });
+
+  const total = backup.rawBytes;
+  let done = 0;
+  const fetchPart = (index: number): Promise<Buffer> | undefined => {
+    const part = backup.parts[index];
+    if (!part) return undefined;
+    return withArchiveRetries(
+      `fetching ${part.key}`,
+      () => readPart(store, part.key, part.sha256, ctx.signal),
+      {
+        attempts: 4,
+        signal: ctx.signal,
+        logger: ctx.logger,
+        clock: ctx.clock,
+        deadlineMs: Math.max(ctx.config.archive.timeoutMs, 300_000),
+      },
+    ).then(async (body) => {
+      const raw = await decode(codecOfKey(part.key), body);
+      if (raw.length !== part.rawBytes) {
+        throw new ArchiveError(
+          `${part.key} is corrupt: ${raw.length} bytes after decoding, ${part.rawBytes} recorded`,
+          {
+            code: 'BACKUP_CORRUPT',
+            hint: 'this backup is damaged: restore another one (--backup ID) or bootstrap from the leader',
+          },
+        );
+      }
+      return raw;
+    });
+  };
+  try {
+    let next = fetchPart(0);
+    for (let i = 0; next; i++) {
+      const current = next;
+      next = fetchPart(i + 1);
+      // A read-ahead that fails while this part is written is reported when its turn comes.
+      next?.catch(() => undefined);
+      const raw = await current;
+      await parser.write(raw);
+      done += raw.length;
+      ctx.reporter.progress(done, total, 'restore');
+    }
+    parser.finish();
+  } finally {
+    ctx.reporter.progressEnd();
+    await (handle as FileHandle | undefined)?.close().catch(() => undefined);
+  }
+  // pg_basebackup -X none leaves pg_wal empty; PostgreSQL expects archive_status inside it.
+  for (const dir of ['pg_wal', 'pg_wal/archive_status']) {
+    await mkdir(join(root, dir), { recursive: true, mode: 0o700 });
+    await own(join(root, dir));
+  }
+  return { rawBytes: done, files, durationMs: ctx.clock.now() - started };
+}
+
+async function readPart(
+  store: ArchiveStore,
+  key: string,
+  sha256: string,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const object: StoredObject | undefined = await store.get(key, signal);
+  if (!object) {
+    throw new ArchiveError(`${key} is missing from ${store.description}`, {
+      code: 'BACKUP_CORRUPT',
+      hint: 'this backup is damaged: restore another one (--backup ID) or bootstrap from the leader',
+    });
+  }
+  if (createHash('sha256').update(object.body).digest('hex') !== sha256) {
+    throw new ArchiveError(
+      `${key} is corrupt: its SHA-256 differs from the one recorded when it was stored`,
+      {
+        code: 'BACKUP_CORRUPT',
+        hint: 'this backup is damaged: restore another one (--backup ID) or bootstrap from the leader',
+      },
+    );
+  }
+  return object.body;
+}

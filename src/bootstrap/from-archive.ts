@@ -1,0 +1,332 @@
+import { existsSync } from 'node:fs';
+import { rename, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ArchiveStore } from '../archive/store/store.js';
+import { chooseBackup } from '../backup/list.js';
+import { restoreBackupFiles } from '../backup/restore.js';
+import type { BackupDescriptor } from '../backup/layout.js';
+import { formatBytes } from '../config/units.js';
+import type { Context } from '../context.js';
+import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
+import { connect, localConninfo, type PgClient } from '../postgres/client.js';
+import { maskConninfo } from '../postgres/conninfo.js';
+import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
+import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
+import { parseLsn } from '../postgres/lsn.js';
+import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
+import { compactTimestamp } from '../util/time.js';
+import { writeFollowerConfig } from './follower-config.js';
+import { waitForStreaming, type StreamingInfo } from './wait.js';
+
+export interface BootstrapFromArchiveOptions {
+  /** Restore this backup (id) instead of the newest complete one. */
+  backupId?: string | undefined;
+  /** Move a non-empty data directory aside (kept) instead of refusing. */
+  force?: boolean;
+  start?: boolean;
+  /** restore_command; required: the backup's WAL comes from the archive. */
+  restoreCommand: string | undefined;
+  confirm?: (plan: string) => Promise<boolean>;
+  extraSettings?: Record<string, string | number | boolean>;
+  /** How long to wait for streaming (leader up) or for consistency (leader down). */
+  timeoutMs?: number;
+}
+
+export interface BootstrapFromArchiveResult {
+  dataDirectory: string;
+  backup: Pick<BackupDescriptor, 'id' | 'startLsn' | 'endLsn' | 'endTimeline' | 'rawBytes' | 'storedBytes'>;
+  movedAside: string | undefined;
+  restoreMs: number;
+  /** Bytes per second of the file restore. */
+  restoreBytesPerSecond: number;
+  slotName: string | undefined;
+  slot: 'created' | 'exists' | 'leader-unreachable' | 'disabled';
+  leaderReachable: boolean;
+  /** 'streaming' when the leader answered; 'archive-recovery' when replaying from the archive only. */
+  state: 'streaming' | 'archive-recovery' | 'stopped';
+  streaming: StreamingInfo | undefined;
+  replayLsn: string | null;
+  /** WAL replayed from the archive after start (backup start to replayLsn) and how long it took. */
+  replay: { bytes: number; ms: number } | undefined;
+  durationMs: number;
+  checks: CheckResult[];
+}
+
+/**
+ * `bootstrap --from-archive`: makes this host a follower from a base backup in the archive, with no
+ * load on the leader and while the leader is down. Restores the newest (or named) complete backup
+ * into a staging directory, writes standby settings with restore_command, renames it into place,
+ * creates the slot when the leader answers (else slot repair does it later), starts, and waits
+ * until the follower streams or, with the leader down, has replayed the backup's WAL from the
+ * archive (state archive-recovery, it streams once the leader answers).
+ */
+export async function bootstrapFromArchive(
+  ctx: Context,
+  store: ArchiveStore,
+  options: BootstrapFromArchiveOptions,
+): Promise<BootstrapFromArchiveResult> {
+  const started = ctx.clock.now();
+  const { config, reporter } = ctx;
+  const dataDirectory = resolve(required(config.node.dataDirectory, 'node.dataDirectory'));
+  required(config.node.name, 'node.name');
+  const leaderConninfo = required(config.leader.conninfo, 'leader.conninfo');
+  const slotName = config.slot.enabled ? config.slot.name : undefined;
+  const tools: PgTools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
+
+  reporter.step(`choosing a backup in ${store.description}`);
+  const backup = await chooseBackup(store, options.backupId, ctx.signal);
+  const directoryState = inspectDirectory(dataDirectory);
+  const backupMajor = Math.floor(backup.pgVersionNum / 10000);
+  const checks: CheckResult[] = [
+    {
+      name: 'restore_command',
+      ok: options.restoreCommand !== undefined,
+      detail: options.restoreCommand
+        ? 'the backup WAL will be read from the archive'
+        : 'no archive configured for restore_command',
+    },
+    {
+      name: 'PostgreSQL major',
+      ok: backupMajor === ctx.bin.major,
+      detail: `backup from PostgreSQL ${backupMajor}, local programs ${ctx.bin.major}`,
+      numbers: { backup: backupMajor, local: ctx.bin.major },
+    },
+    {
+      name: 'data directory',
+      ok: directoryState === 'absent' || directoryState === 'empty' || options.force === true,
+      detail:
+        directoryState === 'absent' || directoryState === 'empty'
+          ? `${dataDirectory} is ${directoryState}`
+          : `${dataDirectory} is not empty${options.force ? '; it will be moved aside (kept)' : ': pass --force to move it aside (kept, never deleted)'}`,
+      forceable: true,
+    },
+  ];
+  const leader = await connect(leaderConninfo, {
+    connectTimeoutMs: config.leader.connectTimeoutMs,
+    signal: ctx.signal,
+  }).catch((error: unknown) => {
+    ctx.logger.info(
+      { err: (error as Error).message },
+      'the leader does not answer; restoring from the archive alone',
+    );
+    return undefined;
+  });
+  try {
+    if (leader) {
+      const { rows } = await leader.query<{ sysid: string }>(
+        'SELECT system_identifier::text AS sysid FROM pg_control_system()',
+      );
+      const sysid = rows[0]?.sysid;
+      checks.push({
+        name: 'same cluster as the leader',
+        ok: sysid === backup.systemIdentifier,
+        detail: `backup system identifier ${backup.systemIdentifier}, leader ${sysid ?? 'unknown'}`,
+      });
+    } else {
+      checks.push({
+        name: 'leader',
+        ok: true,
+        detail: `unreachable at ${maskConninfo(leaderConninfo)}: the follower will replay from the archive and stream once it answers`,
+      });
+    }
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length > 0) {
+      throw new RefusedError(
+        `bootstrap --from-archive refused: ${failed.map((c) => c.name).join(', ')}`,
+        checks,
+        {
+          hint: 'fix the failed checks above and run again; nothing was changed',
+        },
+      );
+    }
+    for (const c of checks) reporter.done(`${c.name}: ${c.detail}`);
+    const plan = [
+      `restore backup ${backup.id} (${formatBytes(backup.rawBytes)}, ${backup.startLsn} .. ${backup.endLsn}) from ${store.description} into ${dataDirectory}`,
+      directoryState === 'data-directory' || directoryState === 'other'
+        ? `first move the existing ${dataDirectory} aside (kept, not deleted)`
+        : undefined,
+      'write standby settings (primary_conninfo, restore_command, slot) and standby.signal',
+      slotName
+        ? leader
+          ? `create replication slot ${slotName} on the leader if absent`
+          : `slot ${slotName}: created later by slot repair`
+        : undefined,
+      options.start === false
+        ? 'leave the server stopped'
+        : 'start the server; wait until it streams (or has replayed the backup from the archive)',
+    ]
+      .filter(Boolean)
+      .map((l) => `  - ${l}`)
+      .join('\n');
+    if (options.confirm && !(await options.confirm(`bootstrap --from-archive will:\n${plan}`))) {
+      throw new PgFollowerError('CANCELLED', 'bootstrap cancelled; nothing was changed', ExitCode.REFUSED);
+    }
+
+    for (const dir of listAside(dataDirectory).filter((p) => p.includes('.incomplete-'))) {
+      reporter.step(`removing ${dir}, left by an interrupted bootstrap`);
+      await removeAside(dir, { configured: dataDirectory });
+    }
+    let movedAside: string | undefined;
+    if (directoryState === 'data-directory' || directoryState === 'other') {
+      movedAside = await moveAside(tools, dataDirectory, {
+        configured: dataDirectory,
+        kind: 'old',
+        clock: ctx.clock,
+      });
+      reporter.done(
+        `moved the old directory to ${movedAside}; delete it yourself once you no longer need it`,
+      );
+    } else if (directoryState === 'empty') {
+      await rmdir(dataDirectory).catch(() => undefined);
+    }
+    const direct = existsSync(dataDirectory);
+    const staging = direct
+      ? dataDirectory
+      : join(
+          dirname(dataDirectory),
+          `${basename(dataDirectory)}.incomplete-${compactTimestamp(ctx.clock.now())}`,
+        );
+    let placed = false;
+    try {
+      reporter.step(`restoring backup ${backup.id} into ${staging}`);
+      const restored = await restoreBackupFiles(ctx, store, backup, { targetDirectory: staging });
+      reporter.done(
+        `restored ${restored.files} files, ${formatBytes(restored.rawBytes)} in ${(restored.durationMs / 1000).toFixed(1)} s`,
+      );
+      await writeFollowerConfig(ctx, staging, leaderConninfo, {
+        restoreCommand: options.restoreCommand,
+        extra: options.extraSettings,
+      });
+      if (!direct) await rename(staging, dataDirectory);
+      placed = true;
+
+      let slot: BootstrapFromArchiveResult['slot'] = slotName ? 'leader-unreachable' : 'disabled';
+      if (slotName && leader) {
+        if (await readSlot(leader, slotName)) slot = 'exists';
+        else {
+          await createPhysicalSlot(leader, slotName);
+          slot = 'created';
+          reporter.done(`created replication slot ${slotName} on the leader`);
+        }
+      } else if (slotName) {
+        reporter.warn(
+          `the leader is down: slot ${slotName} is created by slot repair (pgfollower run) once it answers`,
+        );
+      }
+
+      let state: BootstrapFromArchiveResult['state'] = 'stopped';
+      let streaming: StreamingInfo | undefined;
+      let replayLsn: string | null = null;
+      let replay: BootstrapFromArchiveResult['replay'];
+      if (options.start !== false) {
+        const startedAt = ctx.clock.now();
+        reporter.step(
+          `starting the follower on port ${config.node.port}; it replays the backup's WAL from the archive`,
+        );
+        await startServer(tools, dataDirectory, {
+          timeoutS: Math.ceil((options.timeoutMs ?? 600_000) / 1000),
+        });
+        if (leader) {
+          streaming = await waitForStreaming(ctx, { timeoutMs: options.timeoutMs ?? 600_000 });
+          replayLsn = streaming.replayLsn;
+          state = 'streaming';
+          reporter.done(`streaming from the leader on timeline ${streaming.timeline}`);
+        } else {
+          replayLsn = await waitForReplay(ctx, parseLsn(backup.endLsn), options.timeoutMs ?? 600_000);
+          replay = {
+            bytes: Number(parseLsn(replayLsn) - parseLsn(backup.startLsn)),
+            ms: ctx.clock.now() - startedAt,
+          };
+          state = 'archive-recovery';
+          reporter.done(
+            `replayed the backup from the archive up to ${replayLsn}; waiting in archive-recovery, it streams once the leader answers`,
+          );
+        }
+      }
+      return {
+        dataDirectory,
+        backup: {
+          id: backup.id,
+          startLsn: backup.startLsn,
+          endLsn: backup.endLsn,
+          endTimeline: backup.endTimeline,
+          rawBytes: backup.rawBytes,
+          storedBytes: backup.storedBytes,
+        },
+        movedAside,
+        restoreMs: restored.durationMs,
+        restoreBytesPerSecond:
+          restored.durationMs > 0 ? Math.round((restored.rawBytes * 1000) / restored.durationMs) : 0,
+        slotName,
+        slot,
+        leaderReachable: leader !== undefined,
+        state,
+        streaming,
+        replayLsn,
+        replay,
+        durationMs: ctx.clock.now() - started,
+        checks,
+      };
+    } catch (error) {
+      reporter.progressEnd();
+      if (!placed && staging !== dataDirectory && existsSync(staging)) {
+        await removeAside(staging, { configured: dataDirectory }).catch(() => undefined);
+      } else if (placed || staging === dataDirectory) {
+        if ((await serverStatus(tools, dataDirectory)) === 'running')
+          await stopServer(tools, dataDirectory, { mode: 'fast' });
+        const aside = await moveAside(tools, dataDirectory, {
+          configured: dataDirectory,
+          kind: 'failed',
+          clock: ctx.clock,
+        });
+        reporter.warn(`moved the new but unverified copy to ${aside} for inspection`);
+      }
+      throw error;
+    }
+  } finally {
+    await leader?.end().catch(() => undefined);
+  }
+}
+
+/** Waits until the local server has replayed to `target` (it reached consistency past the backup end). */
+async function waitForReplay(ctx: Context, target: bigint, timeoutMs: number): Promise<string> {
+  const deadline = ctx.clock.now() + timeoutMs;
+  let last: string | null = null;
+  let client: PgClient | undefined;
+  try {
+    while (ctx.clock.now() < deadline) {
+      try {
+        client ??= await connect(localConninfo(ctx.config.node), {
+          signal: ctx.signal,
+          connectTimeoutMs: 3000,
+          queryTimeoutMs: 3000,
+        });
+        const { rows } = await client.query<{ lsn: string | null }>(
+          'SELECT pg_last_wal_replay_lsn()::text AS lsn',
+        );
+        last = rows[0]?.lsn ?? null;
+        if (last !== null && parseLsn(last) >= target) return last;
+      } catch {
+        await client?.end().catch(() => undefined);
+        client = undefined;
+      }
+      await sleep(250, undefined, { signal: ctx.signal });
+    }
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+  throw new PgFollowerError(
+    'NOT_REPLAYING',
+    `the follower did not replay the backup's WAL within ${Math.round(timeoutMs / 1000)} s (replayed to ${last ?? 'nothing'})`,
+    ExitCode.FAILED,
+    {
+      hint: 'read the server log: restore_command must find the WAL in the archive (pgfollower archive check)',
+    },
+  );
+}
+
+function required(value: string | undefined, key: string): string {
+  if (!value) throw new PgFollowerError('CONFIG_MISSING', `${key} is required`, ExitCode.USAGE);
+  return value;
+}
