@@ -138,7 +138,7 @@ export async function takeBackup(
     parts[index] = { key, rawBytes: raw.length, storedBytes: body.length, sha256 };
   };
 
-  const child = ctx.exec.spawn(ctx.bin.path('pg_basebackup'), args, {
+  const { child } = await ctx.exec.spawn(ctx.bin.path('pg_basebackup'), args, {
     signal: ctx.signal,
     env: { LC_ALL: 'C' },
     streamStdout: true,

@@ -1,4 +1,4 @@
-import type { Options as ExecaOptions } from 'execa';
+import type { Options as ExecaOptions, ResultPromise } from 'execa';
 import { ExternalCommandError } from '../errors.js';
 
 /** uid/gid PostgreSQL programs run under when pgfollower itself is root. */
@@ -41,6 +41,11 @@ export interface Exec {
   run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Like run, but resolves with the exit code instead of throwing on a non-zero exit. */
   tryRun(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Start a long-running child; the caller owns it (awaits it, reads its streams). Wrapped in an
+   * object because the child is itself a promise (of its end), which an async function would adopt.
+   */
+  spawn(file: string, args: readonly string[], options?: RunOptions): Promise<{ child: ResultPromise }>;
 }
 
 /**
@@ -113,6 +118,10 @@ export function createExec(runAs?: RunAs): Exec {
   return {
     runAs,
     tryRun: execute,
+    async spawn(file, args, options = {}) {
+      const { execa } = await loadExeca();
+      return { child: execa(file, args, { ...base(options), reject: false }) };
+    },
     async run(file, args, options = {}) {
       const result = await execute(file, args, options);
       if (result.exitCode !== 0) {

@@ -34,7 +34,7 @@ describe('backup and bootstrap --from-archive', () => {
       });
 
       // Load on the leader for the whole backup.
-      const load = tools.exec.spawn(tools.bin.path('pgbench'), [
+      const { child: load } = await tools.exec.spawn(tools.bin.path('pgbench'), [
         '-h',
         '127.0.0.1',
         '-p',
