@@ -40,7 +40,8 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
 
   it(
     'wal-push / wal-fetch with S3 failing: exit codes, bounded time, nothing partial',
-    { timeout: faultTestTimeoutMs },
+    // Eight CLI processes in a row: each `node` start costs 10-30 s on a loaded 2-core machine.
+    { timeout: 2 * faultTestTimeoutMs },
     async () => {
       s3 = await startS3();
       const proxy = await startHttpFaultProxy({ port: s3.port });
@@ -111,7 +112,7 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
   );
 
   it(
-    'a follower catching up from S3 through 500s, an outage and a hang loses no row',
+    'a follower catching up from S3 through 500s and an outage loses no row',
     { timeout: faultTestTimeoutMs },
     async () => {
       const tools = await pgTools();
