@@ -69,6 +69,8 @@ export function reportError(error: unknown, output: Output): number {
     ) {
       return ExitCode.OK;
     }
+    // `check` printed its UNKNOWN status line already (Nagios plugins exit 3 for usage errors).
+    if (error.code === 'pgfollower.check.usage') return error.exitCode;
     return ExitCode.USAGE;
   }
   if (error instanceof PgFollowerError) {
