@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
 import type { CommandEnv } from './command.js';
 import { loadCommands } from './commands/index.js';
@@ -23,8 +23,18 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       'Supervisor for PostgreSQL follower hosts: bootstrap, monitor, archive fallback, safe failover, alerts',
     )
     .option('-c, --config <file>', 'configuration file (default: $PGFOLLOWER_CONFIG)')
-    .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
-    .option('--log-format <format>', 'auto|json|pretty')
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices([
+        'trace',
+        'debug',
+        'info',
+        'warn',
+        'error',
+        'fatal',
+        'silent',
+      ]),
+    )
+    .addOption(new Option('--log-format <format>', 'log format').choices(['auto', 'json', 'pretty']))
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
+import { parseLsnFlag, parsePositiveIntFlag } from '../flags.js';
 
 /**
  * `pgfollower archive check [--json]`: is every segment from the follower's replay position (or
@@ -9,14 +10,18 @@ import type { RegisterCommand } from '../command.js';
  * restore_command's fast path without `pgfollower run`.
  */
 export const registerArchive: RegisterCommand = (program, env) => {
-  const archive = new Command('archive').description('inspect the WAL archive and run its prefetcher');
+  // Inherit exitOverride and output from the program before adding subcommands: without it a usage
+  // error under `archive` called process.exit from inside commander.
+  const archive = new Command('archive')
+    .copyInheritedSettings(program)
+    .description('inspect the WAL archive and run its prefetcher');
 
   archive
     .command('check')
     .description("verify the archive covers replay position (or --start) to the leader's current LSN")
     .option('--start <lsn|segment>', 'start here instead of the follower replay position')
-    .option('--end <lsn>', "end here instead of the leader's current position")
-    .option('--timeline <n>', 'timeline of --end (default: the leader’s)', (v) => Number.parseInt(v, 10))
+    .option('--end <lsn>', "end here instead of the leader's current position", parseLsnFlag)
+    .option('--timeline <n>', 'timeline of --end (default: the leader’s)', parsePositiveIntFlag)
     .option('--json', 'print the report as JSON')
     .action(async (options: { start?: string; end?: string; timeline?: number; json?: boolean }) => {
       const ctx = await env.context({

@@ -1,5 +1,4 @@
-import ms from 'ms';
-import { UsageError } from '../../errors.js';
+import { parseDurationFlag } from '../flags.js';
 import type { RegisterCommand } from '../command.js';
 
 export const registerDemo: RegisterCommand = (program, env) => {
@@ -8,16 +7,10 @@ export const registerDemo: RegisterCommand = (program, env) => {
     .description(
       'sandbox leader + follower in a temp directory with a local archive; shows status until Ctrl-C',
     )
-    .option('--duration <duration>', 'stop by itself after this long (e.g. 30s)')
+    .option('--duration <duration>', 'stop by itself after this long (e.g. 30s)', parseDurationFlag)
     .option('--keep', 'keep the sandbox directory afterwards')
-    .action(async (flags: { duration?: string; keep?: boolean }) => {
-      const durationMs =
-        flags.duration === undefined
-          ? undefined
-          : (ms(flags.duration as ms.StringValue) as number | undefined);
-      if (flags.duration !== undefined && (durationMs === undefined || durationMs <= 0)) {
-        throw new UsageError(`--duration ${flags.duration} is not a duration; write e.g. 30s or 5m`);
-      }
+    .action(async (flags: { duration?: number; keep?: boolean }) => {
+      const durationMs = flags.duration;
       const { runDemo } = await import('../../demo/run-demo.js');
       await runDemo(env.output, env.signal, {
         durationMs,

@@ -4,7 +4,7 @@ import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild } from '../../failover/rebuild/execute.js';
 import { planRebuild } from '../../failover/rebuild/plan.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
-import { durationMs } from '../../config/units.js';
+import { parseDurationFlag, parseRateFlag } from '../flags.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface RebuildFlags {
@@ -14,7 +14,7 @@ interface RebuildFlags {
   yes?: boolean;
   dryRun?: boolean;
   maxRate?: string;
-  timeout?: string;
+  timeout: number;
   json?: boolean;
 }
 
@@ -32,8 +32,17 @@ export const registerRebuild: RegisterCommand = (program, env) => {
     )
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--dry-run', 'print what would be done and why; change nothing')
-    .option('--max-rate <rate>', "limit a clone's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
-    .option('--timeout <duration>', 'how long to wait until the rebuilt node streams', '300s')
+    .option(
+      '--max-rate <rate>',
+      "limit a clone's bandwidth, as pg_basebackup --max-rate (e.g. 100M)",
+      parseRateFlag,
+    )
+    .option(
+      '--timeout <duration>',
+      'how long to wait until the rebuilt node streams (default 300s)',
+      parseDurationFlag,
+      300_000,
+    )
     .option('--json', 'print the plan and result as JSON')
     .action(async (flags: RebuildFlags) => {
       const out = env.output;
@@ -104,7 +113,7 @@ export const registerRebuild: RegisterCommand = (program, env) => {
         keepOld: flags.keepOld,
         configFile,
         maxRate: flags.maxRate,
-        streamTimeoutMs: durationMs.parse(flags.timeout ?? '300s'),
+        streamTimeoutMs: flags.timeout,
       });
       // Channels with `lifecycle: true` hear about it; never fails the rebuild (bounded wait).
       await notifyLifecycle(ctx, {
