@@ -89,14 +89,23 @@ export class ExternalCommandError extends PgFollowerError {
   readonly command: string;
   readonly commandExitCode: number | undefined;
   readonly stderrTail: string;
+  /** The signal that killed the program (`SIGKILL`), when one did. */
+  readonly commandSignal: string | undefined;
   constructor(
     command: string,
     message: string,
-    details: { exitCode?: number | undefined; stderrTail?: string; cause?: unknown; hint?: string },
+    details: {
+      exitCode?: number | undefined;
+      signal?: string | undefined;
+      stderrTail?: string;
+      cause?: unknown;
+      hint?: string;
+    },
   ) {
     super('EXTERNAL_COMMAND_FAILED', message, ExitCode.FAILED, { cause: details.cause, hint: details.hint });
     this.command = command;
     this.commandExitCode = details.exitCode;
+    this.commandSignal = details.signal;
     this.stderrTail = details.stderrTail ?? '';
   }
 }
