@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { StoppedError } from '../errors.js';
 import { main } from './main.js';
 
 // Two-stage shutdown: the first SIGINT/SIGTERM asks the command to stop cleanly (the AbortSignal
@@ -14,7 +15,7 @@ const onSignal = (name: NodeJS.Signals): void => {
     process.kill(process.pid, name);
     return;
   }
-  controller.abort(new Error(`received ${name}`));
+  controller.abort(new StoppedError(name === 'SIGINT' ? 'SIGINT' : 'SIGTERM'));
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);

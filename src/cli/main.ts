@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
+import { ExitCode, PgFollowerError, RefusedError, ConfigError, StoppedError } from '../errors.js';
 import type { CommandEnv } from './command.js';
 import { loadCommands } from './commands/index.js';
 import { buildContext, type GlobalOptions } from './context.js';
@@ -65,8 +65,26 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
+    // Interrupted by SIGINT/SIGTERM: whatever the wait threw (AbortError, a cancelled child, a
+    // connection closed under it), the command stopped as asked.
+    if (signal.aborted && signal.reason instanceof StoppedError)
+      return reportStopped(signal.reason, error, output);
     return reportError(error, output);
   }
+}
+
+function reportStopped(stopped: StoppedError, error: unknown, output: Output): number {
+  output.error(`stopped: ${stopped.message}`);
+  // A workflow that cleaned up says where it left things (a moved-aside directory, a kept slot).
+  if (
+    error instanceof PgFollowerError &&
+    !(error instanceof StoppedError) &&
+    error.code !== 'EXTERNAL_COMMAND_FAILED'
+  ) {
+    output.error(`while: ${error.message}`);
+    if (error.hint) output.error(`next: ${error.hint}`);
+  }
+  return stopped.exitCode;
 }
 
 export function reportError(error: unknown, output: Output): number {

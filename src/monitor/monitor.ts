@@ -153,10 +153,14 @@ export async function takeSnapshot(ctx: Context, options: MonitorOptions = {}): 
   const monitor = new Monitor(ctx, options);
   try {
     const first = (await monitor.tick(ctx.signal)).snapshot;
+    // Stopped (SIGINT/SIGTERM) while connecting: the snapshot would describe the interruption.
+    ctx.signal.throwIfAborted();
     const settled = ['streaming', 'catching-up', 'primary', 'stopped'].includes(first.state);
     if (!options.twoSamples || settled) return first;
     await sleep(Math.min(ctx.config.monitor.intervalMs, 1000), undefined, { signal: ctx.signal });
-    return (await monitor.tick(ctx.signal)).snapshot;
+    const second = (await monitor.tick(ctx.signal)).snapshot;
+    ctx.signal.throwIfAborted();
+    return second;
   } finally {
     await monitor.close();
   }
