@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveProbe, SnapshotInProgress } from './snapshot.js';
 import type { Context } from '../context.js';
 import { localConninfo } from '../postgres/client.js';
-import { DEFAULT_WAL_SEGMENT_SIZE, walFileName } from '../postgres/lsn.js';
-import { classify, fetchPosition } from './classify.js';
+import { walFileName } from '../postgres/lsn.js';
+import { classify, fetchPosition, walSegmentSize } from './classify.js';
 import { PersistentConnection, toSourced, type Attempt } from './connection.js';
 import { LagTracker, SlotForecaster } from './lag.js';
 import { LeaderQuery, queryLocal } from './queries.js';
@@ -90,11 +90,11 @@ export class Monitor {
       : { ok: false, error: 'no leader configured (leader.conninfo)', code: 'NO_LEADER' };
 
     const lag = this.lag.compute(takenAt, local, leader);
-    const segmentSize = (leader.ok ? leader.value.walSegmentSizeBytes : null) ?? DEFAULT_WAL_SEGMENT_SIZE;
+    const segmentSize = walSegmentSize(local, leader);
     // The same segment classify names: the archive is asked about what the follower still needs.
     const fetchLsn = local.ok && local.value.inRecovery ? fetchPosition(local.value) : null;
     const neededSegment =
-      local.ok && fetchLsn !== null && local.value.timeline !== null
+      local.ok && fetchLsn !== null && local.value.timeline !== null && segmentSize !== null
         ? walFileName(local.value.timeline, fetchLsn, segmentSize)
         : null;
 
