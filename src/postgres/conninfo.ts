@@ -18,7 +18,8 @@ function parseUriConninfo(text: string): Conninfo {
   const out: Conninfo = {};
   const map: Record<string, string> = { database: 'dbname' };
   for (const [k, v] of Object.entries(parsed)) {
-    if (v === undefined || v === null || typeof v === 'object') continue;
+    // pg-connection-string gives '' for parts the URI leaves out (user, password, host): absent.
+    if (v === undefined || v === null || v === '' || typeof v === 'object') continue;
     out[map[k] ?? k] = String(v);
   }
   // pg-connection-string leaves query parameters such as application_name at the top level already.
@@ -112,12 +113,65 @@ export function describeConninfo(text: string): string {
 }
 
 /**
- * The primary_conninfo a follower writes: the leader's conninfo with `application_name` set to the
- * node name, so the leader's pg_stat_replication row names this node. A name the operator already
- * put in the conninfo is kept: bootstrap, rewind, clone and follow all write the same string.
+ * libpq's environment variables and the keywords they stand for (libpq-envars). PGPASSWORD is not
+ * here on purpose: a password is never written into a setting; the follower reads ~/.pgpass.
+ * PGAPPNAME neither: application_name names this node (withApplicationName).
  */
-export function withApplicationName(conninfo: string, name: string | undefined): string {
+const libpqEnvironment: ReadonlyArray<[string, string]> = [
+  ['PGHOST', 'host'],
+  ['PGHOSTADDR', 'hostaddr'],
+  ['PGPORT', 'port'],
+  ['PGDATABASE', 'dbname'],
+  ['PGUSER', 'user'],
+  ['PGPASSFILE', 'passfile'],
+  ['PGSERVICE', 'service'],
+  ['PGOPTIONS', 'options'],
+  ['PGSSLMODE', 'sslmode'],
+  ['PGSSLCERT', 'sslcert'],
+  ['PGSSLKEY', 'sslkey'],
+  ['PGSSLROOTCERT', 'sslrootcert'],
+  ['PGSSLCRL', 'sslcrl'],
+  ['PGSSLCRLDIR', 'sslcrldir'],
+  ['PGSSLSNI', 'sslsni'],
+  ['PGREQUIREPEER', 'requirepeer'],
+  ['PGGSSENCMODE', 'gssencmode'],
+  ['PGKRBSRVNAME', 'krbsrvname'],
+  ['PGCHANNELBINDING', 'channel_binding'],
+  ['PGCONNECT_TIMEOUT', 'connect_timeout'],
+  ['PGTARGETSESSIONATTRS', 'target_session_attrs'],
+];
+
+/**
+ * The conninfo as libpq resolved it in this process: keywords the text leaves out are filled from
+ * libpq's environment variables (PGHOST, PGPORT, PGUSER, ...), never the password. What a follower
+ * writes into primary_conninfo must not depend on variables its server will not have after a
+ * restart. A hostaddr given by the text also stands for the host (PGHOST is then not added).
+ */
+export function resolveConninfo(conninfo: string, env: NodeJS.ProcessEnv = process.env): Conninfo {
   const info = parseConninfo(conninfo);
+  for (const [variable, keyword] of libpqEnvironment) {
+    const value = env[variable];
+    if (value === undefined || value === '' || info[keyword] !== undefined) continue;
+    if (keyword === 'host' && info.hostaddr !== undefined) continue;
+    if (keyword === 'hostaddr' && info.host !== undefined) continue;
+    info[keyword] = value;
+  }
+  return info;
+}
+
+/**
+ * The primary_conninfo a follower writes: the leader's conninfo as libpq resolved it here
+ * (resolveConninfo: PGHOST/PGPORT/... filled in, never a password from the environment), with
+ * `application_name` set to the node name, so the leader's pg_stat_replication row names this node.
+ * A name the operator already put in the conninfo is kept: bootstrap, rewind, clone and follow all
+ * write the same string.
+ */
+export function withApplicationName(
+  conninfo: string,
+  name: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const info = resolveConninfo(conninfo, env);
   if (name && !info.application_name) info.application_name = name;
   return formatConninfo(info);
 }

@@ -5,6 +5,7 @@ import {
   maskConninfo,
   parseConninfo,
   toClientConfig,
+  resolveConninfo,
   withApplicationName,
 } from '../../../src/postgres/conninfo.js';
 
@@ -76,5 +77,42 @@ describe('conninfo', () => {
         .application_name,
     ).toBe('mine');
     expect(withApplicationName('host=db1', undefined)).toBe('host=db1');
+  });
+
+  // Issue 14 defect 4: bootstrap with PGHOST/PGPORT and a conninfo without host/port wrote a
+  // primary_conninfo without them: after a restart without those variables the follower was lost.
+  it('resolves what libpq takes from the environment, never the password', () => {
+    const env = {
+      PGHOST: '10.0.0.1',
+      PGPORT: '5433',
+      PGUSER: 'rep',
+      PGPASSWORD: 'hunter2',
+      PGSSLMODE: 'require',
+    };
+    expect(resolveConninfo('dbname=postgres', env)).toEqual({
+      dbname: 'postgres',
+      host: '10.0.0.1',
+      port: '5433',
+      user: 'rep',
+      sslmode: 'require',
+    });
+    // What the text says wins; a hostaddr stands for the host.
+    expect(resolveConninfo('host=db1 port=6000', env)).toMatchObject({ host: 'db1', port: '6000' });
+    expect(resolveConninfo('hostaddr=10.9.9.9', env)).not.toHaveProperty('host');
+    expect(resolveConninfo('postgresql:///app', env)).toMatchObject({
+      host: '10.0.0.1',
+      port: '5433',
+      dbname: 'app',
+    });
+    const written = withApplicationName('dbname=postgres', 'replica-a', env);
+    expect(parseConninfo(written)).toMatchObject({
+      host: '10.0.0.1',
+      port: '5433',
+      application_name: 'replica-a',
+    });
+    expect(written).not.toMatch(/hunter2|password/);
+    expect(withApplicationName('dbname=postgres', 'replica-a', { PGAPPNAME: 'psql' })).toBe(
+      'dbname=postgres application_name=replica-a',
+    );
   });
 });
