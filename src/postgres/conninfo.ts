@@ -1,4 +1,4 @@
-import { parse as parseUri } from 'pg-connection-string';
+import { parse as parseUri, toClientConfig as pgToClientConfig } from 'pg-connection-string';
 import type { ClientConfig } from 'pg';
 
 /**
@@ -83,11 +83,45 @@ export function maskConninfo(text: string): string {
     .replace(/(:\/\/[^/@\s:]*:)[^/@\s]*@/g, '$1********@');
 }
 
+/** TLS keywords and the libpq variables that stand for them when the conninfo leaves them out. */
+const tlsKeywords: ReadonlyArray<[string, string]> = [
+  ['sslmode', 'PGSSLMODE'],
+  ['sslrootcert', 'PGSSLROOTCERT'],
+  ['sslcert', 'PGSSLCERT'],
+  ['sslkey', 'PGSSLKEY'],
+];
+
+/**
+ * node-postgres's `ssl` option for the conninfo's TLS settings, mapped by pg-connection-string with
+ * libpq semantics: `require` encrypts without verifying (unless sslrootcert is given: then as
+ * verify-ca), `verify-ca` checks the chain against sslrootcert, `verify-full` also the host name;
+ * sslcert/sslkey are the client certificate. `prefer` and `allow` connect without TLS (node-postgres
+ * cannot fall back as libpq does), `disable` never uses it. undefined when nothing asks for TLS.
+ */
+export function toSslConfig(info: Conninfo, env: NodeJS.ProcessEnv = process.env): ClientConfig['ssl'] {
+  const params = new URLSearchParams();
+  for (const [keyword, variable] of tlsKeywords) {
+    const value = info[keyword] ?? env[variable];
+    if (value) params.set(keyword, value);
+  }
+  const mode = params.get('sslmode') ?? 'prefer';
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') {
+    return params.has('sslmode') || info.sslmode !== undefined ? false : undefined;
+  }
+  // Only the TLS part goes through the URI: host, user and password never leave `info`.
+  const parsed = parseUri(`postgres://tls/?${params.toString()}`, { useLibpqCompat: true });
+  return pgToClientConfig(parsed).ssl;
+}
+
 /**
  * node-postgres config for a conninfo. Anything left unset falls back to libpq's PG* variables and
- * ~/.pgpass, which node-postgres reads itself.
+ * ~/.pgpass, which node-postgres reads itself; TLS settings through toSslConfig.
  */
-export function toClientConfig(info: Conninfo, extra: Partial<ClientConfig> = {}): ClientConfig {
+export function toClientConfig(
+  info: Conninfo,
+  extra: Partial<ClientConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ClientConfig {
   const config: ClientConfig = { ...extra };
   if (info.host ?? info.hostaddr) config.host = info.hostaddr ?? info.host;
   if (info.port) config.port = Number(info.port);
@@ -96,9 +130,8 @@ export function toClientConfig(info: Conninfo, extra: Partial<ClientConfig> = {}
   if (info.dbname) config.database = info.dbname;
   if (info.application_name) config.application_name = info.application_name;
   if (info.connect_timeout) config.connectionTimeoutMillis = Number(info.connect_timeout) * 1000;
-  if (info.sslmode && info.sslmode !== 'disable' && info.sslmode !== 'allow' && info.sslmode !== 'prefer') {
-    config.ssl = info.sslmode === 'require' ? { rejectUnauthorized: false } : true;
-  }
+  const ssl = toSslConfig(info, env);
+  if (ssl !== undefined) config.ssl = ssl;
   return config;
 }
 

@@ -58,11 +58,7 @@ export function segmentStartLsn(segNo: bigint, segmentSize: bigint): Lsn {
   return segNo * segmentSize;
 }
 
-export function walFileNameForSegNo(
-  tli: number,
-  segNo: bigint,
-  segmentSize: bigint,
-): string {
+export function walFileNameForSegNo(tli: number, segNo: bigint, segmentSize: bigint): string {
   return walFileName(tli, segNo * segmentSize, segmentSize);
 }
 
