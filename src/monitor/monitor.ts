@@ -55,7 +55,14 @@ export class Monitor {
       maxBackoffMs: options.maxBackoffMs ?? 15_000,
       clock: ctx.clock,
     };
-    this.local = new PersistentConnection({ ...common, name: 'local server' });
+    // The local server is on this host: a connection attempt costs little, so it is tried every tick
+    // (a backoff of 12-15 s hid a follower's restart and its whole archive catch-up).
+    this.local = new PersistentConnection({
+      ...common,
+      baseBackoffMs: 0,
+      maxBackoffMs: 0,
+      name: 'local server',
+    });
     this.leader = new PersistentConnection({ ...common, name: 'leader' });
   }
 
@@ -78,12 +85,27 @@ export class Monitor {
       null;
     const leaderConninfo = config.leader.conninfo;
 
-    const [localAttempt, leaderAttempt] = await Promise.all([
-      this.local.use(localConninfo({ ...config.node, user: localUser(config.node) }), queryLocal, signal),
-      leaderConninfo
-        ? this.leader.use(leaderConninfo, (client) => this.leaderQuery.run(client, slotName, node), signal)
-        : Promise.resolve(undefined),
-    ]);
+    const localPromise = this.local.use(
+      localConninfo({ ...config.node, user: localUser(config.node) }),
+      queryLocal,
+      signal,
+    );
+    const leaderPromise = leaderConninfo
+      ? (async () => {
+          // The leader is in backoff: when the local WAL receiver streams, the leader is back, so ask
+          // it now instead of waiting out up to 30 s of backoff (/replica?lag= stayed 503 meanwhile).
+          if (this.leader.waitingToRetry()) {
+            const localNow = await localPromise;
+            if (localNow.ok && localNow.value.walReceiver?.status === 'streaming') this.leader.retryNow();
+          }
+          return this.leader.use(
+            leaderConninfo,
+            (client) => this.leaderQuery.run(client, slotName, node),
+            signal,
+          );
+        })()
+      : Promise.resolve(undefined);
+    const [localAttempt, leaderAttempt] = await Promise.all([localPromise, leaderPromise]);
     const local = toSourced(localAttempt);
     const leader: Sourced<LeaderSample> = leaderAttempt
       ? toSourced(leaderAttempt)
