@@ -38,9 +38,8 @@ export async function repairLostSlot(leader: PgClient, slotName: string): Promis
   }
   // A slot on a leader without max_slot_wal_keep_size pins WAL without bound: if this follower stays
   // away, the leader's pg_wal fills and the leader stops. Never create one behind the operator's back.
-  const keep = (
-    await leader.query<{ v: string }>("SELECT current_setting('max_slot_wal_keep_size') AS v")
-  ).rows[0]?.v;
+  const keep = (await leader.query<{ v: string }>("SELECT current_setting('max_slot_wal_keep_size') AS v"))
+    .rows[0]?.v;
   if (keep === '-1') {
     return {
       action: 'refused',
