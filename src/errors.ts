@@ -9,6 +9,9 @@ export const ExitCode = {
   USAGE: 2,
   REFUSED: 3,
   INTERNAL: 70,
+  /** Stopped by SIGINT (128 + 2) or SIGTERM (128 + 15), after cleaning up. */
+  STOPPED_SIGINT: 130,
+  STOPPED_SIGTERM: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -89,14 +92,23 @@ export class ExternalCommandError extends PgFollowerError {
   readonly command: string;
   readonly commandExitCode: number | undefined;
   readonly stderrTail: string;
+  /** The signal that killed the program (`SIGKILL`), when one did. */
+  readonly commandSignal: string | undefined;
   constructor(
     command: string,
     message: string,
-    details: { exitCode?: number | undefined; stderrTail?: string; cause?: unknown; hint?: string },
+    details: {
+      exitCode?: number | undefined;
+      signal?: string | undefined;
+      stderrTail?: string;
+      cause?: unknown;
+      hint?: string;
+    },
   ) {
     super('EXTERNAL_COMMAND_FAILED', message, ExitCode.FAILED, { cause: details.cause, hint: details.hint });
     this.command = command;
     this.commandExitCode = details.exitCode;
+    this.commandSignal = details.signal;
     this.stderrTail = details.stderrTail ?? '';
   }
 }
@@ -118,4 +130,24 @@ export class DatabaseUnavailableError extends PgFollowerError {
   constructor(message: string, options: PgFollowerErrorOptions = {}) {
     super('DATABASE_UNAVAILABLE', message, ExitCode.FAILED, options);
   }
+}
+
+/**
+ * The reason an operator's SIGINT/SIGTERM aborts the command's signal with (src/cli/bin.ts). Whatever
+ * a wait throws once it is aborted, main reports "stopped" and exits 130/143, never "a bug".
+ */
+export class StoppedError extends PgFollowerError {
+  readonly signalName: 'SIGINT' | 'SIGTERM';
+  constructor(signalName: 'SIGINT' | 'SIGTERM') {
+    super(
+      'STOPPED',
+      `received ${signalName}`,
+      signalName === 'SIGINT' ? ExitCode.STOPPED_SIGINT : ExitCode.STOPPED_SIGTERM,
+    );
+    this.signalName = signalName;
+  }
+}
+
+export function isPgFollowerError(error: unknown): error is PgFollowerError {
+  return error instanceof PgFollowerError;
 }

@@ -1,7 +1,6 @@
 import type { AlertRulesConfig } from '../config/sections/alerts.js';
 import { formatBytes, formatDurationMs } from '../config/units.js';
 import type { Snapshot } from '../monitor/snapshot.js';
-import { parseWalFileName } from '../postgres/lsn.js';
 import type { AlertName, RuleSeverity } from './types.js';
 
 /**
@@ -339,9 +338,10 @@ const SEGMENT_RE = /^[0-9A-F]{24}$/;
 export function isGap(missing: string | null, newest: string | null, snapshot: Snapshot): boolean {
   if (missing === null || !SEGMENT_RE.test(missing)) return false;
   const leader = snapshot.leader.ok ? snapshot.leader.value : undefined;
-  const segmentSize = leader?.walSegmentSizeBytes ?? undefined;
-  const segNo = (name: string): bigint => parseWalFileName(name, segmentSize).segNo;
-  if (newest !== null && SEGMENT_RE.test(newest) && segNo(missing) < segNo(newest)) return true;
+  // The position part of a name (log id, segment; fixed-width hex) sorts as the positions do, for
+  // any segment size: no size needed, none guessed.
+  const position = (name: string): string => name.slice(8);
+  if (newest !== null && SEGMENT_RE.test(newest) && position(missing) < position(newest)) return true;
   const archived = leader?.archiver?.lastArchivedWal ?? null;
-  return archived !== null && SEGMENT_RE.test(archived) && segNo(missing) <= segNo(archived);
+  return archived !== null && SEGMENT_RE.test(archived) && position(missing) <= position(archived);
 }

@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import {
   RefusedError,
   PgFollowerError,
+  StoppedError,
   ExitCode,
   DatabaseUnavailableError,
   type CheckResult,
@@ -21,7 +22,7 @@ import { compactTimestamp } from '../util/time.js';
 import { runBaseBackup } from './base-backup.js';
 import { writeFollowerConfig } from './follower-config.js';
 import { evaluatePreflight, measureFreeBytes, readLeaderFacts, type LeaderFacts } from './preflight.js';
-import { waitForStreaming, type StreamingInfo } from './wait.js';
+import { leaderSeesStreaming, waitForStreaming, type StreamingInfo } from './wait.js';
 
 export interface BootstrapOptions {
   /** Move a non-empty data directory aside instead of refusing. */
@@ -256,6 +257,24 @@ export async function bootstrapFollower(
     };
   } catch (error) {
     reporter.progressEnd();
+    // A follower that streams is never discarded, whatever went wrong around it (pgfollower
+    // cannot log in to it locally, a stop signal during the wait): the leader vouches for it.
+    if (placed && (await leaderSeesStreaming(sql, slotName, nodeName))) {
+      reporter.warn(
+        `the new follower in ${dataDirectory} streams from the leader: it is kept running${slotName ? `, and slot ${slotName} with it` : ''}`,
+      );
+      if (error instanceof PgFollowerError && !(error instanceof StoppedError))
+        throw new PgFollowerError(
+          error.code,
+          `${error.message}\nthe follower itself streams and is kept: ${dataDirectory}`,
+          error.exitCode,
+          {
+            cause: error,
+            hint: `${error.hint ?? 'fix the cause above'}; then check it with pgfollower status (no need to bootstrap again)`,
+          },
+        );
+      throw error;
+    }
     await cleanUpFailure(ctx, {
       sql,
       dataDirectory,

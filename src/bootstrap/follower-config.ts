@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { withApplicationName } from '../postgres/conninfo.js';
+import { parseConninfo, withApplicationName } from '../postgres/conninfo.js';
 import { writeStandbyConfig, type GucValue } from '../postgres/standby-config.js';
 
 /**
@@ -14,6 +14,11 @@ export async function writeFollowerConfig(
   options: { restoreCommand?: string | undefined; extra?: Record<string, GucValue> } = {},
 ): Promise<void> {
   const { node, slot } = ctx.config;
+  if (process.env.PGPASSWORD && !parseConninfo(leaderConninfo).password) {
+    ctx.reporter.warn(
+      `PGPASSWORD is not written into primary_conninfo (secrets never are): give the ${ctx.exec.runAs?.user ?? 'PostgreSQL'} OS user a ~/.pgpass line for the leader, or the follower cannot log in after a restart`,
+    );
+  }
   await writeStandbyConfig(
     dataDirectory,
     {

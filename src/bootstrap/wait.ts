@@ -1,12 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { PgFollowerError, ExitCode } from '../errors.js';
-import { connect, localConninfo } from '../postgres/client.js';
+import { connect, localConninfo, sqlState, type PgClient } from '../postgres/client.js';
+import { localUser } from '../monitor/monitor.js';
 
 export interface StreamingInfo {
   /** pg_stat_wal_receiver.status, 'none' without a receiver, 'unreachable' when the server did not answer. */
   status: string;
   error?: string;
+  /** The server answered but refused pgfollower's login (pg_hba.conf, password, role). */
+  loginRefused?: boolean;
   timeline: number | null;
   receiveLsn: string | null;
   replayLsn: string | null;
@@ -22,9 +25,11 @@ export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
       queryTimeoutMs: 3000,
     });
   } catch (error) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     return {
       status: 'unreachable',
       error: (error as Error).message,
+      loginRefused: isLoginRefused(error),
       timeline: null,
       receiveLsn: null,
       replayLsn: null,
@@ -63,6 +68,20 @@ export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
   }
 }
 
+/**
+ * The server refused the login: SQLSTATE class 28 (invalid_authorization_specification: no
+ * pg_hba.conf line, wrong password, unknown role), or node-postgres giving up on SCRAM before the
+ * server could answer because it has no password (no ~/.pgpass line): that one has no SQLSTATE,
+ * only its "SASL:" message. A refused login does not go away by waiting, unlike a starting server.
+ */
+export function isLoginRefused(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = sqlState(error) ?? sqlState(cause);
+  if (code?.startsWith('28')) return true;
+  const message = cause instanceof Error ? cause.message : error instanceof Error ? error.message : '';
+  return /^SASL: /.test(message) || /SASL: .*password must be a string/.test(message);
+}
+
 export interface WaitForStreamingOptions {
   timeoutMs?: number;
   /** Wait until the receiver streams on this timeline or a later one (a new leader's, after failover). */
@@ -84,8 +103,13 @@ export async function waitForStreaming(
   const { timeline } = options;
   const deadline = ctx.clock.now() + timeoutMs;
   let last: StreamingInfo | undefined;
+  let refusals = 0;
   while (ctx.clock.now() < deadline) {
     last = await readReceiver(ctx);
+    // Twice in a row (a server restarting between the two is not refusing): say so now, not after
+    // the whole timeout with advice about the leader.
+    refusals = last.loginRefused ? refusals + 1 : 0;
+    if (refusals >= 2) throw localLoginError(ctx, last.error ?? 'login refused');
     if (
       last.status === 'streaming' &&
       (timeline === undefined || (last.timeline !== null && last.timeline >= timeline))
@@ -104,4 +128,41 @@ export async function waitForStreaming(
         'read the follower server log; check primary_conninfo, pg_hba.conf on the leader (replication line) and the slot',
     },
   );
+}
+
+/** pgfollower cannot log in to the local server: which address, which role, what to change. */
+export function localLoginError(ctx: Context, reason: string): PgFollowerError {
+  const node = ctx.config.node;
+  const role = localUser(node) ?? process.env.PGUSER ?? 'the OS user name';
+  const where = node.host.startsWith('/')
+    ? `socket ${node.host} port ${node.port}`
+    : `${node.host}:${node.port}`;
+  return new PgFollowerError(
+    'LOCAL_LOGIN_FAILED',
+    `pgfollower cannot log in to the local server (${where}) as role ${role}: ${reason}`,
+    ExitCode.FAILED,
+    {
+      hint: `let role ${role} in: a pg_hba.conf line of this server for it (e.g. \`local all ${role} peer\` when pgfollower runs as that OS user), or a ~/.pgpass line "${node.host.startsWith('/') ? 'localhost' : node.host}:${node.port}:*:${role}:PASSWORD" for the user pgfollower runs as; or set node.user. The follower itself is not at fault`,
+    },
+  );
+}
+
+/** Does the leader stream to this node (its slot's walsender, or one named after the node)? */
+export async function leaderSeesStreaming(
+  sql: PgClient,
+  slotName: string | undefined,
+  nodeName: string,
+): Promise<boolean> {
+  try {
+    const { rows } = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_replication r
+        WHERE r.state = 'streaming'
+          AND (r.application_name = $1
+               OR r.pid = (SELECT active_pid FROM pg_replication_slots WHERE slot_name = $2))`,
+      [nodeName, slotName ?? null],
+    );
+    return (rows[0]?.n ?? 0) > 0;
+  } catch {
+    return false;
+  }
 }

@@ -4,21 +4,27 @@ import module from 'node:module';
 // Node.js >= 22.1 can keep compiled code on disk between starts (a start compiles less); on older
 // Node.js this is absent and nothing happens. Before the import below, so that code is covered.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+import { StoppedError } from '../errors.js';
 
 // Two-stage shutdown: the first SIGINT/SIGTERM asks the command to stop cleanly (the AbortSignal
-// reaches every loop, timer and child process); a second one exits at once.
+// reaches every loop, timer and child process); a second one ends the process at once. A second
+// signal within a second of the first is the same Ctrl-C arriving twice (the terminal signals the
+// whole process group and `npm run` forwards it again): it must not cut the cleanup short.
+const DUPLICATE_WINDOW_MS = 1000;
 const controller = new AbortController();
-let signals = 0;
+let firstAt: number | undefined;
 const onSignal = (name: NodeJS.Signals): void => {
-  signals++;
-  if (signals > 1) {
+  const now = Date.now();
+  if (firstAt !== undefined) {
+    if (now - firstAt < DUPLICATE_WINDOW_MS) return;
     // Die by the signal itself: process.exit would wait for a libuv thread stuck in a read (a hung
     // NFS mount, a FIFO), and PostgreSQL reads death by SIGTERM of restore_command as its shutdown.
     process.removeAllListeners(name);
     process.kill(process.pid, name);
     return;
   }
-  controller.abort(new Error(`received ${name}`));
+  firstAt = now;
+  controller.abort(new StoppedError(name === 'SIGINT' ? 'SIGINT' : 'SIGTERM'));
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
@@ -27,7 +33,8 @@ process.on('SIGTERM', onSignal);
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
-      if (!controller.signal.aborted) controller.abort(new Error('output closed (EPIPE)'));
+      // What could not be printed is lost; the cleanup is not.
+      if (!controller.signal.aborted) controller.abort(new StoppedError('SIGINT'));
       return;
     }
     throw error;

@@ -1,5 +1,5 @@
-import { Command, CommanderError } from 'commander';
-import { ExitCode, PgFollowerError, RefusedError, ConfigError } from '../errors.js';
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, PgFollowerError, RefusedError, ConfigError, StoppedError } from '../errors.js';
 import type { CommandEnv } from './command.js';
 import { loadCommands } from './commands/index.js';
 import type { GlobalOptions } from './context.js';
@@ -28,8 +28,18 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       '-c, --config <file>',
       'configuration file (default: $PGFOLLOWER_CONFIG, else /etc/pgfollower/pgfollower.yaml if present)',
     )
-    .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
-    .option('--log-format <format>', 'auto|json|pretty')
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices([
+        'trace',
+        'debug',
+        'info',
+        'warn',
+        'error',
+        'fatal',
+        'silent',
+      ]),
+    )
+    .addOption(new Option('--log-format <format>', 'log format').choices(['auto', 'json', 'pretty']))
     .version(readPackageInfo().version, '-V, --version', 'print the version of pgfollower')
     .showHelpAfterError()
     .exitOverride()
@@ -65,8 +75,26 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
+    // Interrupted by SIGINT/SIGTERM: whatever the wait threw (AbortError, a cancelled child, a
+    // connection closed under it), the command stopped as asked.
+    if (signal.aborted && signal.reason instanceof StoppedError)
+      return reportStopped(signal.reason, error, output);
     return reportError(error, output);
   }
+}
+
+function reportStopped(stopped: StoppedError, error: unknown, output: Output): number {
+  output.error(`stopped: ${stopped.message}`);
+  // A workflow that cleaned up says where it left things (a moved-aside directory, a kept slot).
+  if (
+    error instanceof PgFollowerError &&
+    !(error instanceof StoppedError) &&
+    error.code !== 'EXTERNAL_COMMAND_FAILED'
+  ) {
+    output.error(`while: ${error.message}`);
+    if (error.hint) output.error(`next: ${error.hint}`);
+  }
+  return stopped.exitCode;
 }
 
 export function reportError(error: unknown, output: Output): number {
@@ -79,6 +107,8 @@ export function reportError(error: unknown, output: Output): number {
     ) {
       return ExitCode.OK;
     }
+    // `check` printed its UNKNOWN status line already (Nagios plugins exit 3 for usage errors).
+    if (error.code === 'pgfollower.check.usage') return error.exitCode;
     return ExitCode.USAGE;
   }
   if (error instanceof PgFollowerError) {

@@ -2,22 +2,58 @@ import bytes from 'bytes';
 import ms from 'ms';
 import { z } from 'zod';
 
-/** A size: a number of bytes or a string such as `16MB` (1 MB = 1024 kB, as PostgreSQL counts). */
+const sizeUnits: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+
+/**
+ * The one size parser (config keys, `check --warn-lag`, `/replica?lag=`): a whole number of bytes, or
+ * a number with a unit k, M, G, T, with or without B, or KiB, MiB, GiB, TiB, in any case, 1024-based
+ * as PostgreSQL counts (`16MB` = 16777216). A space between number and unit is allowed, and a
+ * fraction with a unit (`1.5GB`) rounds down to whole bytes. Anything else is undefined: `1e9`,
+ * `0x100`, `-1`, `16 bytes`, `16MBB` and sizes past 2^53 bytes are not sizes.
+ */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?) ?([a-z]*)$/i.exec(text.trim());
+  if (!match) return undefined;
+  const [, number, unit] = match as unknown as [string, string, string];
+  const factor = sizeUnits[unit.toLowerCase()];
+  if (factor === undefined) return undefined;
+  // A fraction needs a unit: `1.5` bytes is not a size.
+  if (factor === 1 && number.includes('.')) return undefined;
+  const value = Math.floor(Number(number) * factor);
+  if (!Number.isSafeInteger(value)) return undefined;
+  return value;
+}
+
+export const sizeHint = 'write a number of bytes or e.g. 16MB, 512kB, 1GiB, 2T';
+
+/** A size: a number of bytes or a string such as `16MB` (see parseSize). */
 export const sizeBytes = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const parsed = typeof value === 'number' ? value : bytes.parse(value.trim());
-  if (
-    parsed === null ||
-    !Number.isSafeInteger(Math.floor(parsed)) ||
-    parsed < 0 ||
-    (typeof value === 'number' && !Number.isInteger(value))
-  ) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `"${value}" is not a size; write e.g. 16MB, 1GB or a number of bytes`,
-    });
+  const parsed =
+    typeof value === 'number'
+      ? Number.isSafeInteger(value) && value >= 0
+        ? value
+        : undefined
+      : parseSize(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size; ${sizeHint}` });
     return z.NEVER;
   }
-  return Math.floor(parsed);
+  return parsed;
 });
 
 /**

@@ -135,15 +135,24 @@ export async function runDemo(
     );
   } finally {
     await load?.end().catch(() => undefined);
-    output.print(
-      options.keep
-        ? `stopping servers; keeping ${sandbox.root}`
-        : `stopping servers and removing ${sandbox.root}`,
-    );
+    // Printing can fail (stdout a closed pipe); stopping the servers and removing the sandbox must
+    // happen regardless, so it comes first and nothing printed can throw before it.
     await sandbox.destroy({ keep: options.keep });
+    safePrint(
+      output,
+      options.keep ? `servers stopped; kept ${sandbox.root}` : `servers stopped; removed ${sandbox.root}`,
+    );
   }
   output.print(
     'next: on a real replica host, write /etc/pgfollower/pgfollower.yaml (see README), run pgfollower doctor, then pgfollower bootstrap, then systemctl enable --now pgfollower',
   );
   return { sandbox: sandbox.root, rowsWritten, rowsOnFollower, finalState };
+}
+
+function safePrint(output: DemoOutput, text: string): void {
+  try {
+    output.print(text);
+  } catch {
+    // stdout is gone (a closed pipe): nothing left to tell.
+  }
 }

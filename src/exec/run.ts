@@ -106,6 +106,20 @@ export function createExec(runAs?: RunAs): Exec {
         cause: result,
       });
     }
+    // Killed by a signal (the OOM killer, an operator's kill, a shutdown): the program ran, so this is
+    // not a missing binary. PostgreSQL's own programs print nothing when SIGKILLed.
+    if (result.signal !== undefined && result.exitCode === undefined) {
+      throw new ExternalCommandError(
+        file,
+        `${basename(file)} was killed by signal ${result.signal}${result.signalDescription ? ` (${result.signalDescription})` : ''}`,
+        {
+          stderrTail: tail(stderr),
+          signal: result.signal,
+          cause: result,
+          hint: 'something outside pgfollower stopped it: look for the OOM killer (dmesg, journalctl -k) or an operator; then run the command again',
+        },
+      );
+    }
     if (result.failed && result.exitCode === undefined) {
       throw new ExternalCommandError(file, `could not run ${file}: ${result.shortMessage}`, {
         cause: result,

@@ -20,6 +20,10 @@ export function createSupervisorMetrics(): SupervisorMetrics {
   // The event-loop delay monitor samples on a libuv timer: at the default 10 ms it alone costs a
   // measurable share of a mostly idle daemon's CPU; 250 ms is plenty for a 1 s tick.
   collectDefaultMetrics({ register: registry, prefix: 'pgfollower_', eventLoopMonitoringPrecision: 250 });
+  // prom-client exports these as gauges named `_total`, which `promtool check metrics` rejects (a
+  // `_total` is a counter); the same numbers stay as nodejs_active_{handles,requests,resources}.
+  for (const name of ['handles', 'requests', 'resources'])
+    registry.removeSingleMetric(`pgfollower_nodejs_active_${name}_total`);
   const reg = { registers: [registry] };
 
   const up = new Gauge({
@@ -117,7 +121,7 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     ...reg,
   });
   const slotEta = new Gauge({
-    name: 'pgfollower_slot_seconds_until_limit',
+    name: 'pgfollower_slot_until_limit_seconds',
     help: 'Seconds until the slot hits max_slot_wal_keep_size at the current growth',
     ...reg,
   });
@@ -126,9 +130,9 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     help: "Size of the leader's pg_wal directory",
     ...reg,
   });
-  const archiverFailed = new Gauge({
-    name: 'pgfollower_leader_archiver_failed_count',
-    help: 'pg_stat_archiver.failed_count on the leader',
+  const archiverFailed = new Counter({
+    name: 'pgfollower_leader_archiver_failed_total',
+    help: 'pg_stat_archiver.failed_count on the leader (since its statistics were last reset)',
     ...reg,
   });
   const archivedAge = new Gauge({
@@ -136,8 +140,8 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     help: 'Seconds since the leader last archived a segment',
     ...reg,
   });
-  const archiveFetched = new Gauge({
-    name: 'pgfollower_archive_fetched_segments',
+  const archiveFetched = new Counter({
+    name: 'pgfollower_archive_fetched_segments_total',
     help: 'Segments restore_command fetched since the supervisor started',
     ...reg,
   });
@@ -173,6 +177,16 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     if (v === null || v === undefined) g.remove({});
     else g.set(Number(v));
   };
+  // A counter that mirrors a total kept elsewhere (the leader's pg_stat_archiver, the fetch stats):
+  // it shows that total; one that went down was reset there, which Prometheus's rate() handles.
+  const mirror = (c: Counter, v: number | bigint | null | undefined): void => {
+    if (v === null || v === undefined) {
+      c.remove({});
+      return;
+    }
+    c.reset();
+    c.inc(Number(v));
+  };
 
   return {
     registry,
@@ -205,7 +219,7 @@ export function createSupervisorMetrics(): SupervisorMetrics {
       const leader = snapshot.leader.ok ? snapshot.leader.value : null;
       setOrReset(leaderLsn, leader?.currentLsn);
       setOrReset(leaderPgWal, leader?.pgWalBytes);
-      setOrReset(archiverFailed, leader?.archiver?.failedCount);
+      mirror(archiverFailed, leader?.archiver?.failedCount);
       setOrReset(
         archivedAge,
         leader?.archiver?.lastArchivedTime != null
@@ -224,7 +238,7 @@ export function createSupervisorMetrics(): SupervisorMetrics {
       setOrReset(slotEta, snapshot.forecast?.secondsUntilFull);
 
       const archive = snapshot.archive?.ok ? snapshot.archive.value : null;
-      setOrReset(archiveFetched, archive?.fetchedSegments);
+      mirror(archiveFetched, archive?.fetchedSegments);
       setOrReset(archiveSpooled, archive?.spooledSegments);
     },
   };

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import bytes from 'bytes';
+import { parseSize, sizeHint } from '../config/units.js';
 import type { Registry } from 'prom-client';
 import { bigintSafe } from '../util/json.js';
 import { ExitCode, PgFollowerError } from '../errors.js';
@@ -187,9 +187,8 @@ export function parseReplicaBounds(params: URLSearchParams): ReplicaBounds | { e
   const out: ReplicaBounds = {};
   const lag = params.get('lag');
   if (lag !== null) {
-    const parsed = /^\d+$/.test(lag) ? Number(lag) : bytes.parse(lag);
-    if (parsed === null || !Number.isFinite(parsed) || parsed < 0)
-      return { error: `lag="${lag}" is not a size (e.g. 16MB)` };
+    const parsed = parseSize(lag);
+    if (parsed === undefined) return { error: `lag="${lag}" is not a size; ${sizeHint}` };
     out.lagBytes = parsed;
   }
   const seconds = params.get('seconds');

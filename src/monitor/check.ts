@@ -11,6 +11,8 @@ export interface CheckThresholds {
 
 export type NagiosStatus = (typeof NagiosCode)[keyof typeof NagiosCode];
 const labels = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+/** Which finding wins: CRITICAL over WARNING over UNKNOWN over OK (a known problem beats not knowing). */
+const rank: Record<NagiosStatus, number> = { 0: 0, 3: 1, 1: 2, 2: 3 };
 
 export function checkLabel(code: NagiosStatus): (typeof labels)[number] {
   return labels[code];
@@ -44,6 +46,13 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
         NagiosCode.WARNING,
         doc.leader.reachable ? 'WAL receiver not streaming' : 'leader unreachable, lag unknown',
       );
+    // Unknown is never OK (the leader cannot be queried while the receiver streams): UNKNOWN unless
+    // something worse is found. A disconnected follower already says so above.
+    if (doc.lagBytes === null && doc.state !== 'disconnected')
+      add(
+        NagiosCode.UNKNOWN,
+        `replay lag unknown: leader not queried${doc.leader.error ? ` (${doc.leader.error})` : ''}`,
+      );
     if (doc.lagBytes !== null) {
       if (doc.lagBytes > t.critLagBytes)
         add(NagiosCode.CRITICAL, `replay lag ${formatBytes(doc.lagBytes)} > ${formatBytes(t.critLagBytes)}`);
@@ -63,16 +72,19 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
       add(NagiosCode.WARNING, `slot ${doc.slot.name ?? '?'} about to be invalidated (wal_status unreserved)`);
   }
 
-  const code = findings.reduce<NagiosStatus>((worst, f) => (f.code > worst ? f.code : worst), NagiosCode.OK);
+  const code = findings.reduce<NagiosStatus>(
+    (worst, f) => (rank[f.code] > rank[worst] ? f.code : worst),
+    NagiosCode.OK,
+  );
   const summary =
     findings.length > 0
       ? findings
-          .sort((a, b) => b.code - a.code)
+          .sort((a, b) => rank[b.code] - rank[a.code])
           .map((f) => f.text)
           .join('; ')
       : doc.role === 'primary'
         ? 'primary (not following)'
-        : `lag ${formatBytes(doc.lagBytes ?? 0)}, ${(doc.replayLagSeconds ?? 0).toFixed(0)}s`;
+        : `lag ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)}, ${doc.replayLagSeconds === null ? '?' : doc.replayLagSeconds.toFixed(0)}s`;
   // An unknown value is a bare `U`: with a unit attached ("UB") parsers such as Icinga 2's reject it.
   const value = (v: string | number | null, uom: string): string => (v === null ? 'U' : `${v}${uom}`);
   const perf = [

@@ -1,7 +1,7 @@
 import { formatBytes } from '../config/units.js';
-import { DEFAULT_WAL_SEGMENT_SIZE, formatLsn, parseWalFileName, walFileName } from '../postgres/lsn.js';
+import { formatLsn, parseWalFileName, walFileName } from '../postgres/lsn.js';
 import { HIDDEN_RECEIVER_STATUS } from './queries.js';
-import type { FollowerState, LocalSample, Snapshot } from './snapshot.js';
+import type { FollowerState, LeaderSample, LocalSample, Snapshot, Sourced } from './snapshot.js';
 
 /** A snapshot before classification: every fact, no verdict yet. */
 export type UnclassifiedSnapshot = Omit<Snapshot, 'state' | 'reason' | 'neededSegment' | 'replayProgressAt'>;
@@ -61,13 +61,15 @@ export function classify(
       ? (previous.replayProgressAt ?? previous.takenAt)
       : current.takenAt;
 
-  const segmentSize = (leader.ok ? leader.value.walSegmentSizeBytes : null) ?? DEFAULT_WAL_SEGMENT_SIZE;
+  const segmentSize = walSegmentSize(current.local, leader);
   // What a source must deliver next: WAL the receiver already flushed to the local pg_wal (replay
   // lagging behind it, e.g. recovery_min_apply_delay or a short receiver restart) is not needed from
   // the leader, whose slot lets it recycle everything before that flush position.
   const fetchLsn = fetchPosition(node);
   const neededSegment =
-    fetchLsn !== null && node.timeline !== null ? walFileName(node.timeline, fetchLsn, segmentSize) : null;
+    fetchLsn !== null && node.timeline !== null && segmentSize !== null
+      ? walFileName(node.timeline, fetchLsn, segmentSize)
+      : null;
   const receiver = node.walReceiver;
   const lagText = lag.replayLagBytes === null ? 'lag unknown' : `${formatBytes(lag.replayLagBytes)} behind`;
   const paused = node.replayPaused ? ', replay paused (pg_wal_replay_resume() resumes it)' : '';
@@ -108,7 +110,7 @@ export function classify(
   const leaderHasNeeded = leaderHoldsSegment(current, neededSegment, segmentSize);
   const archive = current.archive;
   const archiveHasNeeded =
-    archive?.ok && neededSegment !== null
+    archive?.ok && neededSegment !== null && segmentSize !== null
       ? archive.value.missingSegment === null ||
         segNo(archive.value.missingSegment, segmentSize) > segNo(neededSegment, segmentSize)
       : null;
@@ -174,10 +176,19 @@ function segNo(name: string, segmentSize: bigint): bigint {
 function leaderHoldsSegment(
   current: UnclassifiedSnapshot,
   neededSegment: string | null,
-  segmentSize: bigint,
+  segmentSize: bigint | null,
 ): boolean | null {
-  if (!current.leader.ok || neededSegment === null) return null;
+  if (!current.leader.ok || neededSegment === null || segmentSize === null) return null;
   const oldest = current.leader.value.oldestSegment;
   if (oldest === null || oldest === undefined) return null;
   return segNo(neededSegment, segmentSize) >= segNo(oldest, segmentSize);
+}
+
+/** The servers' WAL segment size (the local server's, else the leader's), null while neither answered. */
+export function walSegmentSize(local: Sourced<LocalSample>, leader: Sourced<LeaderSample>): bigint | null {
+  return (
+    (local.ok ? local.value.walSegmentSizeBytes : null) ??
+    (leader.ok ? leader.value.walSegmentSizeBytes : null) ??
+    null
+  );
 }

@@ -100,6 +100,16 @@ export class PersistentConnection {
     }
   }
 
+  /** True while no connection is open and the next attempt waits for its backoff. */
+  waitingToRetry(): boolean {
+    return !this.client && this.lastError !== undefined && this.options.clock.now() < this.nextAttemptAt;
+  }
+
+  /** The next use() tries at once, whatever the backoff said (the source is known to be back). */
+  retryNow(): void {
+    this.nextAttemptAt = 0;
+  }
+
   /** Whether the last attempt failed; for "back again" log lines. */
   get failing(): boolean {
     return this.lastError !== undefined;

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveProbe, SnapshotInProgress } from './snapshot.js';
 import type { Context } from '../context.js';
 import { localConninfo } from '../postgres/client.js';
-import { DEFAULT_WAL_SEGMENT_SIZE, walFileName } from '../postgres/lsn.js';
-import { classify, fetchPosition } from './classify.js';
+import { walFileName } from '../postgres/lsn.js';
+import { classify, fetchPosition, walSegmentSize } from './classify.js';
 import { PersistentConnection, toSourced, type Attempt } from './connection.js';
 import { LagTracker, SlotForecaster } from './lag.js';
 import { LeaderQuery, queryLocal } from './queries.js';
@@ -55,7 +55,14 @@ export class Monitor {
       maxBackoffMs: options.maxBackoffMs ?? 15_000,
       clock: ctx.clock,
     };
-    this.local = new PersistentConnection({ ...common, name: 'local server' });
+    // The local server is on this host: a connection attempt costs little, so it is tried every tick
+    // (a backoff of 12-15 s hid a follower's restart and its whole archive catch-up).
+    this.local = new PersistentConnection({
+      ...common,
+      baseBackoffMs: 0,
+      maxBackoffMs: 0,
+      name: 'local server',
+    });
     this.leader = new PersistentConnection({ ...common, name: 'leader' });
   }
 
@@ -78,23 +85,38 @@ export class Monitor {
       null;
     const leaderConninfo = config.leader.conninfo;
 
-    const [localAttempt, leaderAttempt] = await Promise.all([
-      this.local.use(localConninfo({ ...config.node, user: localUser(config.node) }), queryLocal, signal),
-      leaderConninfo
-        ? this.leader.use(leaderConninfo, (client) => this.leaderQuery.run(client, slotName, node), signal)
-        : Promise.resolve(undefined),
-    ]);
+    const localPromise = this.local.use(
+      localConninfo({ ...config.node, user: localUser(config.node) }),
+      queryLocal,
+      signal,
+    );
+    const leaderPromise = leaderConninfo
+      ? (async () => {
+          // The leader is in backoff: when the local WAL receiver streams, the leader is back, so ask
+          // it now instead of waiting out up to 30 s of backoff (/replica?lag= stayed 503 meanwhile).
+          if (this.leader.waitingToRetry()) {
+            const localNow = await localPromise;
+            if (localNow.ok && localNow.value.walReceiver?.status === 'streaming') this.leader.retryNow();
+          }
+          return this.leader.use(
+            leaderConninfo,
+            (client) => this.leaderQuery.run(client, slotName, node),
+            signal,
+          );
+        })()
+      : Promise.resolve(undefined);
+    const [localAttempt, leaderAttempt] = await Promise.all([localPromise, leaderPromise]);
     const local = toSourced(localAttempt);
     const leader: Sourced<LeaderSample> = leaderAttempt
       ? toSourced(leaderAttempt)
       : { ok: false, error: 'no leader configured (leader.conninfo)', code: 'NO_LEADER' };
 
     const lag = this.lag.compute(takenAt, local, leader);
-    const segmentSize = (leader.ok ? leader.value.walSegmentSizeBytes : null) ?? DEFAULT_WAL_SEGMENT_SIZE;
+    const segmentSize = walSegmentSize(local, leader);
     // The same segment classify names: the archive is asked about what the follower still needs.
     const fetchLsn = local.ok && local.value.inRecovery ? fetchPosition(local.value) : null;
     const neededSegment =
-      local.ok && fetchLsn !== null && local.value.timeline !== null
+      local.ok && fetchLsn !== null && local.value.timeline !== null && segmentSize !== null
         ? walFileName(local.value.timeline, fetchLsn, segmentSize)
         : null;
 
@@ -153,10 +175,14 @@ export async function takeSnapshot(ctx: Context, options: MonitorOptions = {}): 
   const monitor = new Monitor(ctx, options);
   try {
     const first = (await monitor.tick(ctx.signal)).snapshot;
+    // Stopped (SIGINT/SIGTERM) while connecting: the snapshot would describe the interruption.
+    ctx.signal.throwIfAborted();
     const settled = ['streaming', 'catching-up', 'primary', 'stopped'].includes(first.state);
     if (!options.twoSamples || settled) return first;
     await sleep(Math.min(ctx.config.monitor.intervalMs, 1000), undefined, { signal: ctx.signal });
-    return (await monitor.tick(ctx.signal)).snapshot;
+    const second = (await monitor.tick(ctx.signal)).snapshot;
+    ctx.signal.throwIfAborted();
+    return second;
   } finally {
     await monitor.close();
   }

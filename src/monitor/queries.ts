@@ -22,6 +22,7 @@ select pg_is_in_recovery() as in_recovery,
   (extract(epoch from pg_last_xact_replay_timestamp()) * 1000)::float8 as last_replay_ms,
   case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end as replay_paused,
   current_setting('server_version_num')::int as version_num,
+  pg_size_bytes(current_setting('wal_segment_size'))::text as wal_segment_size,
   r.pid as wr_pid, r.status as wr_status, r.received_tli as wr_tli, r.flushed_lsn::text as wr_flushed_lsn,
   r.latest_end_lsn::text as wr_latest_end_lsn,
   (extract(epoch from r.latest_end_time) * 1000)::float8 as wr_latest_end_ms,
@@ -39,6 +40,7 @@ interface LocalRow {
   last_replay_ms: number | null;
   replay_paused: boolean;
   version_num: number;
+  wal_segment_size?: string | null;
   wr_pid: number | null;
   wr_status: string | null;
   wr_tli: number | null;
@@ -101,6 +103,7 @@ export function parseLocalRow(row: LocalRow): LocalSample {
           }
         : null,
     serverVersionNum: row.version_num,
+    walSegmentSizeBytes: row.wal_segment_size ? BigInt(row.wal_segment_size) : null,
   };
 }
 

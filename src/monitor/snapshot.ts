@@ -48,6 +48,8 @@ export interface LocalSample {
   replayPaused: boolean;
   walReceiver: WalReceiverRow | null;
   serverVersionNum: number;
+  /** wal_segment_size (fixed at initdb; the same on the leader): names and numbers WAL segments. */
+  walSegmentSizeBytes?: bigint | null;
 }
 
 export interface SlotRow {

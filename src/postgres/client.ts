@@ -26,17 +26,19 @@ export interface ConnectOptions {
 /** Connects with a libpq conninfo (either form); PG* variables and ~/.pgpass fill the gaps. */
 export async function connect(conninfo: string, options: ConnectOptions = {}): Promise<PgClient> {
   let info: Record<string, string>;
+  let config: pg.ClientConfig;
   try {
     info = parseConninfo(conninfo);
+    // Reads sslrootcert/sslcert/sslkey files: a missing one is the operator's to fix, not a bug.
+    config = toClientConfig(info, {
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      application_name: options.applicationName ?? info.application_name ?? 'pgfollower',
+    });
   } catch (error) {
     throw new DatabaseUnavailableError(`invalid connection string: ${(error as Error).message}`, {
-      hint: 'write libpq keyword=value pairs or a postgresql:// URI',
+      hint: 'write libpq keyword=value pairs or a postgresql:// URI; sslrootcert, sslcert and sslkey must be readable files',
     });
   }
-  const config = toClientConfig(info, {
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-    application_name: options.applicationName ?? info.application_name ?? 'pgfollower',
-  });
   if (options.queryTimeoutMs) config.query_timeout = options.queryTimeoutMs;
   if (options.replication) {
     (config as pg.ClientConfig & { replication?: string }).replication =

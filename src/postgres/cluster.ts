@@ -65,6 +65,8 @@ export interface InitClusterOptions {
   socketDirectory: string;
   superuser?: string;
   dataChecksums?: boolean;
+  /** initdb --wal-segsize, in MiB (a power of two, 1 .. 1024); default PostgreSQL's 16. */
+  walSegmentSizeMb?: number;
   /** Extra postgresql.conf settings. */
   settings?: Record<string, string | number | boolean>;
 }
@@ -85,6 +87,7 @@ export async function initCluster(tools: PgTools, options: InitClusterOptions): 
     '--locale=C',
   ];
   if (options.dataChecksums) args.push('--data-checksums');
+  if (options.walSegmentSizeMb !== undefined) args.push(`--wal-segsize=${options.walSegmentSizeMb}`);
   await tools.exec.run(tools.bin.path('initdb'), args, { signal: tools.signal });
   const settings: Record<string, string | number | boolean> = {
     port: options.port,

@@ -1,4 +1,4 @@
-import { parse as parseUri } from 'pg-connection-string';
+import { parse as parseUri, toClientConfig as pgToClientConfig } from 'pg-connection-string';
 import type { ClientConfig } from 'pg';
 
 /**
@@ -18,7 +18,8 @@ function parseUriConninfo(text: string): Conninfo {
   const out: Conninfo = {};
   const map: Record<string, string> = { database: 'dbname' };
   for (const [k, v] of Object.entries(parsed)) {
-    if (v === undefined || v === null || typeof v === 'object') continue;
+    // pg-connection-string gives '' for parts the URI leaves out (user, password, host): absent.
+    if (v === undefined || v === null || v === '' || typeof v === 'object') continue;
     out[map[k] ?? k] = String(v);
   }
   // pg-connection-string leaves query parameters such as application_name at the top level already.
@@ -82,11 +83,45 @@ export function maskConninfo(text: string): string {
     .replace(/(:\/\/[^/@\s:]*:)[^/@\s]*@/g, '$1********@');
 }
 
+/** TLS keywords and the libpq variables that stand for them when the conninfo leaves them out. */
+const tlsKeywords: ReadonlyArray<[string, string]> = [
+  ['sslmode', 'PGSSLMODE'],
+  ['sslrootcert', 'PGSSLROOTCERT'],
+  ['sslcert', 'PGSSLCERT'],
+  ['sslkey', 'PGSSLKEY'],
+];
+
+/**
+ * node-postgres's `ssl` option for the conninfo's TLS settings, mapped by pg-connection-string with
+ * libpq semantics: `require` encrypts without verifying (unless sslrootcert is given: then as
+ * verify-ca), `verify-ca` checks the chain against sslrootcert, `verify-full` also the host name;
+ * sslcert/sslkey are the client certificate. `prefer` and `allow` connect without TLS (node-postgres
+ * cannot fall back as libpq does), `disable` never uses it. undefined when nothing asks for TLS.
+ */
+export function toSslConfig(info: Conninfo, env: NodeJS.ProcessEnv = process.env): ClientConfig['ssl'] {
+  const params = new URLSearchParams();
+  for (const [keyword, variable] of tlsKeywords) {
+    const value = info[keyword] ?? env[variable];
+    if (value) params.set(keyword, value);
+  }
+  const mode = params.get('sslmode') ?? 'prefer';
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') {
+    return params.has('sslmode') || info.sslmode !== undefined ? false : undefined;
+  }
+  // Only the TLS part goes through the URI: host, user and password never leave `info`.
+  const parsed = parseUri(`postgres://tls/?${params.toString()}`, { useLibpqCompat: true });
+  return pgToClientConfig(parsed).ssl;
+}
+
 /**
  * node-postgres config for a conninfo. Anything left unset falls back to libpq's PG* variables and
- * ~/.pgpass, which node-postgres reads itself.
+ * ~/.pgpass, which node-postgres reads itself; TLS settings through toSslConfig.
  */
-export function toClientConfig(info: Conninfo, extra: Partial<ClientConfig> = {}): ClientConfig {
+export function toClientConfig(
+  info: Conninfo,
+  extra: Partial<ClientConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ClientConfig {
   const config: ClientConfig = { ...extra };
   if (info.host ?? info.hostaddr) config.host = info.hostaddr ?? info.host;
   if (info.port) config.port = Number(info.port);
@@ -95,9 +130,8 @@ export function toClientConfig(info: Conninfo, extra: Partial<ClientConfig> = {}
   if (info.dbname) config.database = info.dbname;
   if (info.application_name) config.application_name = info.application_name;
   if (info.connect_timeout) config.connectionTimeoutMillis = Number(info.connect_timeout) * 1000;
-  if (info.sslmode && info.sslmode !== 'disable' && info.sslmode !== 'allow' && info.sslmode !== 'prefer') {
-    config.ssl = info.sslmode === 'require' ? { rejectUnauthorized: false } : true;
-  }
+  const ssl = toSslConfig(info, env);
+  if (ssl !== undefined) config.ssl = ssl;
   return config;
 }
 
@@ -112,12 +146,65 @@ export function describeConninfo(text: string): string {
 }
 
 /**
- * The primary_conninfo a follower writes: the leader's conninfo with `application_name` set to the
- * node name, so the leader's pg_stat_replication row names this node. A name the operator already
- * put in the conninfo is kept: bootstrap, rewind, clone and follow all write the same string.
+ * libpq's environment variables and the keywords they stand for (libpq-envars). PGPASSWORD is not
+ * here on purpose: a password is never written into a setting; the follower reads ~/.pgpass.
+ * PGAPPNAME neither: application_name names this node (withApplicationName).
  */
-export function withApplicationName(conninfo: string, name: string | undefined): string {
+const libpqEnvironment: ReadonlyArray<[string, string]> = [
+  ['PGHOST', 'host'],
+  ['PGHOSTADDR', 'hostaddr'],
+  ['PGPORT', 'port'],
+  ['PGDATABASE', 'dbname'],
+  ['PGUSER', 'user'],
+  ['PGPASSFILE', 'passfile'],
+  ['PGSERVICE', 'service'],
+  ['PGOPTIONS', 'options'],
+  ['PGSSLMODE', 'sslmode'],
+  ['PGSSLCERT', 'sslcert'],
+  ['PGSSLKEY', 'sslkey'],
+  ['PGSSLROOTCERT', 'sslrootcert'],
+  ['PGSSLCRL', 'sslcrl'],
+  ['PGSSLCRLDIR', 'sslcrldir'],
+  ['PGSSLSNI', 'sslsni'],
+  ['PGREQUIREPEER', 'requirepeer'],
+  ['PGGSSENCMODE', 'gssencmode'],
+  ['PGKRBSRVNAME', 'krbsrvname'],
+  ['PGCHANNELBINDING', 'channel_binding'],
+  ['PGCONNECT_TIMEOUT', 'connect_timeout'],
+  ['PGTARGETSESSIONATTRS', 'target_session_attrs'],
+];
+
+/**
+ * The conninfo as libpq resolved it in this process: keywords the text leaves out are filled from
+ * libpq's environment variables (PGHOST, PGPORT, PGUSER, ...), never the password. What a follower
+ * writes into primary_conninfo must not depend on variables its server will not have after a
+ * restart. A hostaddr given by the text also stands for the host (PGHOST is then not added).
+ */
+export function resolveConninfo(conninfo: string, env: NodeJS.ProcessEnv = process.env): Conninfo {
   const info = parseConninfo(conninfo);
+  for (const [variable, keyword] of libpqEnvironment) {
+    const value = env[variable];
+    if (value === undefined || value === '' || info[keyword] !== undefined) continue;
+    if (keyword === 'host' && info.hostaddr !== undefined) continue;
+    if (keyword === 'hostaddr' && info.host !== undefined) continue;
+    info[keyword] = value;
+  }
+  return info;
+}
+
+/**
+ * The primary_conninfo a follower writes: the leader's conninfo as libpq resolved it here
+ * (resolveConninfo: PGHOST/PGPORT/... filled in, never a password from the environment), with
+ * `application_name` set to the node name, so the leader's pg_stat_replication row names this node.
+ * A name the operator already put in the conninfo is kept: bootstrap, rewind, clone and follow all
+ * write the same string.
+ */
+export function withApplicationName(
+  conninfo: string,
+  name: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const info = resolveConninfo(conninfo, env);
   if (name && !info.application_name) info.application_name = name;
   return formatConninfo(info);
 }

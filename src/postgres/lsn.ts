@@ -4,7 +4,11 @@
  */
 export type Lsn = bigint;
 
-export const DEFAULT_WAL_SEGMENT_SIZE = 16n * 1024n * 1024n;
+/**
+ * WAL segment size is chosen at initdb (`--wal-segsize`, 1 MiB .. 1 GiB): every function naming or
+ * numbering segments takes the server's (`wal_segment_size`, pg_controldata's "Bytes per WAL
+ * segment", or a segment file's length). 16 MiB is only the most common value, never assumed.
+ */
 
 export function parseLsn(text: string): Lsn {
   const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
@@ -27,7 +31,7 @@ function hex8(n: bigint): string {
 }
 
 /** WAL segment file name holding `lsn` on timeline `tli` (pg_walfile_name). */
-export function walFileName(tli: number, lsn: Lsn, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): string {
+export function walFileName(tli: number, lsn: Lsn, segmentSize: bigint): string {
   const segNo = lsn / segmentSize;
   const segsPerXlogId = 0x100000000n / segmentSize;
   return `${hex8(BigInt(tli))}${hex8(segNo / segsPerXlogId)}${hex8(segNo % segsPerXlogId)}`;
@@ -40,7 +44,7 @@ export interface WalFileParts {
 
 export const WAL_SEGMENT_RE = /^[0-9A-F]{24}$/;
 
-export function parseWalFileName(name: string, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): WalFileParts {
+export function parseWalFileName(name: string, segmentSize: bigint): WalFileParts {
   if (!WAL_SEGMENT_RE.test(name)) throw new Error(`not a WAL segment file name: "${name}"`);
   const segsPerXlogId = 0x100000000n / segmentSize;
   const tli = Number.parseInt(name.slice(0, 8), 16);
@@ -50,20 +54,16 @@ export function parseWalFileName(name: string, segmentSize: bigint = DEFAULT_WAL
 }
 
 /** First LSN of a segment. */
-export function segmentStartLsn(segNo: bigint, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): Lsn {
+export function segmentStartLsn(segNo: bigint, segmentSize: bigint): Lsn {
   return segNo * segmentSize;
 }
 
-export function walFileNameForSegNo(
-  tli: number,
-  segNo: bigint,
-  segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE,
-): string {
+export function walFileNameForSegNo(tli: number, segNo: bigint, segmentSize: bigint): string {
   return walFileName(tli, segNo * segmentSize, segmentSize);
 }
 
 /** Next segment name on the same timeline. */
-export function nextWalFileName(name: string, segmentSize: bigint = DEFAULT_WAL_SEGMENT_SIZE): string {
+export function nextWalFileName(name: string, segmentSize: bigint): string {
   const { timeline, segNo } = parseWalFileName(name, segmentSize);
   return walFileNameForSegNo(timeline, segNo + 1n, segmentSize);
 }

@@ -29,6 +29,8 @@ export interface NodePosition {
     slotName: string | null;
   } | null;
   serverVersionNum: number;
+  /** wal_segment_size, fixed at initdb (1 MiB .. 1 GiB): names and numbers this node's segments. */
+  walSegmentSizeBytes: bigint;
 }
 
 /** The furthest WAL position a node holds: a standby's received or replayed LSN, a primary's current. */
@@ -54,6 +56,7 @@ export async function readNodePosition(client: PgClient): Promise<NodePosition> 
     primary_tli: string | null;
     system_id: string;
     version_num: number;
+    segment_size: string;
   }>(`SELECT pg_is_in_recovery() AS in_recovery,
             pg_last_wal_receive_lsn()::text AS receive_lsn,
             pg_last_wal_replay_lsn()::text AS replay_lsn,
@@ -64,7 +67,8 @@ export async function readNodePosition(client: PgClient): Promise<NodePosition> 
             CASE WHEN pg_is_in_recovery() THEN NULL
                  ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS primary_tli,
             (SELECT system_identifier FROM pg_control_system())::text AS system_id,
-            current_setting('server_version_num')::int AS version_num`);
+            current_setting('server_version_num')::int AS version_num,
+            pg_size_bytes(current_setting('wal_segment_size'))::text AS segment_size`);
   const row = rows[0];
   if (!row) throw new Error('position query returned no row');
   const receiverRows = row.in_recovery
@@ -113,5 +117,6 @@ export async function readNodePosition(client: PgClient): Promise<NodePosition> 
     replayPaused: row.paused,
     receiver,
     serverVersionNum: Number(row.version_num),
+    walSegmentSizeBytes: BigInt(row.segment_size),
   };
 }

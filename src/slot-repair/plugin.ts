@@ -21,9 +21,24 @@ function slotRepairService(slotName: string): SupervisorService {
       const log = handle.context.logger.child({ component: 'slot-repair', slot: slotName });
       let busy = false;
       let lastAttempt = 0;
+      /** What was last said about a repair not made, so it is logged once, not every tick. */
+      let lastNotice = '';
+      const notice = (text: string): void => {
+        if (text !== lastNotice) log.warn(text);
+        lastNotice = text;
+      };
       const onLost = (): void => {
         const now = handle.context.clock.now();
         if (busy || now - lastAttempt < 10_000) return;
+        // A new slot reserves WAL on the leader at once; a follower that is down cannot use it, so
+        // recreating it then only pins WAL (and the next checkpoint may invalidate it again).
+        const local = handle.latest()?.local;
+        if (!local?.ok || !local.value.inRecovery) {
+          notice(
+            `slot ${slotName} is lost or missing on the leader; it is recreated once this follower runs again (a slot nobody uses only pins the leader's WAL)`,
+          );
+          return;
+        }
         busy = true;
         lastAttempt = now;
         void (async () => {
@@ -35,7 +50,10 @@ function slotRepairService(slotName: string): SupervisorService {
           });
           try {
             const result = await repairLostSlot(client, slotName);
-            if (result.action === 'recreated' || result.action === 'created') {
+            if (result.action === 'refused') {
+              notice(result.detail);
+            } else if (result.action === 'recreated' || result.action === 'created') {
+              lastNotice = '';
               log.warn(
                 { restartLsn: result.restartLsn },
                 `${result.detail}; the follower replays the gap from the archive, then streams again`,

@@ -1,7 +1,8 @@
 import type { PgClient } from '../postgres/client.js';
 
 export interface SlotRepairResult {
-  action: 'recreated' | 'created' | 'none' | 'busy';
+  /** `refused`: the leader has no max_slot_wal_keep_size (-1); a new slot could fill its disk. */
+  action: 'recreated' | 'created' | 'none' | 'busy' | 'refused';
   restartLsn: string | null;
   detail: string;
 }
@@ -33,6 +34,17 @@ export async function repairLostSlot(leader: PgClient, slotName: string): Promis
       action: 'none',
       restartLsn: null,
       detail: `slot ${slotName} is healthy (wal_status=${row.wal_status ?? 'null'})`,
+    };
+  }
+  // A slot on a leader without max_slot_wal_keep_size pins WAL without bound: if this follower stays
+  // away, the leader's pg_wal fills and the leader stops. Never create one behind the operator's back.
+  const keep = (await leader.query<{ v: string }>("SELECT current_setting('max_slot_wal_keep_size') AS v"))
+    .rows[0]?.v;
+  if (keep === '-1') {
+    return {
+      action: 'refused',
+      restartLsn: null,
+      detail: `slot ${slotName} is ${row ? 'lost' : 'missing'} and the leader has max_slot_wal_keep_size = -1 (unbounded): not recreating it, as it could fill the leader's disk; set max_slot_wal_keep_size on the leader, or create the slot yourself (SELECT pg_create_physical_replication_slot('${slotName}', true))`,
     };
   }
   if (row?.active) {

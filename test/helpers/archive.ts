@@ -115,6 +115,8 @@ export async function createArchivingLeader(options: {
   settings?: Record<string, string | number | boolean>;
   /** Put before the command, e.g. S3 credentials as `VAR=value `. */
   envPrefix?: string;
+  /** initdb --wal-segsize in MiB. */
+  walSegmentSizeMb?: number;
 }): Promise<ArchivingLeader> {
   requireBuiltCli();
   const tools = await pgTools();
@@ -125,6 +127,7 @@ export async function createArchivingLeader(options: {
   });
   if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
   const leader = await createLeader({
+    walSegmentSizeMb: options.walSegmentSizeMb,
     settings: {
       archive_mode: 'on',
       archive_command: `${command} --config '${leaderConfig}' wal-push %p`,

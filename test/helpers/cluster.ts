@@ -72,6 +72,8 @@ export interface TestCluster {
 export interface LeaderOptions {
   settings?: Record<string, string | number | boolean>;
   dataChecksums?: boolean;
+  /** initdb --wal-segsize in MiB. */
+  walSegmentSizeMb?: number;
   start?: boolean;
 }
 
@@ -85,6 +87,7 @@ export async function createLeader(options: LeaderOptions = {}): Promise<TestClu
     port,
     socketDirectory: root,
     dataChecksums: options.dataChecksums,
+    walSegmentSizeMb: options.walSegmentSizeMb,
     settings: { wal_keep_size: '128MB', ...options.settings },
   });
   const cluster = clusterHandle('leader', root, dataDirectory, port, tools);

@@ -59,6 +59,13 @@ export function createCommandChannel(
           retryable: true,
         });
       }
+      if (result.signal !== undefined && result.exitCode === undefined) {
+        // It ran and something killed it (OOM killer, an operator): worth another attempt.
+        throw new DeliveryError(
+          `command ${name}: ${config.command} was killed by signal ${result.signal}${stderr ? `: ${stderr}` : ''}`,
+          { retryable: true },
+        );
+      }
       if (result.exitCode === undefined) {
         // Could not start (ENOENT, EACCES): another attempt will not find it either.
         throw new DeliveryError(`command ${name}: cannot run ${config.command}: ${result.shortMessage}`, {

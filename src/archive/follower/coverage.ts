@@ -1,12 +1,5 @@
 import type { Context } from '../../context.js';
-import {
-  DEFAULT_WAL_SEGMENT_SIZE,
-  formatLsn,
-  parseLsn,
-  walFileName,
-  walFileNameForSegNo,
-  type Lsn,
-} from '../../postgres/lsn.js';
+import { formatLsn, parseLsn, walFileName, walFileNameForSegNo, type Lsn } from '../../postgres/lsn.js';
 import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from '../store/layout.js';
 import type { ArchiveStore } from '../store/store.js';
 
@@ -29,7 +22,8 @@ export interface CoverageRequest {
   startLsn: Lsn;
   endLsn: Lsn;
   endTimeline: number;
-  segmentSize?: bigint;
+  /** wal_segment_size of the servers (fixed at initdb). */
+  segmentSize: bigint;
   /**
    * The leader's last archived segment (pg_stat_archiver): segments after it are not missing but
    * still waiting for archive_command, and are counted as `pending`.
@@ -120,7 +114,7 @@ export async function checkCoverage(
   store: ArchiveStore,
   request: CoverageRequest,
 ): Promise<CoverageReport> {
-  const size = request.segmentSize ?? DEFAULT_WAL_SEGMENT_SIZE;
+  const size = request.segmentSize;
   const maxListed = request.maxListed ?? 50;
   const { spans, historyMissing } = await readTimelineSpans(store, request.endTimeline, ctx.signal);
   const startSeg = request.startLsn / size;

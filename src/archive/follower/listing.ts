@@ -43,10 +43,10 @@ export async function listArchive(
 }
 
 /** Newest segment number in the listing, or null. */
-export function newestSegment(segments: readonly string[]): bigint | null {
+export function newestSegment(segments: readonly string[], segmentSize: bigint): bigint | null {
   let best: bigint | null = null;
   for (const name of segments) {
-    const { segNo } = parseWalFileName(name);
+    const { segNo } = parseWalFileName(name, segmentSize);
     if (best === null || segNo > best) best = segNo;
   }
   return best;

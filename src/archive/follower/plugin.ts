@@ -49,6 +49,10 @@ export function archivePlugin(
           depth: handle.context.config.archive.prefetch,
           concurrency: handle.context.config.archive.prefetchConcurrency,
           position: () => replaySegment(handle),
+          segmentSize: () => {
+            const local = handle.latest()?.local;
+            return (local?.ok ? local.value.walSegmentSizeBytes : null) ?? null;
+          },
           dataDirectory: handle.context.config.node.dataDirectory,
         });
         const running = prefetcher;
@@ -112,8 +116,9 @@ function orphanSweepService(spoolDir: string | undefined): SupervisorService {
 
 function replaySegment(handle: SupervisorHandle): string | null {
   const local = handle.latest()?.local;
-  if (!local?.ok || local.value.replayLsn === null || local.value.timeline === null) return null;
-  return walFileName(local.value.timeline, local.value.replayLsn);
+  const size = local?.ok ? local.value.walSegmentSizeBytes : null;
+  if (!local?.ok || local.value.replayLsn === null || local.value.timeline === null || !size) return null;
+  return walFileName(local.value.timeline, local.value.replayLsn, size);
 }
 
 function restoreCommandService(configFile: string | undefined): SupervisorService {

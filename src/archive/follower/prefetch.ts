@@ -40,6 +40,13 @@ export interface PrefetcherOptions {
    * first segments come from the spool.
    */
   dataDirectory?: string | undefined;
+  /**
+   * The servers' WAL segment size when the daemon knows it (the monitor's sample). Otherwise it
+   * comes from pg_controldata of dataDirectory, or from the length of the first verified segment;
+   * until one of them tells, no window is fetched (never a guessed 16 MiB: after ...3F comes the
+   * next log id with 64 MiB segments, ...40 with 16 MiB ones).
+   */
+  segmentSize?: () => bigint | null | undefined;
 }
 
 export interface PrefetchStats {
@@ -91,13 +98,22 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   }
 
   const stats: PrefetchStats = { fetched: 0, consumed: 0, spooled: 0, cursor: null, lastError: null };
-  if (options.dataDirectory) stats.cursor = await readRedoCursor(ctx, options.dataDirectory);
   // Segments of another cluster are never spooled (the same check as wal-fetch's).
   // and decompression is bounded by the local segment size.
   const systemIdentifier = options.dataDirectory
     ? await readSystemIdentifier(options.dataDirectory)
     : undefined;
-  const segmentSize = options.dataDirectory ? await readLocalSegmentSize(options.dataDirectory) : undefined;
+  /** The segment size verify bounds decompression by (the local files'), when known. */
+  const localSegmentSize = options.dataDirectory
+    ? await readLocalSegmentSize(options.dataDirectory)
+    : undefined;
+  /** The segment size that names the window (never a guessed 16 MiB). */
+  let segmentSize: bigint | null = localSegmentSize === undefined ? null : BigInt(localSegmentSize);
+  if (options.dataDirectory) {
+    const control = await readRedoCursor(ctx, options.dataDirectory);
+    stats.cursor = control.cursor;
+    segmentSize = control.segmentSize ?? segmentSize;
+  }
   /** Segments we placed in the spool and have not seen consumed or removed. */
   const placed = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
@@ -111,10 +127,10 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   const activeForMs = 30_000;
   let activeUntil = ctx.clock.now() + activeForMs;
 
-  const order = (name: string): bigint => parseWalFileName(name).segNo;
+  // Segment names on one timeline sort as their positions do (fixed-width hex): no size needed.
   const advance = (name: string): void => {
     const current = stats.cursor;
-    if (current === null || current.slice(0, 8) !== name.slice(0, 8) || order(name) > order(current)) {
+    if (current === null || current.slice(0, 8) !== name.slice(0, 8) || name > current) {
       stats.cursor = name;
     }
   };
@@ -126,7 +142,10 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     const inflight = join(options.spoolDir, `${name}${INFLIGHT_SUFFIX}`);
     await writeFile(inflight, '', { mode: 0o600 }).catch(() => undefined);
     try {
-      const got = await readVerified(options.store, file, signal, { systemIdentifier, segmentSize });
+      const got = await readVerified(options.store, file, signal, {
+        systemIdentifier,
+        segmentSize: localSegmentSize,
+      });
       if (!got) {
         missingUntil.set(name, ctx.clock.now() + missingRetryMs);
         await touchMissing(name);
@@ -138,6 +157,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       if (runAs) await chown(tmp, runAs.uid, runAs.gid);
       await rename(tmp, join(options.spoolDir, name));
       placed.add(name);
+      // verify checked the length against the segment's own header: it is the segment size.
+      segmentSize ??= BigInt(got.data.length);
       stats.fetched++;
       stats.lastError = null;
     } catch (error) {
@@ -205,8 +226,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       // Replay has the segment it is in; the window starts after it.
       const prev = hinted;
       if (stats.cursor === null) stats.cursor = prev;
-      else if (stats.cursor.slice(0, 8) === hinted.slice(0, 8) && order(prev) > order(stats.cursor))
-        stats.cursor = prev;
+      else if (stats.cursor.slice(0, 8) === hinted.slice(0, 8) && prev > stats.cursor) stats.cursor = prev;
     }
     const cursor = stats.cursor;
     if (cursor === null) {
@@ -214,10 +234,17 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       return;
     }
     await refreshHistoryMarker(cursor).catch(() => undefined);
+    segmentSize = options.segmentSize?.() ?? segmentSize;
     const tli = Number.parseInt(cursor.slice(0, 8), 16);
-    const first = order(cursor) + 1n;
     const wanted: string[] = [];
-    for (let i = 0n; i < BigInt(options.depth); i++) wanted.push(walFileNameForSegNo(tli, first + i));
+    if (segmentSize !== null) {
+      const first = parseWalFileName(cursor, segmentSize).segNo + 1n;
+      for (let i = 0n; i < BigInt(options.depth); i++)
+        wanted.push(walFileNameForSegNo(tli, first + i, segmentSize));
+    } else if (lastRequested) {
+      // Size not known yet: fetch what replay asked for, whose length then tells the size.
+      wanted.push(lastRequested);
+    }
     const wantedSet = new Set(wanted);
     for (const marker of markers) {
       const name = marker.slice(0, -MISSING_SUFFIX.length);
@@ -278,16 +305,27 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   };
 }
 
-/** The segment before the control file's REDO segment (replay starts there), or null. */
-async function readRedoCursor(ctx: Context, dataDirectory: string): Promise<string | null> {
+/**
+ * The segment before the control file's REDO segment (replay starts there) and the cluster's WAL
+ * segment size, each null when unknown.
+ */
+async function readRedoCursor(
+  ctx: Context,
+  dataDirectory: string,
+): Promise<{ cursor: string | null; segmentSize: bigint | null }> {
   try {
     const control = await readControlData({ exec: ctx.exec, bin: ctx.bin }, dataDirectory);
+    const bytes = control['Bytes per WAL segment'];
+    const segmentSize = bytes && /^\d+$/.test(bytes) ? BigInt(bytes) : null;
     const redo = control["Latest checkpoint's REDO WAL file"];
-    if (!redo || !WAL_SEGMENT_RE.test(redo)) return null;
-    const { segNo } = parseWalFileName(redo);
-    return walFileNameForSegNo(Number.parseInt(redo.slice(0, 8), 16), segNo - 1n);
+    if (!redo || !WAL_SEGMENT_RE.test(redo) || segmentSize === null) return { cursor: null, segmentSize };
+    const { segNo } = parseWalFileName(redo, segmentSize);
+    return {
+      cursor: walFileNameForSegNo(Number.parseInt(redo.slice(0, 8), 16), segNo - 1n, segmentSize),
+      segmentSize,
+    };
   } catch {
     // No control file or no pg_controldata: the first request through wal-fetch sets the window.
-    return null;
+    return { cursor: null, segmentSize: null };
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../../context.js';
+import { walSegmentSize } from '../../monitor/classify.js';
 import type { ArchiveProbe } from '../../monitor/snapshot.js';
 import type { ArchiveSample } from '../../monitor/snapshot.js';
 import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
@@ -58,12 +59,14 @@ export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOpt
     let newest: string | null = null;
     for (const n of names) if (newest === null || n > newest) newest = n;
     let missing: string | null = null;
-    if (needed && WAL_SEGMENT_RE.test(needed)) {
+    // The next name after ...3F is ...40 with 16 MiB segments but the next log id with 64 MiB ones.
+    const segmentSize = walSegmentSize(snapshot.local, snapshot.leader);
+    if (needed && WAL_SEGMENT_RE.test(needed) && segmentSize !== null) {
       const tli = Number.parseInt(tliHex, 16);
-      let seg = parseWalFileName(needed).segNo;
-      const last = newest ? parseWalFileName(newest).segNo : seg - 1n;
+      let seg = parseWalFileName(needed, segmentSize).segNo;
+      const last = newest ? parseWalFileName(newest, segmentSize).segNo : seg - 1n;
       for (let i = 0; i < maxScan; i++, seg++) {
-        const name = walFileNameForSegNo(tli, seg);
+        const name = walFileNameForSegNo(tli, seg, segmentSize);
         if (!names.has(name)) {
           missing = name;
           break;

@@ -1,5 +1,6 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
+import { parseLsnFlag, parsePositiveIntFlag } from '../flags.js';
 
 /**
  * `pgfollower archive check [--json]`: is every segment from the follower's replay position (or
@@ -15,8 +16,8 @@ export const registerArchive: RegisterCommand = (program, env) => {
     .command('check')
     .description("verify the archive covers replay position (or --start) to the leader's current LSN")
     .option('--start <lsn|segment>', 'start here instead of the follower replay position')
-    .option('--end <lsn>', "end here instead of the leader's current position")
-    .option('--timeline <n>', 'timeline of --end (default: the leader’s)', (v) => Number.parseInt(v, 10))
+    .option('--end <lsn>', "end here instead of the leader's current position", parseLsnFlag)
+    .option('--timeline <n>', 'timeline of --end (default: the leader’s)', parsePositiveIntFlag)
     .option('--json', 'print the report as JSON')
     .action(async (options: { start?: string; end?: string; timeline?: number; json?: boolean }) => {
       const ctx = await env.context({

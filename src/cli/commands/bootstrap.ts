@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { bootstrapFollower } from '../../bootstrap/bootstrap.js';
 import type { CommandEnv } from '../command.js';
+import { parseRateFlag } from '../flags.js';
 import { formatChecklist } from '../format.js';
 import { formatBytes } from '../../config/units.js';
 import { restoreCommandFor } from '../../archive/follower/restore-command.js';
@@ -33,7 +34,11 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('-D, --data-directory <dir>', 'overrides node.dataDirectory')
     .option('--leader <conninfo>', 'overrides leader.conninfo')
-    .option('--max-rate <rate>', "limit the copy's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
+    .option(
+      '--max-rate <rate>',
+      "limit the copy's bandwidth, as pg_basebackup --max-rate (e.g. 100M)",
+      parseRateFlag,
+    )
     .option(
       '--from-archive',
       'restore a base backup from the archive instead of copying the leader (works with the leader down)',

@@ -1,7 +1,9 @@
 import { readStatus } from '../../daemon/status-client.js';
 import { checkLabel, evaluateCheck, unknownLine, type CheckResultLine } from '../../monitor/check.js';
 import type { StatusDocument } from '../../monitor/status.js';
-import { parseDurationSeconds } from '../../config/units.js';
+import { parseDurationSeconds, parseSize, sizeHint } from '../../config/units.js';
+import { CommanderError } from 'commander';
+import { NagiosCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
 
 interface CheckFlags {
@@ -12,6 +14,9 @@ interface CheckFlags {
   direct?: boolean;
   json?: boolean;
 }
+
+/** The CommanderError code main() answers with the error's own exit code (UNKNOWN). */
+export const checkUsageCode = 'pgfollower.check.usage';
 
 /**
  * A Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN and one line with perfdata.
@@ -38,16 +43,30 @@ export const registerCheck: RegisterCommand = (program, env) => {
       '--json',
       'print { status, exitCode, line, document } instead of the plugin line (same exit code)',
     )
+    // A usage error is UNKNOWN with one status line, as for any other failure of the plugin itself.
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: () => undefined })
+    .exitOverride((error) => {
+      if (error.exitCode === 0) throw error;
+      const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, '; ');
+      env.output.print(unknownLine(`usage: ${message}`).line);
+      throw new CommanderError(NagiosCode.UNKNOWN, checkUsageCode, message);
+    })
     .action(async (flags: CheckFlags) => {
       let result: CheckResultLine;
       let doc: StatusDocument | null = null;
       try {
+        const configFile = env.globals().config ?? env.env.PGFOLLOWER_CONFIG;
+        if (!configFile)
+          throw new UsageError(
+            'no configuration: pass --config FILE (before check) or set PGFOLLOWER_CONFIG',
+          );
         const ctx = await env.context({
           needBinaries: false,
           overrides: {
             monitor: {
-              warnLagBytes: flags.warnLag,
-              critLagBytes: flags.critLag,
+              warnLagBytes: parseSizeFlag(flags.warnLag, '--warn-lag'),
+              critLagBytes: parseSizeFlag(flags.critLag, '--crit-lag'),
               warnLagSeconds: parseSeconds(flags.warnSeconds, '--warn-seconds'),
               critLagSeconds: parseSeconds(flags.critSeconds, '--crit-seconds'),
             },
@@ -77,6 +96,13 @@ export const registerCheck: RegisterCommand = (program, env) => {
       env.setExitCode(result.code);
     });
 };
+
+function parseSizeFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = parseSize(value);
+  if (n === undefined) throw new UsageError(`${flag} ${value}: not a size; ${sizeHint}`);
+  return n;
+}
 
 function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

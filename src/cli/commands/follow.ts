@@ -3,14 +3,14 @@ import { formatChecklist } from '../format.js';
 import { ExitCode, RefusedError } from '../../errors.js';
 import { executeFollow, planFollow } from '../../failover/follow.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
-import { durationMs } from '../../config/units.js';
+import { parseDurationFlag } from '../flags.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface FollowFlags {
   leader: string;
   yes?: boolean;
   dryRun?: boolean;
-  timeout?: string;
+  timeout: number;
   json?: boolean;
 }
 
@@ -21,7 +21,12 @@ export const registerFollow: RegisterCommand = (program, env) => {
     .requiredOption('--leader <conninfo>', 'the new leader (libpq conninfo)')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--dry-run', 'compare timelines and print the checklist; change nothing')
-    .option('--timeout <duration>', 'how long to wait until this node streams from the new leader', '120s')
+    .option(
+      '--timeout <duration>',
+      'how long to wait until this node streams from the new leader (default 120s)',
+      parseDurationFlag,
+      120_000,
+    )
     .option('--json', 'print the checklist and result as JSON')
     .action(async (flags: FollowFlags) => {
       const out = env.output;
@@ -74,7 +79,7 @@ export const registerFollow: RegisterCommand = (program, env) => {
         }
       }
       const result = await executeFollow(ctx, tools, plan, {
-        timeoutMs: durationMs.parse(flags.timeout ?? '120s'),
+        timeoutMs: flags.timeout,
       });
       // Channels with `lifecycle: true` hear about it; never fails the follow (bounded wait).
       await notifyLifecycle(ctx, {

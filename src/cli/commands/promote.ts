@@ -5,7 +5,7 @@ import { executePromotion } from '../../failover/promote/execute.js';
 import { describeNextSteps } from '../../failover/promote/next-steps.js';
 import { checkPromotion } from '../../failover/promote/plan.js';
 import { formatLsn } from '../../postgres/lsn.js';
-import { durationMs } from '../../config/units.js';
+import { parseDurationFlag } from '../flags.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface PromoteFlags {
@@ -14,7 +14,7 @@ interface PromoteFlags {
   yes?: boolean;
   peers?: string[];
   advertise?: string;
-  replayTimeout?: string;
+  replayTimeout?: number;
   json?: boolean;
 }
 
@@ -35,6 +35,7 @@ export const registerPromote: RegisterCommand = (program, env) => {
     .option(
       '--replay-timeout <duration>',
       'how long to wait for WAL to be replayed (default cluster.replayTimeoutMs)',
+      parseDurationFlag,
     )
     .option('--json', 'print the checklist and result as JSON')
     .action(async (flags: PromoteFlags) => {
@@ -43,10 +44,7 @@ export const registerPromote: RegisterCommand = (program, env) => {
         needBinaries: false,
       });
       const startedAt = ctx.clock.now();
-      const replayTimeoutMs =
-        flags.replayTimeout !== undefined
-          ? durationMs.parse(flags.replayTimeout)
-          : ctx.config.cluster.replayTimeoutMs;
+      const replayTimeoutMs = flags.replayTimeout ?? ctx.config.cluster.replayTimeoutMs;
       const plan = await checkPromotion(ctx, {
         peers: flags.peers,
         dryRun: flags.dryRun,

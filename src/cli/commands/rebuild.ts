@@ -5,7 +5,7 @@ import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild } from '../../failover/rebuild/execute.js';
 import { planRebuild } from '../../failover/rebuild/plan.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
-import { durationMs } from '../../config/units.js';
+import { parseDurationFlag, parseRateFlag } from '../flags.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface RebuildFlags {
@@ -15,7 +15,7 @@ interface RebuildFlags {
   yes?: boolean;
   dryRun?: boolean;
   maxRate?: string;
-  timeout?: string;
+  timeout: number;
   json?: boolean;
   fromArchive?: boolean;
   backup?: string;
@@ -35,8 +35,17 @@ export const registerRebuild: RegisterCommand = (program, env) => {
     )
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--dry-run', 'print what would be done and why; change nothing')
-    .option('--max-rate <rate>', "limit a clone's bandwidth, as pg_basebackup --max-rate (e.g. 100M)")
-    .option('--timeout <duration>', 'how long to wait until the rebuilt node streams', '300s')
+    .option(
+      '--max-rate <rate>',
+      "limit a clone's bandwidth, as pg_basebackup --max-rate (e.g. 100M)",
+      parseRateFlag,
+    )
+    .option(
+      '--timeout <duration>',
+      'how long to wait until the rebuilt node streams (default 300s)',
+      parseDurationFlag,
+      300_000,
+    )
     .option(
       '--from-archive',
       'restore a base backup from the archive instead (no load on the leader, works with it down); the old directory is moved aside and kept',
@@ -116,7 +125,7 @@ export const registerRebuild: RegisterCommand = (program, env) => {
         keepOld: flags.keepOld,
         configFile,
         maxRate: flags.maxRate,
-        streamTimeoutMs: durationMs.parse(flags.timeout ?? '300s'),
+        streamTimeoutMs: flags.timeout,
       });
       // Channels with `lifecycle: true` hear about it; never fails the rebuild (bounded wait).
       await notifyLifecycle(ctx, {
@@ -172,7 +181,7 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
       backupId: flags.backup,
       force: true,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
-      timeoutMs: durationMs.parse(flags.timeout ?? '300s'),
+      timeoutMs: flags.timeout,
       confirm: flags.yes
         ? undefined
         : async (plan) => {

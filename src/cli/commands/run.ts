@@ -5,6 +5,7 @@ import { createSdNotifyService, createSystemdNotify } from '../../daemon/sd-noti
 import { startSupervisor } from '../../daemon/supervisor.js';
 import type { SupervisorService } from '../../daemon/types.js';
 import type { RegisterCommand } from '../command.js';
+import { parseDurationFlag } from '../flags.js';
 
 /** Below systemd's default TimeoutStopSec (90 s) and the unit's 30 s: stop cleanly or say why not. */
 const STOP_DEADLINE_MS = 20_000;
@@ -16,7 +17,7 @@ const STOP_DEADLINE_MS = 20_000;
 const REQUIRED = ['node.name', 'leader.conninfo'] as const;
 
 interface RunFlags {
-  interval?: string;
+  interval?: number;
   listen?: string;
   http?: boolean;
 }
@@ -27,7 +28,11 @@ export const registerRun: RegisterCommand = (program, env) => {
     .description(
       'run the supervisor in the foreground (systemd runs it): monitor streaming, lag and the slot, serve the HTTP API, feed plug-ins',
     )
-    .option('--interval <duration>', 'time between monitor ticks (default monitor.intervalMs, 1s)')
+    .option(
+      '--interval <duration>',
+      'time between monitor ticks (default monitor.intervalMs, 1s)',
+      parseDurationFlag,
+    )
     .option('--listen <host:port>', 'HTTP API address (default http.listen, 127.0.0.1:8008)')
     .option('--no-http', 'do not serve the HTTP API')
     .action(async (flags: RunFlags) => {

@@ -8,8 +8,6 @@ import { formatLsn, parseLsn, walFileNameForSegNo, type Lsn } from '../../postgr
 import { readNodePosition, type NodePosition } from '../../postgres/replica-state.js';
 import { readSetting } from '../local-node.js';
 
-const SEGMENT = 16n * 1024n * 1024n;
-
 /**
  * Promote must not end recovery while the archive still holds WAL this node has not replayed: a
  * commit the old leader archived but never streamed to us would be lost. PostgreSQL itself reads
@@ -72,12 +70,14 @@ async function drain(
       },
     };
   }
-  const newest = newestSegment(listing.segments);
+  // The node's own segment size (initdb --wal-segsize), never an assumed 16 MiB.
+  const SEGMENT = position.walSegmentSizeBytes;
+  const newest = newestSegment(listing.segments, SEGMENT);
   const replay = position.replayLsn ?? 0n;
   const numbers = (at: Lsn): Record<string, string | number> => ({
     replay_lsn: formatLsn(at),
-    replay_segment: walFileNameForSegNo(position.timeline, at / SEGMENT),
-    newest_archived: newest === null ? 'none' : walFileNameForSegNo(position.timeline, newest),
+    replay_segment: walFileNameForSegNo(position.timeline, at / SEGMENT, SEGMENT),
+    newest_archived: newest === null ? 'none' : walFileNameForSegNo(position.timeline, newest, SEGMENT),
   });
   if (newest === null || replay / SEGMENT > newest) {
     return {
@@ -122,14 +122,14 @@ async function drain(
         `restore_command is not set: copying ${count} archived segment(s) into ${join(dataDirectory, 'pg_wal')}`,
       );
       for (let segNo = replay / SEGMENT; segNo <= newest; segNo++) {
-        const name = walFileNameForSegNo(position.timeline, segNo);
+        const name = walFileNameForSegNo(position.timeline, segNo, SEGMENT);
         const { fetchWal } = await import('../../archive/follower/fetch.js');
         await fetchWal(ctx, store, name, join(dataDirectory, 'pg_wal', name));
       }
       how = `copied into pg_wal (${count} segment(s))`;
     }
     ctx.reporter.step(
-      `archive holds WAL up to ${walFileNameForSegNo(position.timeline, newest)}: waiting up to ${Math.round(options.timeoutMs / 1000)}s for replay to reach it`,
+      `archive holds WAL up to ${walFileNameForSegNo(position.timeline, newest, SEGMENT)}: waiting up to ${Math.round(options.timeoutMs / 1000)}s for replay to reach it`,
     );
     // Drained when replay is past the newest archived segment, or inside it and no longer moving
     // (its last record may continue into a segment nobody archived). PostgreSQL retries sources

@@ -57,7 +57,11 @@ export function checkLocalNode(
  * The old leader, at every address we know it by. Run again by executePromotion right before the
  * point of no return.
  */
-export async function checkOldLeader(addresses: string[], timeoutMs: number): Promise<CheckResult> {
+export async function checkOldLeader(
+  addresses: string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<CheckResult> {
   if (addresses.length === 0) {
     return {
       name: CHECK.leader,
@@ -67,7 +71,7 @@ export async function checkOldLeader(addresses: string[], timeoutMs: number): Pr
       forceable: true,
     };
   }
-  const verdicts = await probeOldLeaders(addresses, timeoutMs);
+  const verdicts = await probeOldLeaders(addresses, timeoutMs, signal);
   const primary = verdicts.find((v) => v.state === 'primary');
   if (primary) {
     return {

@@ -30,7 +30,7 @@ export async function executePromotion(
   // The checks may be minutes old (replay and archive waits, the confirmation prompt): an old
   // leader that came back meanwhile must still stop us, right before the point of no return.
   if (plan.oldLeaders.length > 0) {
-    const leader = await checkOldLeader(plan.oldLeaders, ctx.config.leader.connectTimeoutMs);
+    const leader = await checkOldLeader(plan.oldLeaders, ctx.config.leader.connectTimeoutMs, ctx.signal);
     if (!leader.ok) {
       throw new RefusedError(
         'not promoting: the old leader changed since the checks; nothing was changed',

@@ -53,6 +53,8 @@ async function probeOldLeader(
     );
     return { where, state: inRecovery ? 'in-recovery' : 'primary' };
   } catch (error) {
+    // Stopped by the operator: not a verdict about the old leader.
+    if (signal?.aborted) throw signal.reason;
     const message = maskConninfo((error as Error).message);
     // A server that answered with an SQLSTATE (bad password, no pg_hba entry, unknown database,
     // starting up) is up: it may well be accepting writes, so it is not "unreachable".

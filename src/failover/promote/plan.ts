@@ -73,6 +73,8 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
     ),
     readSupervisorLeaderLsn(ctx),
   ]);
+  // Stopped while asking: the failed connections say nothing about the nodes.
+  ctx.signal.throwIfAborted();
 
   let position: NodePosition | null = localResult instanceof Error ? null : localResult.position;
   const primaryConninfo = localResult instanceof Error ? null : localResult.primaryConninfo;
@@ -86,7 +88,7 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
   // The old leader: every address we know it by. A reachable primary among them is the one refusal
   // that --force cannot override: two writable leaders is data loss by construction.
   const leaderAddresses = oldLeaderAddresses([config.leader.conninfo, primaryConninfo]);
-  const leaderCheck = await checkOldLeader(leaderAddresses, timeoutMs);
+  const leaderCheck = await checkOldLeader(leaderAddresses, timeoutMs, ctx.signal);
   checks.push(leaderCheck);
 
   if (position?.inRecovery) {

@@ -76,7 +76,7 @@ describe('archive gap alerts through a real supervisor', () => {
       await leader.query('select pg_switch_wal()');
     }
     const [pos] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-    const endName = walFileName(1, parseLsn(pos?.lsn ?? '0/0'));
+    const endName = walFileName(1, parseLsn(pos?.lsn ?? '0/0'), 16n * 1024n * 1024n);
     // await: works whether openArchiveStore returns the store or a promise of it.
     const store = await openArchiveStore(ctx.config);
     closers.push(async () => store.close());

@@ -8,6 +8,10 @@ import { restoreCommandFor } from '../../../src/archive/follower/restore-command
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { parseLsn, walFileName, type Lsn } from '../../../src/postgres/lsn.js';
+import type { LocalSample } from '../../../src/monitor/snapshot.js';
+
+/** Test clusters are made by a plain initdb: 16 MiB segments. */
+const SEGMENT_SIZE = 16n * 1024n * 1024n;
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
 import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -57,7 +61,7 @@ describe('gap in the archive', () => {
     }
     const [pos] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
     const end: Lsn = parseLsn(pos?.lsn ?? '0/0');
-    const endName = walFileName(1, end);
+    const endName = walFileName(1, end, SEGMENT_SIZE);
     const store = openArchiveStore(ctx.config);
     const archived = await waitFor(
       'archiver to archive the segments',
@@ -94,11 +98,11 @@ describe('gap in the archive', () => {
         async () => {
           const [row] = await follower.query<{ lsn: string }>('select pg_last_wal_replay_lsn()::text as lsn');
           const lsn = row?.lsn ? parseLsn(row.lsn) : null;
-          return lsn !== null && walFileName(1, lsn) >= previous(hole) ? lsn : undefined;
+          return lsn !== null && walFileName(1, lsn, SEGMENT_SIZE) >= previous(hole) ? lsn : undefined;
         },
         { timeoutMs: 90_000, intervalMs: 500 },
       );
-      expect(walFileName(1, stuckAt) < hole).toBe(true);
+      expect(walFileName(1, stuckAt, SEGMENT_SIZE) < hole).toBe(true);
 
       // The supervisor's probe names the hole.
       const probe = createArchiveProbe(store, { clock: systemClock });
@@ -106,10 +110,14 @@ describe('gap in the archive', () => {
         {
           takenAt: Date.now(),
           node: 'replica_a',
-          local: { ok: false, error: 'not sampled in this test' },
+          // Only the segment size is read from the local sample here.
+          local: {
+            ok: true,
+            value: { walSegmentSizeBytes: SEGMENT_SIZE } as LocalSample,
+          },
           leader: { ok: false, error: 'not sampled in this test' },
           lag: { replayLagBytes: null, receiveLagBytes: null, replayLagSeconds: null },
-          neededSegment: walFileName(1, stuckAt),
+          neededSegment: walFileName(1, stuckAt, SEGMENT_SIZE),
         },
         new AbortController().signal,
       );

@@ -68,6 +68,8 @@ describe('a lost slot does not leave the follower archive-only', () => {
     );
     expect(restore?.cmd).toContain('wal-fetch %f %p');
 
+    const recreations: number[] = [];
+    supervisor.events.on('slot:recreated', () => recreations.push(Date.now()));
     const recreated = new Promise<string>((resolve) =>
       supervisor.events.once('slot:recreated', ({ slot }) => resolve(slot)),
     );
@@ -85,6 +87,25 @@ describe('a lost slot does not leave the follower archive-only', () => {
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
+    // Issue 14 defect 12: while the follower was stopped the slot was recreated 4 times in 30 s, each
+    // time pinning WAL again. Now nothing happens until the follower can use a slot: the supervisor
+    // sees the loss with the follower down for over 12 s (past the 10 s retry pacing), recreating nothing.
+    let lostSince: number | undefined;
+    await waitFor(
+      '12 s of ticks with the slot lost and the follower stopped',
+      async () => {
+        const latest = supervisor.latest();
+        const slot = latest?.leader.ok ? latest.leader.value.slot : null;
+        const lost = slot !== null && slot !== undefined && (slot.walStatus === 'lost' || !slot.exists);
+        if (!lost || latest?.local.ok) return undefined;
+        lostSince ??= latest?.takenAt ?? Date.now();
+        return (latest?.takenAt ?? 0) - lostSince >= 12_000 ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(recreations).toEqual([]);
+
+    await follower.start();
     expect(await recreated).toBe('replica_a');
     // The first new slot may be invalidated again by a checkpoint (it reserves from the last REDO
     // point); the repair keeps trying until one holds.
@@ -101,8 +122,6 @@ describe('a lost slot does not leave the follower archive-only', () => {
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(status).toMatch(/^(reserved|extended)$/);
-
-    await follower.start();
     await waitFor(
       'the follower to stream through the new slot',
       async () => {

@@ -25,6 +25,6 @@ describe('pgfollower demo', () => {
   it('rejects a bad --duration with exit 2 before creating anything', async () => {
     const output = createMemoryOutput();
     expect(await main(['demo', '--duration', 'soon'], { output })).toBe(2);
-    expect(output.text()).toContain('--duration soon is not a duration');
+    expect(output.text()).toContain(`option '--duration <duration>' argument 'soon' is invalid`);
   });
 });

@@ -297,5 +297,19 @@ describe('alert channels', () => {
     expect(result.error).toMatch(/exited with status 3/);
     const missing = createChannel(channelSchema.parse({ type: 'command', command: join(dir, 'nope') }), 0);
     expect(await deliverWithRetry(missing, firing, deps())).toMatchObject({ ok: false, attempts: 1 });
+    // Issue 14 defect 11: a killed program is named as such (and retried), not "cannot run".
+    const killed = createChannel(
+      channelSchema.parse({
+        type: 'command',
+        command: 'sh',
+        args: ['-c', 'kill -TERM $$'],
+        retries: 1,
+        retryDelayMs: 10,
+      }),
+      0,
+    );
+    const killedResult = await deliverWithRetry(killed, firing, deps());
+    expect(killedResult).toMatchObject({ ok: false, attempts: 2 });
+    expect(killedResult.error).toMatch(/sh was killed by signal SIGTERM/);
   });
 });

@@ -41,6 +41,18 @@ describe('createExec', () => {
     expect((error as Error).message).toContain('/nonexistent/pg_ctl');
   });
 
+  // Issue 14 defect 11: a program killed by a signal was reported as "could not run ... check node.binDir".
+  it.each(['run', 'tryRun'] as const)('%s names the signal that killed a program', async (method) => {
+    const error = await exec[method]('sh', ['-c', 'echo dying >&2; kill -KILL $$']).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExternalCommandError);
+    const e = error as ExternalCommandError;
+    expect(e.message).toMatch(/^sh was killed by signal SIGKILL/);
+    expect(e.message).not.toMatch(/could not run/);
+    expect(e.hint).not.toMatch(/binDir/);
+    expect(e.commandSignal).toBe('SIGKILL');
+    expect(e.stderrTail).toBe('dying');
+  });
+
   it('tail keeps the last lines', () => {
     expect(tail('a\nb\nc\nd', 2)).toBe('c\nd');
   });

@@ -67,6 +67,26 @@ describe('check', () => {
     expect(r.line).toMatch(/ lag_bytes=U;67108864;1073741824;0 lag_seconds=U;60;300;0 /);
   });
 
+  // Issue 14 defect 3: the leader could not be queried while the receiver streamed, and check said
+  // `OK ... lag 0 B` (lagBytes ?? 0).
+  it('unknown lag is never OK: UNKNOWN when nothing worse is found, the worse finding otherwise', () => {
+    const unknownLag = { leader: { error: 'timeout' }, lag: { replayLagBytes: null, receiveLagBytes: null } };
+    const r = evaluateCheck(doc('streaming', unknownLag), t);
+    expect(r.code).toBe(3);
+    expect(r.line).toMatch(
+      /^PGFOLLOWER UNKNOWN - replica_a streaming: replay lag unknown: leader not queried \(timeout\) \| lag_bytes=U;/,
+    );
+    expect(r.line).not.toMatch(/0 B/);
+    const late = evaluateCheck(
+      doc('streaming', { ...unknownLag, lag: { ...unknownLag.lag, replayLagSeconds: 400 } }),
+      t,
+    );
+    expect(late.code).toBe(2);
+    expect(late.line).toMatch(/400s behind > 300s; replay lag unknown/);
+    const archive = evaluateCheck(doc('archive-recovery', unknownLag), t);
+    expect(archive.code).toBe(1);
+  });
+
   it('the status document and its human summary name state, numbers and the next step', () => {
     const d = doc('stalled', {
       local: localSample({ walReceiver: null, replayLsn: parseLsn('0/3000148') }),

@@ -34,6 +34,7 @@ export function localSample(overrides: Partial<LocalSample> = {}): LocalSample {
     replayPaused: false,
     walReceiver: receiver(),
     serverVersionNum: 150010,
+    walSegmentSizeBytes: 16777216n,
     ...overrides,
   };
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   describeConninfo,
@@ -5,6 +8,8 @@ import {
   maskConninfo,
   parseConninfo,
   toClientConfig,
+  toSslConfig,
+  resolveConninfo,
   withApplicationName,
 } from '../../../src/postgres/conninfo.js';
 
@@ -56,7 +61,8 @@ describe('conninfo', () => {
       port: 6,
       user: 'u',
       database: 'd',
-      ssl: true,
+      // TLS verified against the system's CAs (no sslrootcert given).
+      ssl: {},
     });
     expect(describeConninfo('host=h port=6 password=x')).toBe('h:6');
   });
@@ -76,5 +82,77 @@ describe('conninfo', () => {
         .application_name,
     ).toBe('mine');
     expect(withApplicationName('host=db1', undefined)).toBe('host=db1');
+  });
+
+  // Issue 14 defect 4: bootstrap with PGHOST/PGPORT and a conninfo without host/port wrote a
+  // primary_conninfo without them: after a restart without those variables the follower was lost.
+  it('resolves what libpq takes from the environment, never the password', () => {
+    const env = {
+      PGHOST: '10.0.0.1',
+      PGPORT: '5433',
+      PGUSER: 'rep',
+      PGPASSWORD: 'hunter2',
+      PGSSLMODE: 'require',
+    };
+    expect(resolveConninfo('dbname=postgres', env)).toEqual({
+      dbname: 'postgres',
+      host: '10.0.0.1',
+      port: '5433',
+      user: 'rep',
+      sslmode: 'require',
+    });
+    // What the text says wins; a hostaddr stands for the host.
+    expect(resolveConninfo('host=db1 port=6000', env)).toMatchObject({ host: 'db1', port: '6000' });
+    expect(resolveConninfo('hostaddr=10.9.9.9', env)).not.toHaveProperty('host');
+    expect(resolveConninfo('postgresql:///app', env)).toMatchObject({
+      host: '10.0.0.1',
+      port: '5433',
+      dbname: 'app',
+    });
+    const written = withApplicationName('dbname=postgres', 'replica-a', env);
+    expect(parseConninfo(written)).toMatchObject({
+      host: '10.0.0.1',
+      port: '5433',
+      application_name: 'replica-a',
+    });
+    expect(written).not.toMatch(/hunter2|password/);
+    expect(withApplicationName('dbname=postgres', 'replica-a', { PGAPPNAME: 'psql' })).toBe(
+      'dbname=postgres application_name=replica-a',
+    );
+  });
+
+  // Issue 14 defect 10: sslrootcert/sslcert/sslkey were dropped (and a URI's parsed ssl object), so
+  // the monitor could not reach a leader that pg_basebackup reached.
+  it('keeps TLS settings: CA, client certificate and key, with libpq semantics per sslmode', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgf-tls-'));
+    for (const f of ['ca.crt', 'client.crt', 'client.key']) writeFileSync(join(dir, f), `${f} contents`);
+    const ca = join(dir, 'ca.crt');
+    const full = toClientConfig(
+      parseConninfo(
+        `host=h sslmode=verify-full sslrootcert=${ca} sslcert=${join(dir, 'client.crt')} sslkey=${join(dir, 'client.key')}`,
+      ),
+      {},
+      {},
+    );
+    expect(full.ssl).toMatchObject({
+      ca: 'ca.crt contents',
+      cert: 'client.crt contents',
+      key: 'client.key contents',
+    });
+    expect(full.ssl).not.toHaveProperty('rejectUnauthorized', false);
+    const uri = toClientConfig(
+      parseConninfo(`postgresql://rep@h/app?sslmode=verify-ca&sslrootcert=${ca}`),
+      {},
+      {},
+    );
+    expect(uri.ssl).toMatchObject({ ca: 'ca.crt contents' });
+    expect(toSslConfig({ sslmode: 'require' }, {})).toEqual({ rejectUnauthorized: false });
+    expect(toSslConfig({ sslmode: 'prefer' }, {})).toBe(false);
+    expect(toSslConfig({ sslmode: 'disable' }, {})).toBe(false);
+    expect(toSslConfig({}, {})).toBeUndefined();
+    // libpq's variables stand in for keywords the conninfo leaves out.
+    expect(toSslConfig({}, { PGSSLMODE: 'verify-full', PGSSLROOTCERT: ca })).toMatchObject({
+      ca: 'ca.crt contents',
+    });
   });
 });

@@ -25,10 +25,13 @@ async function archiveHolding(names: string[]) {
 
 describe('archive listing', () => {
   it('finds the newest archived segment number', () => {
-    expect(newestSegment([])).toBeNull();
-    expect(
-      newestSegment(['000000010000000000000003', '000000010000000100000000', '000000010000000000000009']),
-    ).toBe(256n);
+    const MiB = 1024n * 1024n;
+    expect(newestSegment([], 16n * MiB)).toBeNull();
+    const names = ['000000010000000000000003', '000000010000000100000000', '000000010000000000000009'];
+    expect(newestSegment(names, 16n * MiB)).toBe(256n);
+    // Issue 14 defect 9: 64 segments per log id with 64 MiB segments, 4096 with 1 MiB ones.
+    expect(newestSegment(names, 64n * MiB)).toBe(64n);
+    expect(newestSegment(names, MiB)).toBe(4096n);
   });
 
   it("lists the segments of one timeline and notices a newer timeline's history file", async () => {

@@ -14,13 +14,14 @@ import { createSilentLogger } from '../../../../src/logging/logger.js';
 
 const SEG = 16 * 1024 * 1024;
 
-function fakeSegment(name: string): Buffer {
-  const data = Buffer.alloc(SEG);
-  const segNo = BigInt(`0x${name.slice(8, 16)}`) * 256n + BigInt(`0x${name.slice(16, 24)}`);
+function fakeSegment(name: string, size = SEG): Buffer {
+  const data = Buffer.alloc(size);
+  const perLogId = BigInt(0x100000000 / size);
+  const segNo = BigInt(`0x${name.slice(8, 16)}`) * perLogId + BigInt(`0x${name.slice(16, 24)}`);
   data.writeUInt16LE(0xd110, 0);
   data.writeUInt16LE(0x0002, 2);
-  data.writeBigUInt64LE(segNo * BigInt(SEG), 8);
-  data.writeUInt32LE(SEG, 32);
+  data.writeBigUInt64LE(segNo * BigInt(size), 8);
+  data.writeUInt32LE(size, 32);
   data.writeUInt32LE(8192, 36);
   return data;
 }
@@ -91,6 +92,55 @@ describe('prefetcher', () => {
       await store.put(`wal/00000001/${seg(6)}.lz4`, await encode('lz4', fakeSegment(seg(6))), {});
       await waitFor('segment 6 spooled', async () => ((await names()).includes(seg(6)) ? true : undefined));
       expect(await names()).not.toContain(`${seg(6)}.missing`);
+    } finally {
+      await prefetcher.stop();
+    }
+  });
+
+  // Issue 14 defect 9: the window after ...FFF on a 1 MiB cluster is the next log id, and the size is
+  // learned from the segment fetched first when nobody says it (a 16 MiB guess named ...1000).
+  it.each([
+    ['told by the daemon', true],
+    ['learned from the first segment', false],
+  ])('names the window of 1 MiB segments across a log id (size %s)', async (_how, told) => {
+    const MiB = 1024 * 1024;
+    const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
+    dirs.push(root);
+    const store = createFsStore({ path: join(root, 'archive'), fsync: false });
+    const names = ['000000010000000000000FFE', '000000010000000000000FFF', '000000010000000100000000'];
+    for (const n of names)
+      await store.put(`wal/00000001/${n}.lz4`, await encode('lz4', fakeSegment(n, MiB)), {});
+    const ctx: Context = {
+      config: loadConfig({ overrides: {}, env: {} }),
+      logger: createSilentLogger(),
+      exec: createExec(undefined),
+      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
+      clock: systemClock,
+      signal: new AbortController().signal,
+      reporter: silentReporter,
+    };
+    const spool = join(root, 'spool');
+    const prefetcher = await startPrefetcher(ctx, {
+      store,
+      spoolDir: spool,
+      depth: 3,
+      concurrency: 2,
+      pollMs: 10,
+      missingRetryMs: 100,
+      ...(told ? { segmentSize: () => BigInt(MiB) } : {}),
+    });
+    lastState = () => JSON.stringify(prefetcher.stats());
+    try {
+      await writeRequested(spool, names[0] ?? '');
+      await waitFor('window FFF, 1/000', async () => {
+        const list = (await readdir(spool)).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+        return list.join() === [names[2], names[1]].sort().join() ? true : undefined;
+      });
+      // The window's third segment is not archived: it is asked for under its real name.
+      await waitFor('marker for 1/001', async () =>
+        (await readdir(spool)).includes('000000010000000100000001.missing') ? true : undefined,
+      );
+      expect(await readdir(spool)).not.toContain('000000010000001000000000.missing');
     } finally {
       await prefetcher.stop();
     }
