@@ -8,7 +8,15 @@ import { killAndWait, seededDelays } from '../../helpers/faults/kill.js';
 import { injectFault } from '../../helpers/faults/ledger.js';
 import { canMount, mountSmallTmpfs } from '../../helpers/faults/tmpfs.js';
 import { cliPath, requireBuiltCli } from '../../helpers/archive.js';
-import { archiveConfig, listFsArchive, makeSegments, runCli, sha, waitArchived } from './archive-tools.js';
+import {
+  archiveConfig,
+  listFsArchive,
+  makeSegments,
+  markReady,
+  runCli,
+  sha,
+  waitArchived,
+} from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
@@ -116,7 +124,10 @@ describe('faults: wal-push into an fs archive', { timeout: faultTestTimeoutMs },
         .sort()
         .slice(-2);
       expect(sources.length).toBe(2);
-      for (const name of sources) await copyFile(join(walDir, name), join(root, name));
+      for (const name of sources) {
+        await copyFile(join(walDir, name), join(root, name));
+        await markReady(root, name);
+      }
     } finally {
       await leader.stop();
     }

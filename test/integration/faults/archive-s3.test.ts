@@ -15,7 +15,7 @@ import {
   startS3,
   type TestS3,
 } from '../../helpers/archive.js';
-import { archiveConfig, makeSegments, runCli, sha, waitArchived } from './archive-tools.js';
+import { archiveConfig, makeSegments, markReady, runCli, sha, waitArchived } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
@@ -63,6 +63,7 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
             .sort()
             .at(-1) ?? '';
         await copyFile(join(walDir, name), join(root, name));
+        await markReady(root, name);
       } finally {
         await leader.stop();
       }

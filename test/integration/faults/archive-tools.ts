@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chown, readFile, readdir, stat } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pgTools, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -94,4 +94,13 @@ export async function waitArchived(leader: TestCluster, name: string, timeoutMs 
     },
     { timeoutMs, intervalMs: 200 },
   );
+}
+
+/**
+ * Marks a copied segment as PostgreSQL does before archive_command runs (`archive_status/<name>.ready`
+ * beside it): wal-push refuses a segment without it, as it may be the one still being written.
+ */
+export async function markReady(dir: string, name: string): Promise<void> {
+  await mkdir(join(dir, 'archive_status'), { recursive: true });
+  await writeFile(join(dir, 'archive_status', `${name}.ready`), '');
 }

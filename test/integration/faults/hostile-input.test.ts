@@ -14,7 +14,7 @@ import { createSilentLogger } from '../../../src/logging/logger.js';
 import { createLeader, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { cliPath } from '../../helpers/archive.js';
-import { makeSegments, sha } from './archive-tools.js';
+import { makeSegments, markReady, sha } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
@@ -173,6 +173,7 @@ async function archiveWithOneSegment(): Promise<{
     // The segment just switched away from is complete and stays in pg_wal until a checkpoint.
     segment = await makeSegments(leader, 1);
     await copyFile(join(leader.dataDirectory, 'pg_wal', segment), join(root, segment));
+    await markReady(root, segment);
   } finally {
     await leader.stop();
   }
