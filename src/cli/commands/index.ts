@@ -38,7 +38,7 @@ export async function loadCommands(argv: readonly string[]): Promise<RegisterCom
       i++;
       continue;
     }
-    if (arg === '--version') return [];
+    if (arg === '--version' || arg === '-V') return [];
     if (arg.startsWith('-')) continue;
     // Completion describes every command, so it needs them all registered.
     if (arg === 'completion') break;
