@@ -55,7 +55,7 @@ describe('archive probe', () => {
     const root = await tempDir();
     const store = createFsStore({ path: root, fsync: false });
     for (const n of names) await store.put(`wal/00000001/${n}.lz4`, Buffer.from('x'), {});
-    const probe = createArchiveProbe(store);
+    const probe = createArchiveProbe(store, { clock: systemClock });
     const sample = await probe(
       {
         takenAt: 0,
