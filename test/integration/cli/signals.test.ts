@@ -4,7 +4,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor, writeConfigFile } from '../../helpers/cluster.js';
+import { writeConfigFile } from '../../helpers/cluster.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const bin = resolve(import.meta.dirname, '../../../dist/src/cli/bin.js');
 
