@@ -34,6 +34,11 @@ export const commandExamples: Record<string, readonly string[]> = {
   alerts: ['pgfollower alerts test', 'pgfollower alerts status'],
   'alerts status': ['pgfollower alerts status', 'pgfollower alerts status --json'],
   'alerts test': ['pgfollower alerts test', 'pgfollower alerts test --channel oncall --no-resolve'],
+  backup: ['pgfollower backup', 'pgfollower backup --source leader --json'],
+  'backup list': ['pgfollower backup list', 'pgfollower backup list --json'],
+  'backup verify': ['pgfollower backup verify', 'pgfollower backup verify 20261202T010000Z'],
+  'backup expire': ['pgfollower backup expire --dry-run', 'pgfollower backup expire --keep 5'],
+  estimate: ['pgfollower estimate', 'pgfollower estimate --outage 4h --target-restore 30m --json'],
   doctor: ['pgfollower --config /etc/pgfollower/pgfollower.yaml doctor', 'pgfollower doctor --json'],
   demo: ['pgfollower demo', 'pgfollower demo --duration 30s', 'pgfollower demo --scenario failover'],
   completion: [

@@ -1,4 +1,3 @@
-import { Command } from 'commander';
 import { formatBytes } from '../../config/units.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
@@ -9,7 +8,9 @@ import { formatChecklist } from '../format.js';
  * the archive. Subcommands: `list`, `verify [ID]`, `expire [--dry-run]` (docs/backups.md).
  */
 export const registerBackup: RegisterCommand = (program, env) => {
-  const backup = new Command('backup')
+  // program.command (not new Command + addCommand) so it inherits exitOverride and the output routing.
+  const backup = program
+    .command('backup')
     .description('take a base backup into the archive (list, verify, expire: see subcommands)')
     .option('--source <where>', 'local (this follower, default backup.source) or leader')
     .option('--max-rate <rate>', 'limit the copy, as pg_basebackup --max-rate (e.g. 100M)')
@@ -175,6 +176,4 @@ export const registerBackup: RegisterCommand = (program, env) => {
         store.close();
       }
     });
-
-  program.addCommand(backup);
 };
