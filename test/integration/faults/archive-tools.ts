@@ -50,7 +50,10 @@ export function sha(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Every object under an fs archive's wal/ tree (final names only; dot files are temp files). */
+/**
+ * Every object under an fs archive's wal/ tree (final names only). Dot files are temp files, except
+ * `.<name>.meta`, the metadata (SHA-256) the fs store keeps beside each object.
+ */
 export async function listFsArchive(
   root: string,
 ): Promise<{ objects: Map<string, string>; tempFiles: string[] }> {
@@ -60,6 +63,7 @@ export async function listFsArchive(
   for (const tl of await readdir(walRoot).catch(() => [] as string[])) {
     for (const name of await readdir(join(walRoot, tl))) {
       const path = join(walRoot, tl, name);
+      if (/^\.[0-9A-F]{24}.*\.meta$/.test(name) || /^\.[0-9A-F]{8}\.history.*\.meta$/.test(name)) continue;
       if (name.startsWith('.')) tempFiles.push(path);
       else objects.set(`${tl}/${name}`, sha(await readFile(path)));
     }
