@@ -57,10 +57,7 @@ export const registerCheck: RegisterCommand = (program, env) => {
       let doc: StatusDocument | null = null;
       try {
         const configFile = env.globals().config ?? env.env.PGFOLLOWER_CONFIG;
-        if (!configFile)
-          throw new UsageError(
-            'no configuration: pass --config FILE (before check) or set PGFOLLOWER_CONFIG',
-          );
+        // Flags are checked first (with the defaults when there is no file), then the file's presence.
         const ctx = await env.context({
           needBinaries: false,
           overrides: {
@@ -72,6 +69,10 @@ export const registerCheck: RegisterCommand = (program, env) => {
             },
           },
         });
+        if (!configFile)
+          throw new UsageError(
+            'no configuration: pass --config FILE (before check) or set PGFOLLOWER_CONFIG',
+          );
         const m = ctx.config.monitor;
         doc = await readStatus(ctx, { direct: flags.direct });
         result = evaluateCheck(doc, {

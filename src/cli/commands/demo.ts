@@ -1,7 +1,7 @@
-import ms from 'ms';
 import { UsageError } from '../../errors.js';
 import { bigintSafe } from '../../util/json.js';
 import type { RegisterCommand } from '../command.js';
+import { parseDurationFlag } from '../flags.js';
 
 export const registerDemo: RegisterCommand = (program, env) => {
   program
@@ -14,18 +14,12 @@ export const registerDemo: RegisterCommand = (program, env) => {
       'basic (leader + follower, until Ctrl-C) or failover (an incident start to finish, ends with measured RTO and RPO)',
       'basic',
     )
-    .option('--duration <duration>', 'stop by itself after this long (e.g. 30s)')
+    .option('--duration <duration>', 'stop by itself after this long (e.g. 30s)', parseDurationFlag)
     .option('--keep', 'keep the sandbox directory afterwards')
-    .action(async (flags: { duration?: string; keep?: boolean; scenario: string }) => {
+    .action(async (flags: { duration?: number; keep?: boolean; scenario: string }) => {
       if (flags.scenario !== 'basic' && flags.scenario !== 'failover')
         throw new UsageError(`--scenario ${flags.scenario}: write basic or failover`);
-      const durationMs =
-        flags.duration === undefined
-          ? undefined
-          : (ms(flags.duration as ms.StringValue) as number | undefined);
-      if (flags.duration !== undefined && (durationMs === undefined || durationMs <= 0)) {
-        throw new UsageError(`--duration ${flags.duration} is not a duration; write e.g. 30s or 5m`);
-      }
+      const durationMs = flags.duration;
       if (flags.scenario === 'failover') {
         const { runFailoverDemo } = await import('../../demo/failover.js');
         await runFailoverDemo(env.output, env.signal, {

@@ -32,16 +32,16 @@ const units: Array<[string, number]> = [
 const readers: Array<[string, (text: string) => number | undefined, number]> = [
   ['parseSize', parseSize, 300],
   [
-    'config monitor.warnLagBytes',
+    'config monitor.catchingUpBytes',
     (text) => {
       const dir = mkdtempSync(join(tmpdir(), 'pgf-size-'));
       const file = join(dir, 'c.yaml');
-      writeFileSync(file, `monitor:\n  warnLagBytes: ${JSON.stringify(text)}\n`);
+      writeFileSync(file, `monitor:\n  catchingUpBytes: ${JSON.stringify(text)}\n`);
       try {
-        return loadConfig({ file, env: {} }).monitor.warnLagBytes;
+        return loadConfig({ file, env: {} }).monitor.catchingUpBytes;
       } catch (error) {
         if (error instanceof ConfigError) {
-          expect(error.problems.map((p) => p.key)).toContain('monitor.warnLagBytes');
+          expect(error.problems.map((p) => p.key)).toContain('monitor.catchingUpBytes');
           return undefined;
         }
         throw error;
