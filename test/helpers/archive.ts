@@ -82,6 +82,11 @@ export async function testContext(
   };
 }
 
+/** The S3 credentials as `VAR=value ` assignments, to put before a command PostgreSQL runs. */
+export const s3EnvPrefix = Object.entries(s3Env)
+  .map(([k, v]) => `${k}=${v} `)
+  .join('');
+
 /** Runs `fn` with the S3 credentials in process.env (the SDK's default chain reads them). */
 export function setS3Env(): () => void {
   const saved: Record<string, string | undefined> = {};

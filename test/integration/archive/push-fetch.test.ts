@@ -23,7 +23,7 @@ import {
   cliPath,
   requireBuiltCli,
   s3ArchiveConfig,
-  s3Env,
+  s3EnvPrefix,
   setS3Env,
   startS3,
   testContext,
@@ -191,9 +191,7 @@ describe('wal-push / wal-fetch with an S3 archive', () => {
   it('archives via archive_command; identical/different/concurrent pushes; corrupt and S3-down fetches', async () => {
     s3 = await startS3();
     restoreEnv = setS3Env();
-    const envPrefix = Object.entries(s3Env)
-      .map(([k, v]) => `${k}=${v} `)
-      .join('');
+    const envPrefix = s3EnvPrefix;
     const { leader, configFile, archiveTree, dir } = await setupLeader(
       s3ArchiveConfig(s3.endpoint),
       envPrefix,

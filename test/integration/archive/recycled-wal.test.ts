@@ -11,7 +11,7 @@ import { waitFor } from '../../helpers/wait.js';
 import {
   requireBuiltCli,
   s3ArchiveConfig,
-  s3Env,
+  s3EnvPrefix,
   setS3Env,
   startS3,
   testContext,
@@ -150,9 +150,7 @@ describe('recycled WAL: a follower catches up from the archive', () => {
   it('from an S3 archive (s3rver)', async () => {
     s3 = await startS3();
     restoreEnv = setS3Env();
-    const envPrefix = Object.entries(s3Env)
-      .map(([k, v]) => `${k}=${v} `)
-      .join('');
+    const envPrefix = s3EnvPrefix;
     await runScenario(s3ArchiveConfig(s3.endpoint), envPrefix);
     // Each wal-push and wal-fetch on S3 starts Node and the AWS SDK (about 1 s of CPU): on a loaded
     // 2-core machine the scenario needs more than the default 120 s (about 35 s when quiet).

@@ -5,7 +5,7 @@ import { verifyBackup } from '../../../src/backup/verify.js';
 import {
   requireBuiltCli,
   s3ArchiveConfig,
-  s3Env,
+  s3EnvPrefix,
   setS3Env,
   startS3,
   type TestS3,
@@ -28,9 +28,7 @@ describe('backups in an S3 archive', () => {
   it('stores the parts, lists the backup complete and verifies it with pg_verifybackup', async () => {
     s3 = await startS3();
     restoreEnv = setS3Env();
-    const envPrefix = Object.entries(s3Env)
-      .map(([k, v]) => `${k}=${v} `)
-      .join('');
+    const envPrefix = s3EnvPrefix;
     const rig = await createBackupRig({ archive: s3ArchiveConfig(s3.endpoint), envPrefix });
     try {
       await pgbench(rig.leader, ['-i', '-s', '1', '-q']);
