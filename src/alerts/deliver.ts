@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import { acceptsNotification, DeliveryError, type Channel } from './channels/index.js';
 import type { AlertMetrics } from './metrics.js';
 import type { Notification } from './types.js';
+import { withDeadline } from '../util/deadline.js';
 
 export interface DeliveryResult {
   channel: string;
@@ -41,10 +42,7 @@ export async function deliverWithRetry(
   for (;;) {
     attempt += 1;
     try {
-      await channel.send(
-        notification,
-        AbortSignal.any([options.signal, AbortSignal.timeout(config.timeoutMs)]),
-      );
+      await withDeadline(options.signal, config.timeoutMs, (signal) => channel.send(notification, signal));
       options.metrics.notifications.inc({ channel: channel.name, result: 'sent' });
       const elapsedMs = Math.round(performance.now() - started);
       log.info(

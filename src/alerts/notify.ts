@@ -5,6 +5,7 @@ import { createChannels } from './channels/index.js';
 import { deliverWithRetry, type DeliveryResult } from './deliver.js';
 import { createAlertMetrics } from './metrics.js';
 import { makeDedupKey, type Notification } from './types.js';
+import { withDeadline } from '../util/deadline.js';
 
 export type LifecycleKind = 'bootstrap' | 'promote' | 'follow' | 'rebuild';
 
@@ -49,12 +50,8 @@ export async function notifyLifecycle(
     const channels = createChannels(alerts).filter((c) => c.config.lifecycle);
     const metrics = createAlertMetrics();
     const logger = ctx.logger.child({ component: 'alerts' });
-    const signal = AbortSignal.any([
-      ctx.signal,
-      AbortSignal.timeout(options.deadlineMs ?? lifecycleDeadlineMs),
-    ]);
-    return await Promise.all(
-      channels.map((c) => deliverWithRetry(c, notification, { signal, logger, metrics })),
+    return await withDeadline(ctx.signal, options.deadlineMs ?? lifecycleDeadlineMs, (signal) =>
+      Promise.all(channels.map((c) => deliverWithRetry(c, notification, { signal, logger, metrics }))),
     );
   } catch (error) {
     ctx.logger.error(

@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { parseListen } from '../http/server.js';
 import { takeSnapshot } from '../monitor/monitor.js';
 import { buildStatus, type StatusDocument } from '../monitor/status.js';
+import { withDeadline } from '../util/deadline.js';
 
 /**
  * The status document from the running supervisor's HTTP API when it answers, else from a one-shot
@@ -25,11 +26,11 @@ async function fetchFromDaemon(ctx: Context, timeoutMs: number): Promise<StatusD
   const target =
     host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   try {
-    const response = await fetch(`http://${target}:${port}/status`, {
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+    const doc = await withDeadline(ctx.signal, timeoutMs, async (signal) => {
+      const response = await fetch(`http://${target}:${port}/status`, { signal });
+      return response.ok ? ((await response.json()) as StatusDocument) : undefined;
     });
-    if (!response.ok) return undefined;
-    const doc = (await response.json()) as StatusDocument;
+    if (doc === undefined) return undefined;
     // Something else may listen on that port: accept only our document.
     if (typeof doc.state !== 'string' || typeof doc.node !== 'string') return undefined;
     return { ...doc, source: 'supervisor' };

@@ -11,6 +11,7 @@ import { withArchiveRetries } from '../store/retry.js';
 import type { ArchiveStore } from '../store/store.js';
 import { verifyWalFile } from '../store/verify.js';
 import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
+import { withDeadline } from '../../util/deadline.js';
 
 export type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
 
@@ -61,24 +62,25 @@ export async function fetchWal(
   // attempts; this stops waiting for an attempt that hangs (the attempt is abandoned, and the
   // process exits).
   const timeoutMs = ctx.config.archive.timeoutMs;
-  const deadline = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
   // Two attempts at most: PostgreSQL itself asks again, and replay should not wait long on one call.
-  const got = await untilAborted(
-    withArchiveRetries(`fetching ${name}`, () => readVerified(store, file, deadline, local), {
-      attempts: 2,
-      signal: deadline,
-      logger: ctx.logger,
-      clock: ctx.clock,
-      deadlineMs: timeoutMs,
-    }),
-    deadline,
-    () =>
-      new ArchiveError(
-        ctx.signal.aborted
-          ? `fetching ${name} was interrupted (${String((ctx.signal.reason as Error | undefined)?.message ?? 'stopped')})`
-          : `fetching ${name} did not finish within archive.timeoutMs (${timeoutMs} ms); ${store.description} may be hung`,
-        { transient: true },
-      ),
+  const got = await withDeadline(ctx.signal, timeoutMs, (deadline) =>
+    untilAborted(
+      withArchiveRetries(`fetching ${name}`, () => readVerified(store, file, deadline, local), {
+        attempts: 2,
+        signal: deadline,
+        logger: ctx.logger,
+        clock: ctx.clock,
+        deadlineMs: timeoutMs,
+      }),
+      deadline,
+      () =>
+        new ArchiveError(
+          ctx.signal.aborted
+            ? `fetching ${name} was interrupted (${String((ctx.signal.reason as Error | undefined)?.message ?? 'stopped')})`
+            : `fetching ${name} did not finish within archive.timeoutMs (${timeoutMs} ms); ${store.description} may be hung`,
+          { transient: true },
+        ),
+    ),
   );
   if (!got) return { name, outcome: 'not-found', ms: ctx.clock.now() - started };
   await writeFileAtomicIn(dest, got.data, runAs);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { shellQuote } from '../../util/shell.js';
+import { shellQuote, shellQuoteScript } from '../../util/shell.js';
 import type { Config } from '../../config/schema.js';
 import { selfCommand } from '../../exec/self.js';
 import { spoolDirectoryFor } from './spool.js';
@@ -22,7 +22,7 @@ export interface RestoreCommandOptions {
  *
  *     mv -f '/data/pg_wal/.pgfollower-spool/'%f %p 2>/dev/null ||
  *       { [ -n "$(find '/data/pg_wal/.pgfollower-spool/'%f.missing -mmin -0.1 2>/dev/null)" ] && exit 1; } ||
- *       { timeout --foreground -k 5 65 '/usr/bin/node' '/usr/lib/node_modules/pgfollower/dist/cli/pgfollower.js' --config '/etc/pgfollower/pgfollower.yaml' wal-fetch %f %p || exit 1; }
+ *       { timeout --foreground -k 5 65 /bin/sh -c ''\''/usr/bin/node'\'' '\''/usr/lib/node_modules/pgfollower/dist/cli/pgfollower.js'\'' --config '\''/etc/pgfollower/pgfollower.yaml'\'' wal-fetch "$1" "$2"' wal-fetch %f %p || exit 1; }
  *
  * https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-RESTORE-COMMAND
  */
@@ -39,7 +39,11 @@ export function restoreCommandFor(
   // server shutdown's SIGTERM still reaches it. Any failure, a kill included, becomes status 1
   // ("not available"), never a status above 125 that would stop recovery.
   const limitS = Math.ceil(config.archive.timeoutMs / 1000) + FALLBACK_GRACE_S;
-  const fallback = `{ timeout --foreground -k ${FALLBACK_GRACE_S} ${limitS} ${base}${configArg} wal-fetch %f %p || exit 1; }`;
+  // The command runs under `sh -c`: archive.command is shell text and may begin with variable
+  // assignments (`AWS_PROFILE=wal /usr/bin/pgfollower`), which timeout alone would take for the
+  // program's name. sh execs the last simple command, so the signals still reach wal-fetch.
+  const script = shellQuoteScript(`${base}${configArg} wal-fetch "$1" "$2"`);
+  const fallback = `{ timeout --foreground -k ${FALLBACK_GRACE_S} ${limitS} /bin/sh -c ${script} wal-fetch %f %p || exit 1; }`;
   const spool = config.archive.prefetch > 0 ? spoolDirectoryFor(config) : undefined;
   // A fresh `<name>.missing` marker (touched by the prefetcher in the last 6 s) means the archive
   // was just asked and lacks the file: answer 1 at once. GNU find's -mmin takes fractions.

@@ -1,6 +1,7 @@
 import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../../config/schema.js';
 import { ArchiveError } from '../../errors.js';
+import { withDeadline } from '../../util/deadline.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
 
 type S3Options = NonNullable<Config['archive']['s3']>;
@@ -55,13 +56,16 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
   const bucket = options.bucket;
   let conditionalWrites = true;
 
-  const withTimeout = (signal?: AbortSignal): AbortSignal =>
-    signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  /** Sends one request, aborted at the per-request timeout or when `signal` aborts. */
+  const send = <T>(
+    signal: AbortSignal | undefined,
+    request: (abortSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> => withDeadline(signal, timeoutMs, request);
 
   async function putOnce(input: PutObjectCommandInput, signal?: AbortSignal): Promise<PutOutcome> {
     try {
       const { sdk, client } = await s3();
-      await client.send(new sdk.PutObjectCommand(input), { abortSignal: withTimeout(signal) });
+      await send(signal, (abortSignal) => client.send(new sdk.PutObjectCommand(input), { abortSignal }));
       return 'created';
     } catch (error) {
       const status = httpStatus(error);
@@ -111,12 +115,15 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
     async get(key, signal): Promise<StoredObject | undefined> {
       try {
         const { sdk, client } = await s3();
-        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: prefix + key }), {
-          abortSignal: withTimeout(signal),
+        // The body is read within the same deadline: a stream that stalls mid-object is a hang too.
+        return await send(signal, async (abortSignal) => {
+          const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: prefix + key }), {
+            abortSignal,
+          });
+          if (!out.Body) return undefined;
+          const body = Buffer.from(await out.Body.transformToByteArray());
+          return { key, size: body.length, metadata: out.Metadata ?? {}, body };
         });
-        if (!out.Body) return undefined;
-        const body = Buffer.from(await out.Body.transformToByteArray());
-        return { key, size: body.length, metadata: out.Metadata ?? {}, body };
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw toArchiveError(error, `get ${key}`);
@@ -126,9 +133,9 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
     async head(key, signal): Promise<ObjectInfo | undefined> {
       try {
         const { sdk, client } = await s3();
-        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), {
-          abortSignal: withTimeout(signal),
-        });
+        const out = await send(signal, (abortSignal) =>
+          client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), { abortSignal }),
+        );
         return { key, size: out.ContentLength ?? -1, metadata: out.Metadata ?? {} };
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -142,17 +149,15 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
       try {
         const { sdk, client } = await s3();
         do {
-          const page = await client.send(
-            new sdk.ListObjectsV2Command({
-              Bucket: bucket,
-              Prefix: prefix + keyPrefix,
-              ContinuationToken: token,
-              ...(listOptions.startAfter !== undefined && token === undefined
-                ? { StartAfter: prefix + listOptions.startAfter }
-                : {}),
-            }),
-            { abortSignal: withTimeout(listOptions.signal) },
-          );
+          const command = new sdk.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix + keyPrefix,
+            ContinuationToken: token,
+            ...(listOptions.startAfter !== undefined && token === undefined
+              ? { StartAfter: prefix + listOptions.startAfter }
+              : {}),
+          });
+          const page = await send(listOptions.signal, (abortSignal) => client.send(command, { abortSignal }));
           for (const item of page.Contents ?? []) {
             if (item.Key === undefined) continue;
             out.push({ key: item.Key.slice(prefix.length), size: item.Size ?? -1, metadata: {} });
@@ -169,9 +174,9 @@ export function createS3Store(options: S3Options, timeoutMs: number): ArchiveSto
       try {
         if (!(await this.head(key, signal))) return false;
         const { sdk, client } = await s3();
-        await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: prefix + key }), {
-          abortSignal: withTimeout(signal),
-        });
+        await send(signal, (abortSignal) =>
+          client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: prefix + key }), { abortSignal }),
+        );
         return true;
       } catch (error) {
         throw toArchiveError(error, `delete ${key}`);

@@ -3,6 +3,7 @@ import { withClient } from '../../postgres/client.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
 import { parseLsn, type Lsn } from '../../postgres/lsn.js';
 import { furthestLsn, readNodePosition } from '../../postgres/replica-state.js';
+import { withDeadline } from '../../util/deadline.js';
 
 /**
  * Where the other nodes stand, for promote's "am I the best candidate" check, and what the
@@ -38,13 +39,13 @@ export async function readPeerPosition(
   if (isHttpPeer(peer)) {
     try {
       const url = `${peer.replace(/\/+$/, '')}/status`;
-      const response = await fetch(url, {
-        signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.connectTimeoutMs)]),
-        headers: { accept: 'application/json' },
+      const answer = await withDeadline(options.signal, options.connectTimeoutMs, async (signal) => {
+        const response = await fetch(url, { signal, headers: { accept: 'application/json' } });
+        return { status: response.status, ok: response.ok, body: response.ok ? await response.json() : null };
       });
-      if (!response.ok)
-        return { peer, label, ok: false, via: 'http', error: `GET ${url}: HTTP ${response.status}` };
-      const parsed = parseStatusPosition(await response.json());
+      if (!answer.ok)
+        return { peer, label, ok: false, via: 'http', error: `GET ${url}: HTTP ${answer.status}` };
+      const parsed = parseStatusPosition(answer.body);
       if (!parsed)
         return { peer, label, ok: false, via: 'http', error: `GET ${url}: no local position in the answer` };
       return { peer, label, ok: true, via: 'http', ...parsed };
@@ -83,12 +84,14 @@ export async function readPeerPosition(
 export async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn } | null> {
   if (!ctx.config.http.enabled) return null;
   try {
-    const response = await fetch(`http://${ctx.config.http.listen}/status`, {
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(1000)]),
-      headers: { accept: 'application/json' },
+    const body = await withDeadline(ctx.signal, 1000, async (signal) => {
+      const response = await fetch(`http://${ctx.config.http.listen}/status`, {
+        signal,
+        headers: { accept: 'application/json' },
+      });
+      return response.ok ? ((await response.json()) as Record<string, unknown>) : null;
     });
-    if (!response.ok) return null;
-    const body = (await response.json()) as Record<string, unknown>;
+    if (body === null) return null;
     // The status document's leaderLsn is the leader's position at the supervisor's last tick that
     // reached it; a lastLeaderLsn, when the supervisor keeps one across ticks, is preferred.
     const raw = body.lastLeaderLsn ?? body.leaderLsn;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { chown, readFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openArchiveStore } from '../../../src/archive/store/open-store.js';
@@ -98,7 +99,12 @@ async function runScenario(archive: Record<string, unknown>, envPrefix: string):
         );
         return row?.ok;
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        detail: () =>
+          `prefetch ${JSON.stringify(prefetcher.stats())}; follower log: ${tailOf(follower.logFile)}`,
+      },
     );
     const [a] = await leader.query(checksumSql);
     const [b] = await follower.query(checksumSql);
@@ -123,6 +129,15 @@ async function runScenario(archive: Record<string, unknown>, envPrefix: string):
     store.close();
     await follower.stop();
     await leader.stop();
+  }
+}
+
+/** The last lines of a server log, for a failure message. */
+function tailOf(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-25).join('\n');
+  } catch (error) {
+    return String(error);
   }
 }
 
