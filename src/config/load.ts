@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
@@ -118,12 +118,34 @@ function requiredMessage(key: RequiredKey): string {
   }
 }
 
+/** A config file is a few kilobytes; anything past this is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function readConfigFile(file: string, problems: ConfigProblem[]): Record<string, unknown> {
   let text: string;
   let mode: number;
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, 'utf8');
-    mode = statSync(file).mode;
+    // Non-blocking open, then fstat: a FIFO would block the main thread in open() (even SIGTERM
+    // waits), and /dev/zero would be read until memory runs out.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      problems.push({
+        key: '(file)',
+        message: `${file} is not a regular file; --config takes a YAML file`,
+      });
+      return {};
+    }
+    if (stat.size > MAX_CONFIG_BYTES) {
+      problems.push({
+        key: '(file)',
+        message: `${file} is ${stat.size} bytes; a config file is at most ${MAX_CONFIG_BYTES} bytes`,
+      });
+      return {};
+    }
+    text = readFileSync(fd, 'utf8');
+    mode = stat.mode;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     problems.push({
@@ -131,6 +153,8 @@ function readConfigFile(file: string, problems: ConfigProblem[]): Record<string,
       message: `cannot read ${file} (${code ?? String(error)}); check --config or PGFOLLOWER_CONFIG`,
     });
     return {};
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
