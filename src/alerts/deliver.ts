@@ -16,6 +16,8 @@ export interface DeliveryResult {
   error?: string;
   /** Not ok because we were shutting down, not because the channel failed: send again after a restart. */
   cancelled?: boolean;
+  /** Not ok, and the last error was one a later try may get past (receiver down, 5xx, timeout). */
+  retryable?: boolean;
 }
 
 /** The longest a receiver's Retry-After is honoured; beyond that our own backoff applies. */
@@ -63,7 +65,7 @@ export async function deliverWithRetry(
         log.error(
           { attempts: attempt, err: lastError },
           `could not send ${notification.status} ${notification.alert} to ${channel.name}: ${lastError}; ${
-            retryable ? 'gave up after the last retry' : 'not retrying (fix the channel config)'
+            retryable ? 'retries used up' : 'not retrying (fix the channel config)'
           }; monitoring continues, run \`pgfollower alerts test\` to check the channel`,
         );
         return {
@@ -74,6 +76,7 @@ export async function deliverWithRetry(
           elapsedMs: Math.round(performance.now() - started),
           error: lastError,
           ...(options.signal.aborted ? { cancelled: true } : {}),
+          ...(retryable ? { retryable: true } : {}),
         };
       }
       const backoff = computeBackoffMs(attempt - 1, { baseMs: config.retryDelayMs, maxMs: 30_000 });
@@ -148,6 +151,7 @@ export function createDispatcher(options: {
             attempts: 0,
             elapsedMs: 0,
             error: 'queue full',
+            retryable: true,
           });
           options.logger.error(
             { channel: channel.name, alert: notification.alert },

@@ -1,6 +1,7 @@
 import type { AlertsConfig } from '../config/sections/alerts.js';
 import type { RunningService, SupervisorHandle, SupervisorService } from '../daemon/types.js';
 import type { SupervisorEvents } from '../monitor/events.js';
+import { computeBackoffMs } from '../util/backoff.js';
 import { createChannels } from './channels/index.js';
 import { createDispatcher, type DeliveryResult } from './deliver.js';
 import { evaluate } from './engine.js';
@@ -20,6 +21,13 @@ export interface AlertServiceOptions {
 
 /** How long stop() waits for queued notifications (a `resolved` in flight) before giving up. */
 const drainOnStopMs = 3000;
+
+/**
+ * A notification a channel failed to take after all its retries stays owed and is sent again after
+ * this backoff (doubling per round, with jitter, at most 5 min), until the channel takes it or a
+ * newer notification of the same alert replaces it. A receiver down for an hour still gets the page.
+ */
+const redeliver = { baseMs: 5000, maxMs: 300_000 };
 
 /**
  * The alerts plug-in of `pgfollower run`: evaluates every snapshot, persists firing alerts, and
@@ -94,23 +102,65 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
         const index = outbox.indexOf(entry);
         if (index >= 0) outbox.splice(index, 1);
       };
+      const dropChannel = (entry: OutboxEntry, channel: string): void => {
+        entry.channels = entry.channels.filter((c) => c !== channel);
+        if (entry.channels.length === 0) removeEntry(entry);
+      };
+      /** A later outbox entry of the same alert owed to `channel`: it replaces this one there. */
+      const superseded = (entry: OutboxEntry, channel: string): boolean => {
+        const index = outbox.indexOf(entry);
+        return outbox
+          .slice(index + 1)
+          .some(
+            (later) =>
+              later.notification.dedupKey === entry.notification.dedupKey && later.channels.includes(channel),
+          );
+      };
+      const retryTimers = new Set<NodeJS.Timeout>();
+      const rounds = new WeakMap<OutboxEntry, number>();
 
       /** Sends an outbox entry to the channels still owed it; each confirmation shrinks it. */
-      const send = (entry: OutboxEntry): void => {
+      const send = (entry: OutboxEntry, only: readonly string[] = entry.channels): void => {
         const queued = dispatcher.enqueue(entry.notification, {
-          only: entry.channels,
+          only,
           onDelivered(result) {
             // Cancelled at shutdown: keep it owed, the next start sends it.
             if (result.cancelled) return;
-            entry.channels = entry.channels.filter((c) => c !== result.channel);
-            if (entry.channels.length === 0) removeEntry(entry);
+            if (!result.ok && result.retryable && !controller.signal.aborted) {
+              if (superseded(entry, result.channel)) {
+                dropChannel(entry, result.channel);
+                void persist();
+                return;
+              }
+              // Still owed: try again later rather than lose the page.
+              const round = rounds.get(entry) ?? 0;
+              rounds.set(entry, round + 1);
+              const delayMs = computeBackoffMs(round, redeliver);
+              logger.warn(
+                { channel: result.channel, alert: entry.notification.alert, round: round + 1 },
+                `${entry.notification.status} ${entry.notification.alert} is still owed to ${result.channel}; sending it again in ${Math.round(delayMs / 1000)} s`,
+              );
+              const timer = setTimeout(() => {
+                retryTimers.delete(timer);
+                if (controller.signal.aborted || !entry.channels.includes(result.channel)) return;
+                if (superseded(entry, result.channel)) {
+                  dropChannel(entry, result.channel);
+                  void persist();
+                  return;
+                }
+                send(entry, [result.channel]);
+              }, delayMs);
+              retryTimers.add(timer);
+              return;
+            }
+            dropChannel(entry, result.channel);
             void persist();
           },
         });
         // Channels that went away (config changed) are owed nothing.
-        const gone = entry.channels.filter((c) => !queued.includes(c));
+        const gone = only.filter((c) => !queued.includes(c));
         if (gone.length > 0) {
-          entry.channels = entry.channels.filter((c) => queued.includes(c));
+          entry.channels = entry.channels.filter((c) => !gone.includes(c));
           if (entry.channels.length === 0) removeEntry(entry);
         }
       };
@@ -196,6 +246,7 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
             );
           }
           controller.abort(new Error('alerts service stopping'));
+          for (const timer of retryTimers) clearTimeout(timer);
           await dispatcher.drain(1000);
           await persist();
         },

@@ -114,11 +114,10 @@ describe('faults: alert delivery', { timeout: faultTestTimeoutMs }, () => {
     }
   });
 
-  // New finding (not among defects 1-14 of issue 14): when the receiver is down for longer than
-  // the channel's retries, the firing notification is dropped and not sent again until
-  // repeatIntervalMs (4 h by default): an alert is lost. Enable when delivery keeps owed
-  // notifications until they are acknowledged.
-  it.skip('receiver down longer than the retry budget: the firing notification still arrives', async () => {
+  // Found with the fault matrix: when the receiver was down for longer than the channel's retries,
+  // the firing notification was dropped and not sent again until repeatIntervalMs (4 h by default).
+  // It now stays owed and is sent again with a growing backoff until the channel takes it.
+  it('receiver down longer than the retry budget: the firing notification still arrives', async () => {
     const rx = await startReceiver();
     receiver = rx;
     const proxy = await startHttpFaultProxy({ port: Number(new URL(rx.url).port) });
