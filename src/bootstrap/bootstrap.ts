@@ -76,6 +76,9 @@ export async function bootstrapFollower(
     connectTimeoutMs: config.leader.connectTimeoutMs,
     applicationName: `pgfollower-${nodeName}`,
     signal: ctx.signal,
+    // Every statement here is short (the size of the databases the longest); a link that drops
+    // packets silently must not hold bootstrap, or its cleanup, forever.
+    queryTimeoutMs: 2 * 60_000,
   };
   // Both connections at once, and the pre-flight reads in parallel: bootstrap should cost little
   // more than pg_basebackup itself (docs/benchmarks.md).

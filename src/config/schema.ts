@@ -39,6 +39,11 @@ export const nodeSection = z.strictObject({
 export const leaderSection = z.strictObject({
   conninfo: z.string().min(1).optional(),
   connectTimeoutMs: boundedDuration(100, 5 * MINUTE).default(5000),
+  /**
+   * A copy from the leader (pg_basebackup in bootstrap and rebuild) that receives nothing for this
+   * long is stopped: a silently dropped link never ends a copy by itself.
+   */
+  copyStallTimeoutMs: boundedDuration(5 * SECOND, HOUR).default(2 * MINUTE),
 });
 
 export const slotSection = z.strictObject({

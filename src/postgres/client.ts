@@ -49,6 +49,7 @@ export async function connect(conninfo: string, options: ConnectOptions = {}): P
   const client = new pg.Client(config);
   // An idle connection that breaks must not crash the process; the next query reports it.
   client.on('error', () => undefined);
+  boundEnd(client);
   const detach = signal ? endOnAbort(client, signal) : undefined;
   try {
     await connectUnlessAborted(client, signal);
@@ -66,6 +67,30 @@ export async function connect(conninfo: string, options: ConnectOptions = {}): P
     );
   }
   return client;
+}
+
+/** How long a graceful end may wait for the server before the socket is destroyed. */
+const END_TIMEOUT_MS = 3000;
+
+/**
+ * Makes `client.end()` end within END_TIMEOUT_MS. node-postgres's end sends Terminate and waits for
+ * the server to close: over a link that drops packets silently that is forever, and every command
+ * that cleans up after a failed step (a bootstrap whose copy stalled) would hang in its `finally`.
+ */
+function boundEnd(client: pg.Client): void {
+  const graceful = client.end.bind(client) as () => Promise<void>;
+  const bounded = (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const destroyed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        client.connection.stream.destroy();
+        resolve();
+      }, END_TIMEOUT_MS);
+    });
+    const ending = graceful().catch(() => undefined);
+    return Promise.race([ending, destroyed]).finally(() => clearTimeout(timer));
+  };
+  (client as { end: () => Promise<void> }).end = bounded;
 }
 
 /** Ends `client` when `signal` aborts; the listener goes when the client ends. Returns the detach. */
