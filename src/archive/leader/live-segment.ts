@@ -2,7 +2,6 @@ import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../../context.js';
 import { RefusedError } from '../../errors.js';
-import { localConninfo, withClient } from '../../postgres/client.js';
 import { parseLsn, parseWalFileName } from '../../postgres/lsn.js';
 import type { WalFile } from '../store/layout.js';
 
@@ -37,6 +36,9 @@ export async function refuseLiveSegment(ctx: Context, path: string, file: WalFil
   };
   let current: { segmentSize: bigint; lsn: string | null };
   try {
+    // Loaded here, not at import: archive_command runs wal-push once per segment, nearly always with
+    // a .ready file, and loading node-postgres costs a tenth of a second of CPU.
+    const { localConninfo, withClient } = await import('../../postgres/client.js');
     current = await withClient(
       localConninfo(ctx.config.node),
       { connectTimeoutMs: 5000, queryTimeoutMs: 5000, signal: ctx.signal },
