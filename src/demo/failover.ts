@@ -140,7 +140,7 @@ export async function runFailoverDemo(
     const leader = await connect(sandbox.leaderConninfo);
     clients.push(leader);
     output.print(
-      "\n== synchronous_standby_names = 'ANY 1 (replica_a, replica_b)' on the leader: a commit returns once a follower has it",
+      "\n== synchronous_standby_names = 'ANY 1 (replica_a, replica_b)' and synchronous_commit = on on the leader: a commit returns once a follower has it",
     );
     await leader.query("ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (replica_a, replica_b)'");
     await leader.query('SELECT pg_reload_conf()');
