@@ -1,5 +1,6 @@
 import type { AlertRulesConfig } from '../config/sections/alerts.js';
 import { formatBytes, formatDurationMs } from '../config/units.js';
+import { catchUpClause } from '../monitor/catchup.js';
 import type { Snapshot } from '../monitor/snapshot.js';
 import type { AlertName, RuleSeverity } from './types.js';
 
@@ -127,7 +128,7 @@ function observeLagBytes(rules: Rules, snapshot: Snapshot): Omit<Observation, 's
     message:
       level === 'ok'
         ? `${snapshot.node} replay is ${formatBytes(value)} behind the leader (warning at ${formatBytes(rule.warning)})`
-        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader (${level} at ${formatBytes(threshold)}; ${snapshot.reason}); check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader (${level} at ${formatBytes(threshold)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 
@@ -157,7 +158,7 @@ function observeLagSeconds(rules: Rules, snapshot: Snapshot): Omit<Observation, 
     message:
       level === 'ok'
         ? `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (warning at ${formatDurationMs(rule.warning)})`
-        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason}); check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 

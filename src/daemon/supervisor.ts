@@ -32,6 +32,7 @@ export async function startSupervisor(
   const monitor = new Monitor(ctx, {
     archiveProbe: options.archiveProbe,
     maxBackoffMs: options.maxBackoffMs,
+    catchUp: options.catchUp,
   });
   let latest: Snapshot | undefined;
   let lastTickAt: number | undefined;

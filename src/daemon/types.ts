@@ -1,3 +1,4 @@
+import type { MonitorOptions } from '../monitor/monitor.js';
 import type { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Context } from '../context.js';
@@ -55,6 +56,8 @@ export interface SupervisorOptions {
   maxBackoffMs?: number;
   /** Serve the HTTP API on config.http.listen when config.http.enabled (default true). */
   http?: boolean;
+  /** Catch-up estimate timings (monitor/catchup.ts); tests shorten them. */
+  catchUp?: MonitorOptions['catchUp'];
 }
 
 export interface SupervisorHandle {

@@ -74,7 +74,10 @@ export async function runFailoverDemo(
   const sandbox: Sandbox = await createSandbox(exec, bin, signal, {
     followerName: 'replica_a',
     // pg_rewind needs hint bits logged; a small wal_keep_size lets replica_b fall off the leader.
-    leaderSettings: { wal_log_hints: 'on', wal_keep_size: '16MB' },
+    // synchronous_commit must be on: the sandbox turns it off for speed, and with it off a commit
+    // neither waits for a follower nor for the leader's own flush (the RPO then counted the commits
+    // of the leader's last ~200 ms, which no follower had received: RPO 1-3 in one run of three).
+    leaderSettings: { wal_log_hints: 'on', wal_keep_size: '16MB', synchronous_commit: 'on' },
   });
   const root = sandbox.root;
   const shortPath = (text: string): string => text.split(root).join('$SANDBOX');
@@ -137,10 +140,11 @@ export async function runFailoverDemo(
     const leader = await connect(sandbox.leaderConninfo);
     clients.push(leader);
     output.print(
-      "\n== synchronous_standby_names = 'ANY 1 (replica_a, replica_b)' on the leader: a commit returns once a follower has it",
+      "\n== synchronous_standby_names = 'ANY 1 (replica_a, replica_b)' and synchronous_commit = on on the leader: a commit returns once a follower has it",
     );
     await leader.query("ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (replica_a, replica_b)'");
     await leader.query('SELECT pg_reload_conf()');
+    await waitUntilSynchronous(leader, signal);
     await leader.query(
       'CREATE TABLE demo_orders (id bigserial PRIMARY KEY, placed_at timestamptz DEFAULT now(), note text)',
     );
@@ -304,6 +308,20 @@ export async function runFailoverDemo(
     );
     await sandbox.destroy({ keep: options.keep });
   }
+}
+
+/**
+ * The RPO line is only true when commits wait for a follower: both followers are quorum candidates
+ * and a new session commits with synchronous_commit = on (the reload reaches every process).
+ */
+async function waitUntilSynchronous(leader: PgClient, signal: AbortSignal): Promise<void> {
+  await waitUntil(signal, 30_000, 'both followers are synchronous candidates', async () => {
+    const { rows } = await leader.query<{ quorum: string; commit: string }>(
+      `SELECT (SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'quorum')::text AS quorum,
+              current_setting('synchronous_commit') AS commit`,
+    );
+    return rows[0]?.quorum === '2' && rows[0]?.commit === 'on';
+  });
 }
 
 /** An argument as an operator would type it: quoted when it holds a space. */

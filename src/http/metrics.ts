@@ -64,6 +64,17 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     help: 'How long ago the leader first had WAL this follower has not replayed (0 when caught up)',
     ...reg,
   });
+  const catchUpEta = new Gauge({
+    name: 'pgfollower_catchup_eta_seconds',
+    help: 'Seconds until a follower that is behind is caught up, at the measured rates (absent when unknown or not catching up)',
+    ...reg,
+  });
+  const catchUpRate = new Gauge({
+    name: 'pgfollower_catchup_rate_bytes_per_second',
+    help: 'WAL rates measured over the catch-up window: leader generation, follower receive, follower replay',
+    labelNames: ['stream'],
+    ...reg,
+  });
   const receiverUp = new Gauge({
     name: 'pgfollower_wal_receiver_streaming',
     help: '1 when the WAL receiver is streaming',
@@ -211,6 +222,14 @@ export function createSupervisorMetrics(): SupervisorMetrics {
       setOrReset(replayLagBytes, snapshot.lag.replayLagBytes);
       setOrReset(receiveLagBytes, snapshot.lag.receiveLagBytes);
       setOrReset(replayLagSeconds, snapshot.lag.replayLagSeconds);
+      const catchUp = snapshot.catchUp ?? null;
+      setOrReset(catchUpEta, catchUp?.etaSeconds);
+      catchUpRate.reset();
+      if (catchUp) {
+        catchUpRate.set({ stream: 'leader' }, catchUp.leaderBytesPerSecond);
+        catchUpRate.set({ stream: 'receive' }, catchUp.receiveBytesPerSecond);
+        catchUpRate.set({ stream: 'replay' }, catchUp.replayBytesPerSecond);
+      }
       setOrReset(receiverUp, local ? (local.walReceiver?.status === 'streaming' ? 1 : 0) : null);
       setOrReset(replayPaused, local ? (local.replayPaused ? 1 : 0) : null);
       setOrReset(receiveLsn, local?.receiveLsn);

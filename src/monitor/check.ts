@@ -76,15 +76,18 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
     (worst, f) => (rank[f.code] > rank[worst] ? f.code : worst),
     NagiosCode.OK,
   );
+  // The lag's direction matters as much as its size: "will be caught up in ~4 min" or "not catching up".
+  const catchUp = doc.role === 'replica' && doc.catchUp ? `; ${doc.catchUp.text}` : '';
   const summary =
-    findings.length > 0
+    (findings.length > 0
       ? findings
           .sort((a, b) => rank[b.code] - rank[a.code])
           .map((f) => f.text)
           .join('; ')
       : doc.role === 'primary'
         ? 'primary (not following)'
-        : `lag ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)}, ${doc.replayLagSeconds === null ? '?' : doc.replayLagSeconds.toFixed(0)}s`;
+        : `lag ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)}, ${doc.replayLagSeconds === null ? '?' : doc.replayLagSeconds.toFixed(0)}s`) +
+    catchUp;
   // An unknown value is a bare `U`: with a unit attached ("UB") parsers such as Icinga 2's reject it.
   const value = (v: string | number | null, uom: string): string => (v === null ? 'U' : `${v}${uom}`);
   const perf = [
@@ -93,6 +96,8 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
     `receive_lag_bytes=${value(doc.receiveLagBytes, 'B')};;;0`,
     `timeline=${doc.timeline ?? 'U'}`,
   ];
+  if (doc.catchUp?.etaSeconds != null)
+    perf.push(`catchup_eta_seconds=${doc.catchUp.etaSeconds.toFixed(0)}s;;;0`);
   if (doc.slot.safeWalSizeBytes !== null) perf.push(`slot_safe_wal_size=${doc.slot.safeWalSizeBytes}B;;;0`);
   return {
     code,

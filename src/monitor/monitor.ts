@@ -6,6 +6,7 @@ import { localConninfo } from '../postgres/client.js';
 import { walFileName } from '../postgres/lsn.js';
 import { classify, fetchPosition, walSegmentSize } from './classify.js';
 import { PersistentConnection, toSourced, type Attempt } from './connection.js';
+import { CatchUpEstimator } from './catchup.js';
 import { LagTracker, SlotForecaster } from './lag.js';
 import { LeaderQuery, queryLocal } from './queries.js';
 import type { ArchiveSample, LeaderSample, LocalSample, Snapshot, Sourced } from './snapshot.js';
@@ -18,6 +19,11 @@ export interface MonitorOptions {
    * to see replay move), take a second one a moment later.
    */
   twoSamples?: boolean;
+  /**
+   * Catch-up estimate: rates need samples spanning minSpanMs (default 2 s or two intervals); replay
+   * still for holdMs (default 10 s or three intervals) starts a new window (catchup.ts).
+   */
+  catchUp?: { minSpanMs?: number; holdMs?: number } | undefined;
 }
 
 /** What one tick produced besides the snapshot: failed attempts, for logs and events. */
@@ -38,6 +44,7 @@ export class Monitor {
   private readonly leaderQuery = new LeaderQuery();
   private readonly lag = new LagTracker();
   private readonly forecast = new SlotForecaster();
+  private readonly catchUp: CatchUpEstimator;
   private previous: Snapshot | undefined;
 
   constructor(
@@ -64,6 +71,14 @@ export class Monitor {
       name: 'local server',
     });
     this.leader = new PersistentConnection({ ...common, name: 'leader' });
+    const interval = ctx.config.monitor.intervalMs;
+    const windowMs = Math.max(30_000, 5 * interval);
+    this.catchUp = new CatchUpEstimator({
+      windowMs,
+      minSpanMs: options.catchUp?.minSpanMs ?? Math.max(2_000, 2 * interval),
+      holdMs: Math.min(windowMs, options.catchUp?.holdMs ?? Math.max(10_000, 3 * interval)),
+      catchingUpBytes: ctx.config.monitor.catchingUpBytes,
+    });
   }
 
   /** Statements sent to the leader so far (the footprint benchmark reads it). */
@@ -146,7 +161,9 @@ export class Monitor {
       catchingUpBytes: config.monitor.catchingUpBytes,
       stallAfterMs: Math.max(30_000, config.monitor.intervalMs * 10),
     });
-    const snapshot: Snapshot = { ...unclassified, ...verdict };
+    const spooled = archive?.ok ? archive.value.spooledSegments : null;
+    const catchUp = this.catchUp.compute(takenAt, local, leader, lag, verdict.state, spooled);
+    const snapshot: Snapshot = { ...unclassified, ...verdict, catchUp };
     this.previous = snapshot;
     return { snapshot, localAttempt, leaderAttempt };
   }

@@ -169,6 +169,23 @@ export interface Snapshot {
    * leader is lost `promote` can still estimate how much WAL this node never received.
    */
   lastLeader?: { lsn: Lsn; timeline: number | null; seenAt: number } | null;
+  /** While catching-up or archive-recovery: when it will be caught up and what limits it (catchup.ts). */
+  catchUp?: CatchUp | null;
+}
+
+/** Catch-up estimate from rates measured over the monitor's window (monitor/catchup.ts). */
+export interface CatchUp {
+  /** The lag closes (replay outpaces the leader's WAL generation). */
+  catchingUp: boolean;
+  /** Seconds until replay lag is down to monitor.catchingUpBytes; null when not catching up. */
+  etaSeconds: number | null;
+  /** What holds catch-up back; null when it cannot be told (archive recovery without a spool probe). */
+  limitedBy: 'replay' | 'fetch' | 'network' | null;
+  leaderBytesPerSecond: number;
+  receiveBytesPerSecond: number;
+  replayBytesPerSecond: number;
+  /** How long the rates were measured over. */
+  windowSeconds: number;
 }
 
 /** The parts of a snapshot known when the archive probe runs (state is not classified yet). */

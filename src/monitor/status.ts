@@ -1,6 +1,7 @@
 import { formatBytes, formatDurationMs } from '../config/units.js';
 import { formatLsn } from '../postgres/lsn.js';
-import type { FollowerState, Snapshot } from './snapshot.js';
+import { describeCatchUp } from './catchup.js';
+import type { CatchUp, FollowerState, Snapshot } from './snapshot.js';
 
 /**
  * The status document: what `status --json` prints, what GET /status serves, what `check` reads.
@@ -29,6 +30,12 @@ export interface StatusDocument {
   replayPaused: boolean | null;
   walReceiver: { status: string; sender: string | null; slot: string | null } | null;
   neededSegment: string | null;
+  /**
+   * While catching-up or archive-recovery with rates measured by a running supervisor: the ETA
+   * (null when not catching up), what limits it, the rates, and `text` as status prints it.
+   * null otherwise (caught up, or unknown: a one-shot status measures no rate).
+   */
+  catchUp: (CatchUp & { text: string }) | null;
   slot: {
     name: string | null;
     exists: boolean | null;
@@ -101,6 +108,7 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
         }
       : null,
     neededSegment: snapshot.neededSegment,
+    catchUp: snapshot.catchUp ? { ...snapshot.catchUp, text: describeCatchUp(snapshot.catchUp) ?? '' } : null,
     slot: {
       name: slot?.name ?? receiver?.slotName ?? null,
       exists: slot ? slot.exists : null,
@@ -153,6 +161,11 @@ export function formatStatus(doc: StatusDocument): string {
     lines.push(
       `  positions: receive ${doc.receiveLsn ?? '-'}, replay ${doc.replayLsn ?? '-'}, leader ${doc.leaderLsn ?? '-'}${doc.replayPaused ? ' (replay paused)' : ''}`,
     );
+    if (doc.catchUp) lines.push(`  catch-up: ${doc.catchUp.text}`);
+    else if (doc.state === 'catching-up' || doc.state === 'archive-recovery')
+      lines.push(
+        `  catch-up: no estimate yet${doc.source === 'direct' ? ' (rates are measured by the running supervisor)' : ' (measuring rates)'}`,
+      );
   }
   if (doc.slot.name) {
     const s = doc.slot;
