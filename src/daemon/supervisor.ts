@@ -82,27 +82,41 @@ export async function startSupervisor(
     report(previous, outcome);
   };
 
+  /** The last connection failure logged at warn, per side: a repeat of it is logged at debug. */
+  let lastLocalError: string | undefined;
+  let lastLeaderError: string | undefined;
+  const retryText = (ms: number): string =>
+    ms > 0 ? `retrying in ${formatDurationMs(ms)}` : 'trying again at the next tick';
+
   const report = (previous: Snapshot | undefined, outcome: TickOutcome): void => {
     const { snapshot, localAttempt, leaderAttempt } = outcome;
     if (!localAttempt.ok && localAttempt.attempted) {
-      logger.warn(
+      // Once at warn per cause; the same failure every tick goes to debug (the state reminder
+      // below repeats the trouble every few minutes), or a journal fills with one line a second.
+      const repeated = localAttempt.error === lastLocalError;
+      lastLocalError = localAttempt.error;
+      logger[repeated ? 'debug' : 'warn'](
         { code: localAttempt.code },
-        `local server unreachable (${localAttempt.error}); retrying in ${formatDurationMs(localAttempt.retryInMs)}`,
+        `local server unreachable (${localAttempt.error}); ${retryText(localAttempt.retryInMs)}`,
       );
       emit('local:unreachable', { error: localAttempt.error, retryInMs: localAttempt.retryInMs });
-    } else if (localAttempt.ok && previous && !previous.local.ok) {
-      logger.info('local server answers again');
+    } else if (localAttempt.ok) {
+      if (previous && !previous.local.ok) logger.info('local server answers again');
+      lastLocalError = undefined;
     }
     if (leaderAttempt && !leaderAttempt.ok && leaderAttempt.attempted) {
+      const repeated = leaderAttempt.error === lastLeaderError;
+      lastLeaderError = leaderAttempt.error;
       const level = leaderAttempt.retryClass === 'needs-operator' ? 'error' : 'warn';
-      logger[level](
+      logger[repeated ? 'debug' : level](
         { code: leaderAttempt.code },
-        `leader unreachable (${leaderAttempt.error}); retrying in ${formatDurationMs(leaderAttempt.retryInMs)}` +
+        `leader unreachable (${leaderAttempt.error}); ${retryText(leaderAttempt.retryInMs)}` +
           (level === 'error' ? '; this needs a fix in leader.conninfo, pg_hba.conf or the role' : ''),
       );
       emit('leader:unreachable', { error: leaderAttempt.error, retryInMs: leaderAttempt.retryInMs });
-    } else if (leaderAttempt?.ok && previous && !previous.leader.ok) {
-      logger.info('leader answers again');
+    } else if (leaderAttempt?.ok) {
+      if (previous && !previous.leader.ok) logger.info('leader answers again');
+      lastLeaderError = undefined;
     }
 
     emit('snapshot', snapshot);

@@ -1,10 +1,11 @@
+import { Writable } from 'node:stream';
 import getPort from 'get-port';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { silentReporter, systemClock, type Context } from '../../../src/context.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import type { SupervisorService } from '../../../src/daemon/types.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { createLogger, createSilentLogger } from '../../../src/logging/logger.js';
 import { pgTools } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -43,6 +44,29 @@ describe('supervisor lifecycle', () => {
     const health = await fetch(`http://127.0.0.1:${address?.port ?? 0}/health`);
     expect(health.status).toBe(503);
     expect(((await health.json()) as { state: string }).state).toBe('stopped');
+  });
+
+  it('logs a connection failure once at warn, not at every tick', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+          lines.push(JSON.parse(line) as { level: number; msg: string });
+        done();
+      },
+    });
+    const ctx = await lonelyContext();
+    const logger = createLogger({ level: 'debug', format: 'json', destination });
+    await using supervisor = await startSupervisor({ ...ctx, logger }, { http: false, maxBackoffMs: 200 });
+    let ticks = 0;
+    supervisor.events.on('snapshot', () => ticks++);
+    await waitFor('ten ticks', async () => ticks >= 10, { timeoutMs: 20_000 });
+    const warned = (what: RegExp): number => lines.filter((l) => l.level === 40 && what.test(l.msg)).length;
+    const debugged = (what: RegExp): number => lines.filter((l) => l.level === 20 && what.test(l.msg)).length;
+    expect(warned(/^local server unreachable/)).toBe(1);
+    expect(warned(/^leader unreachable/)).toBe(1);
+    // The repeats are still there for whoever turns debug on.
+    expect(debugged(/^local server unreachable/)).toBeGreaterThanOrEqual(5);
   });
 
   it('a throwing subscriber does not stop the ticks', async () => {
