@@ -24,6 +24,8 @@ export interface BootstrapFromArchiveOptions {
   backupId?: string | undefined;
   /** Move a non-empty data directory aside (kept) instead of refusing. */
   force?: boolean;
+  /** Stop a local server running in that directory first (rebuild), instead of refusing. */
+  stopRunning?: boolean;
   start?: boolean;
   /** restore_command; required: the backup's WAL comes from the archive. */
   restoreCommand: string | undefined;
@@ -130,6 +132,15 @@ export async function bootstrapFromArchive(
         detail: `unreachable at ${maskConninfo(leaderConninfo)}: the follower will replay from the archive and stream once it answers`,
       });
     }
+    const running =
+      directoryState === 'data-directory' && (await serverStatus(tools, dataDirectory)) === 'running';
+    if (running && !options.stopRunning) {
+      checks.push({
+        name: 'local server stopped',
+        ok: false,
+        detail: `a server runs in ${dataDirectory}: stop it first (pg_ctl stop -D ${dataDirectory})`,
+      });
+    }
     const failed = checks.filter((c) => !c.ok);
     if (failed.length > 0) {
       throw new RefusedError(
@@ -143,6 +154,7 @@ export async function bootstrapFromArchive(
     for (const c of checks) reporter.done(`${c.name}: ${c.detail}`);
     const plan = [
       `restore backup ${backup.id} (${formatBytes(backup.rawBytes)}, ${backup.startLsn} .. ${backup.endLsn}) from ${store.description} into ${dataDirectory}`,
+      running ? `stop the local server (pg_ctl stop -m fast)` : undefined,
       directoryState === 'data-directory' || directoryState === 'other'
         ? `first move the existing ${dataDirectory} aside (kept, not deleted)`
         : undefined,
@@ -166,6 +178,10 @@ export async function bootstrapFromArchive(
     for (const dir of listAside(dataDirectory).filter((p) => p.includes('.incomplete-'))) {
       reporter.step(`removing ${dir}, left by an interrupted bootstrap`);
       await removeAside(dir, { configured: dataDirectory });
+    }
+    if (running) {
+      reporter.step('stopping the local server (pg_ctl stop -m fast) so it can be rebuilt');
+      await stopServer(tools, dataDirectory, { mode: 'fast' });
     }
     let movedAside: string | undefined;
     if (directoryState === 'data-directory' || directoryState === 'other') {

@@ -156,9 +156,9 @@ export const registerRebuild: RegisterCommand = (program, env) => {
 };
 
 /**
- * `rebuild --from-archive`: the local server must be stopped (the guarded door refuses to move a
- * running data directory); the old directory is moved aside and kept, never deleted, because with
- * the leader down the new one only replays the archive until the leader answers.
+ * `rebuild --from-archive`: stops the local server (after confirmation), moves the old directory
+ * aside and keeps it, never deleted, because with the leader down the new one only replays the
+ * archive until the leader answers.
  */
 async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildFlags): Promise<void> {
   const out = env.output;
@@ -180,6 +180,7 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
     const result = await bootstrapFromArchive(ctx, store, {
       backupId: flags.backup,
       force: true,
+      stopRunning: true,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
       timeoutMs: flags.timeout,
       confirm: flags.yes
