@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { rename, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveStore } from '../archive/store/store.js';
 import { chooseBackup } from '../backup/list.js';
+import { measurementsFileFor, recordMeasurement } from '../backup/measurements.js';
 import { restoreBackupFiles } from '../backup/restore.js';
 import type { BackupDescriptor } from '../backup/layout.js';
 import { formatBytes } from '../config/units.js';
 import type { Context } from '../context.js';
 import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
-import { connect, localConninfo, type PgClient } from '../postgres/client.js';
+import { connect } from '../postgres/client.js';
 import { maskConninfo } from '../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
 import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
@@ -17,6 +17,7 @@ import { parseLsn } from '../postgres/lsn.js';
 import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
 import { compactTimestamp } from '../util/time.js';
 import { writeFollowerConfig } from './follower-config.js';
+import { newestArchivedSegmentStart, waitForReplay } from './replay.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
 export interface BootstrapFromArchiveOptions {
@@ -249,7 +250,14 @@ export async function bootstrapFromArchive(
           state = 'streaming';
           reporter.done(`streaming from the leader on timeline ${streaming.timeline}`);
         } else {
-          replayLsn = await waitForReplay(ctx, parseLsn(backup.endLsn), options.timeoutMs ?? 600_000);
+          // With the leader down, replay what the archive holds now (the replay rate estimate needs).
+          const archiveEnd = await newestArchivedSegmentStart(store, backup, ctx.signal);
+          replayLsn = await waitForReplay(
+            ctx,
+            parseLsn(backup.endLsn),
+            options.timeoutMs ?? 600_000,
+            archiveEnd,
+          );
           replay = {
             bytes: Number(parseLsn(replayLsn) - parseLsn(backup.startLsn)),
             ms: ctx.clock.now() - startedAt,
@@ -305,41 +313,19 @@ export async function bootstrapFromArchive(
   }
 }
 
-/** Waits until the local server has replayed to `target` (it reached consistency past the backup end). */
-async function waitForReplay(ctx: Context, target: bigint, timeoutMs: number): Promise<string> {
-  const deadline = ctx.clock.now() + timeoutMs;
-  let last: string | null = null;
-  let client: PgClient | undefined;
-  try {
-    while (ctx.clock.now() < deadline) {
-      try {
-        client ??= await connect(localConninfo(ctx.config.node), {
-          signal: ctx.signal,
-          connectTimeoutMs: 3000,
-          queryTimeoutMs: 3000,
-        });
-        const { rows } = await client.query<{ lsn: string | null }>(
-          'SELECT pg_last_wal_replay_lsn()::text AS lsn',
-        );
-        last = rows[0]?.lsn ?? null;
-        if (last !== null && parseLsn(last) >= target) return last;
-      } catch {
-        await client?.end().catch(() => undefined);
-        client = undefined;
-      }
-      await sleep(250, undefined, { signal: ctx.signal });
-    }
-  } finally {
-    await client?.end().catch(() => undefined);
-  }
-  throw new PgFollowerError(
-    'NOT_REPLAYING',
-    `the follower did not replay the backup's WAL within ${Math.round(timeoutMs / 1000)} s (replayed to ${last ?? 'nothing'})`,
-    ExitCode.FAILED,
-    {
-      hint: 'read the server log: restore_command must find the WAL in the archive (pgfollower archive check)',
-    },
+/** Records this restore's file and replay rates for `estimate` (never fails the command). */
+export async function recordRestoreMeasurements(
+  ctx: Context,
+  result: BootstrapFromArchiveResult,
+): Promise<void> {
+  const file = measurementsFileFor(ctx.config);
+  await recordMeasurement(
+    file,
+    'restore',
+    { bytes: result.backup.rawBytes, ms: result.restoreMs },
+    ctx.exec.runAs,
   );
+  if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
 }
 
 function required(value: string | undefined, key: string): string {

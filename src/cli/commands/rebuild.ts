@@ -174,7 +174,7 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
   }
   const { openArchiveStore } = await import('../../archive/store/open-store.js');
   const { restoreCommandFor } = await import('../../archive/follower/restore-command.js');
-  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const { bootstrapFromArchive, recordRestoreMeasurements } = await import('../../bootstrap/from-archive.js');
   const store = openArchiveStore(ctx.config);
   try {
     const result = await bootstrapFromArchive(ctx, store, {
@@ -190,6 +190,7 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
             return out.confirm('proceed?');
           },
     });
+    await recordRestoreMeasurements(ctx, result);
     await notifyLifecycle(ctx, {
       kind: 'rebuild',
       message: `rebuilt from archive backup ${result.backup.id}: ${result.state}`,
