@@ -8,6 +8,8 @@ import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';
 import { clusterHandle, pgbench, pgTools, trackDataDirectory } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
+import { main } from '../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../src/cli/output.js';
 import { collectPlugins } from '../../../src/app/plugins.js';
 import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { slotRepairPlugin } from '../../../src/slot-repair/plugin.js';
@@ -106,6 +108,23 @@ describe('backup and bootstrap --from-archive', () => {
       expect(recovery?.r).toBe(true);
       // The backup manifest is not left in the data directory.
       expect((await readdir(node.dataDirectory)).includes('backup_manifest')).toBe(false);
+
+      // status names the ways back for a follower off the leader: not the leader's, the backup's.
+      const output = createMemoryOutput();
+      expect(await main(['--config', node.file, 'status', '--json', '--direct'], { output })).toBe(0);
+      const status = JSON.parse(output.stdout.join('\n')) as {
+        state: string;
+        waysBack?: { options: Array<{ way: string; possible: boolean }> };
+      };
+      expect(
+        status.waysBack?.options.map((o) => [o.way, o.possible]),
+        output.text(),
+      ).toEqual([
+        ['stream', false],
+        ['archive', true],
+        ['backup+archive', true],
+        ['re-clone', false],
+      ]);
 
       // The leader comes back: the supervisor's slot repair creates the slot bootstrap could not,
       // and the follower leaves archive-recovery for streaming, with the rows written since.
