@@ -12,7 +12,13 @@ import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../er
 import { connect } from '../postgres/client.js';
 import { maskConninfo } from '../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
-import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
+import {
+  inspectDirectory,
+  listAside,
+  moveAside,
+  removeAside,
+  restoreAside,
+} from '../postgres/data-directory.js';
 import { parseLsn } from '../postgres/lsn.js';
 import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
 import { compactTimestamp } from '../util/time.js';
@@ -305,6 +311,12 @@ export async function bootstrapFromArchive(
           clock: ctx.clock,
         });
         reporter.warn(`moved the new but unverified copy to ${aside} for inspection`);
+      }
+      // A follower's old directory goes back (the node is as before); an old leader's stays aside:
+      // started as is, it would be a second primary.
+      if (movedAside && existsSync(join(movedAside, 'standby.signal')) && !existsSync(dataDirectory)) {
+        await restoreAside(tools, movedAside, { configured: dataDirectory });
+        reporter.warn(`moved the previous (follower) directory back to ${dataDirectory}`);
       }
       throw error;
     }

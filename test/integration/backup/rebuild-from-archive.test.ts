@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../../../src/backup/take.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
+import { ExitCode } from '../../../src/errors.js';
 import { pgbench, trackDataDirectory } from '../../helpers/cluster.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -85,4 +86,45 @@ describe('rebuild --from-archive', () => {
       store.close();
     }
   }, 300_000);
+
+  it('puts the old follower directory back when the restore fails (a corrupt part)', async () => {
+    const rig = await createBackupRig({ backup: { compression: 'none' } });
+    const { leader, follower, store } = rig;
+    trackDataDirectory(follower.dataDirectory);
+    try {
+      await pgbench(leader, ['-i', '-s', '1', '-q']);
+      const backup = await takeBackup(rig.ctx, store);
+      const part = join(rig.archiveDir, (backup.parts[1] as { key: string }).key);
+      const bytes = await readFile(part);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = (bytes[at] as number) ^ 0xff;
+      await writeFile(part, bytes);
+      const marker = join(follower.dataDirectory, 'old-directory-marker');
+      await writeFile(marker, 'the old follower\n');
+
+      const run = await runCli(['--config', rig.file, 'rebuild', '--from-archive', '--yes']);
+      expect(run.code, run.text).toBe(ExitCode.FAILED);
+      expect(run.text).toMatch(/corrupt/);
+      // The old directory is back in place, untouched; nothing is left beside it.
+      expect(await readFile(marker, 'utf8')).toBe('the old follower\n');
+      const parent = dirname(follower.dataDirectory);
+      expect((await readdir(parent)).filter((n) => n.startsWith('data.'))).toEqual([]);
+      // And it is the same follower: it starts and streams again.
+      await follower.start();
+      await waitFor(
+        'the old follower to stream again',
+        async () => {
+          const [row] = await follower.query<{ status: string | null }>(
+            'select (select status from pg_stat_wal_receiver) as status',
+          );
+          return row?.status === 'streaming' ? row : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+    } finally {
+      await follower.stop();
+      await leader.stop();
+      store.close();
+    }
+  }, 240_000);
 });
