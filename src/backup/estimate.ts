@@ -164,7 +164,7 @@ export async function gatherEstimateInputs(
       if (seconds > 60)
         walRate = { value: Number(leaderFacts.lsn - parseLsn(newest.endLsn)) / seconds, source: 'backup' };
     }
-    if (walRate.value === null && leader) {
+    if (walRate.value === null && leader && overrides.walBytesPerSecond === undefined) {
       const sampleMs = overrides.sampleMs ?? 2000;
       const before = await readLeader(leader, undefined);
       await sleep(sampleMs, undefined, { signal: ctx.signal });

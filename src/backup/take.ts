@@ -36,7 +36,8 @@ interface SourceFacts {
   serverVersionNum: number;
   inRecovery: boolean;
   databaseBytes: number;
-  tablespaces: number;
+  /** User tablespaces as "name (location)". */
+  tablespaces: string[];
 }
 
 /**
@@ -71,11 +72,16 @@ export async function takeBackup(
     { connectTimeoutMs: config.leader.connectTimeoutMs, signal: ctx.signal },
     readSourceFacts,
   );
-  if (facts.tablespaces > 0) {
+  if (facts.tablespaces.length > 0) {
+    // pg_basebackup -Ft -D - writes one tar, the main data directory's; it refuses more ("can only
+    // write single tablespace to stdout"). One tar per tablespace and a mapping at restore are not
+    // implemented (docs/backups.md#limitations): say so before anything is written to the archive.
     throw new RefusedError(
-      `the cluster has ${facts.tablespaces} tablespace(s) besides pg_default and pg_global; backup streams one tar and supports only the main data directory`,
+      `backup does not support tablespaces yet: the cluster has ${facts.tablespaces.length} besides pg_default and pg_global (${facts.tablespaces.join(', ')}); nothing was written to ${store.description}`,
       [],
-      { hint: 'take base backups of this cluster with pg_basebackup -Ft -D <dir> by other means for now' },
+      {
+        hint: 'make followers of this cluster with pgfollower bootstrap (from the leader, which copies tablespaces); or move the objects to pg_default (ALTER TABLE ... SET TABLESPACE pg_default) and drop the tablespaces',
+      },
     );
   }
   const existing = await listBackups(store, ctx.signal);
@@ -283,14 +289,15 @@ async function readSourceFacts(client: Awaited<ReturnType<typeof connect>>): Pro
     ver: string;
     rec: boolean;
     size: string;
-    tbs: string;
+    tbs: string[];
   }>(
     `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
             (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS seg,
             current_setting('server_version_num') AS ver,
             pg_is_in_recovery() AS rec,
             (SELECT sum(pg_database_size(oid))::text FROM pg_database) AS size,
-            (SELECT count(*)::text FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')) AS tbs`,
+            (SELECT coalesce(array_agg(spcname || ' (' || pg_tablespace_location(oid) || ')' ORDER BY spcname), '{}')
+               FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')) AS tbs`,
   );
   const row = rows[0];
   if (!row) throw new Error('no row from the source facts query');
@@ -301,7 +308,7 @@ async function readSourceFacts(client: Awaited<ReturnType<typeof connect>>): Pro
     serverVersionNum: Number(row.ver),
     inRecovery: row.rec,
     databaseBytes: Number(row.size),
-    tablespaces: Number(row.tbs),
+    tablespaces: row.tbs,
   };
 }
 

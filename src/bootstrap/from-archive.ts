@@ -1,22 +1,29 @@
 import { existsSync } from 'node:fs';
 import { rename, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveStore } from '../archive/store/store.js';
 import { chooseBackup } from '../backup/list.js';
+import { measurementsFileFor, recordMeasurement } from '../backup/measurements.js';
 import { restoreBackupFiles } from '../backup/restore.js';
 import type { BackupDescriptor } from '../backup/layout.js';
 import { formatBytes } from '../config/units.js';
 import type { Context } from '../context.js';
 import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
-import { connect, localConninfo, type PgClient } from '../postgres/client.js';
+import { connect } from '../postgres/client.js';
 import { maskConninfo } from '../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
-import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
+import {
+  inspectDirectory,
+  listAside,
+  moveAside,
+  removeAside,
+  restoreAside,
+} from '../postgres/data-directory.js';
 import { parseLsn } from '../postgres/lsn.js';
 import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
 import { compactTimestamp } from '../util/time.js';
 import { writeFollowerConfig } from './follower-config.js';
+import { newestArchivedSegmentStart, waitForReplay } from './replay.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
 export interface BootstrapFromArchiveOptions {
@@ -24,6 +31,8 @@ export interface BootstrapFromArchiveOptions {
   backupId?: string | undefined;
   /** Move a non-empty data directory aside (kept) instead of refusing. */
   force?: boolean;
+  /** Stop a local server running in that directory first (rebuild), instead of refusing. */
+  stopRunning?: boolean;
   start?: boolean;
   /** restore_command; required: the backup's WAL comes from the archive. */
   restoreCommand: string | undefined;
@@ -130,6 +139,15 @@ export async function bootstrapFromArchive(
         detail: `unreachable at ${maskConninfo(leaderConninfo)}: the follower will replay from the archive and stream once it answers`,
       });
     }
+    const running =
+      directoryState === 'data-directory' && (await serverStatus(tools, dataDirectory)) === 'running';
+    if (running && !options.stopRunning) {
+      checks.push({
+        name: 'local server stopped',
+        ok: false,
+        detail: `a server runs in ${dataDirectory}: stop it first (pg_ctl stop -D ${dataDirectory})`,
+      });
+    }
     const failed = checks.filter((c) => !c.ok);
     if (failed.length > 0) {
       throw new RefusedError(
@@ -143,6 +161,7 @@ export async function bootstrapFromArchive(
     for (const c of checks) reporter.done(`${c.name}: ${c.detail}`);
     const plan = [
       `restore backup ${backup.id} (${formatBytes(backup.rawBytes)}, ${backup.startLsn} .. ${backup.endLsn}) from ${store.description} into ${dataDirectory}`,
+      running ? `stop the local server (pg_ctl stop -m fast)` : undefined,
       directoryState === 'data-directory' || directoryState === 'other'
         ? `first move the existing ${dataDirectory} aside (kept, not deleted)`
         : undefined,
@@ -166,6 +185,10 @@ export async function bootstrapFromArchive(
     for (const dir of listAside(dataDirectory).filter((p) => p.includes('.incomplete-'))) {
       reporter.step(`removing ${dir}, left by an interrupted bootstrap`);
       await removeAside(dir, { configured: dataDirectory });
+    }
+    if (running) {
+      reporter.step('stopping the local server (pg_ctl stop -m fast) so it can be rebuilt');
+      await stopServer(tools, dataDirectory, { mode: 'fast' });
     }
     let movedAside: string | undefined;
     if (directoryState === 'data-directory' || directoryState === 'other') {
@@ -233,7 +256,14 @@ export async function bootstrapFromArchive(
           state = 'streaming';
           reporter.done(`streaming from the leader on timeline ${streaming.timeline}`);
         } else {
-          replayLsn = await waitForReplay(ctx, parseLsn(backup.endLsn), options.timeoutMs ?? 600_000);
+          // With the leader down, replay what the archive holds now (the replay rate estimate needs).
+          const archiveEnd = await newestArchivedSegmentStart(store, backup, ctx.signal);
+          replayLsn = await waitForReplay(
+            ctx,
+            parseLsn(backup.endLsn),
+            options.timeoutMs ?? 600_000,
+            archiveEnd,
+          );
           replay = {
             bytes: Number(parseLsn(replayLsn) - parseLsn(backup.startLsn)),
             ms: ctx.clock.now() - startedAt,
@@ -282,6 +312,12 @@ export async function bootstrapFromArchive(
         });
         reporter.warn(`moved the new but unverified copy to ${aside} for inspection`);
       }
+      // A follower's old directory goes back (the node is as before); an old leader's stays aside:
+      // started as is, it would be a second primary.
+      if (movedAside && existsSync(join(movedAside, 'standby.signal')) && !existsSync(dataDirectory)) {
+        await restoreAside(tools, movedAside, { configured: dataDirectory });
+        reporter.warn(`moved the previous (follower) directory back to ${dataDirectory}`);
+      }
       throw error;
     }
   } finally {
@@ -289,41 +325,19 @@ export async function bootstrapFromArchive(
   }
 }
 
-/** Waits until the local server has replayed to `target` (it reached consistency past the backup end). */
-async function waitForReplay(ctx: Context, target: bigint, timeoutMs: number): Promise<string> {
-  const deadline = ctx.clock.now() + timeoutMs;
-  let last: string | null = null;
-  let client: PgClient | undefined;
-  try {
-    while (ctx.clock.now() < deadline) {
-      try {
-        client ??= await connect(localConninfo(ctx.config.node), {
-          signal: ctx.signal,
-          connectTimeoutMs: 3000,
-          queryTimeoutMs: 3000,
-        });
-        const { rows } = await client.query<{ lsn: string | null }>(
-          'SELECT pg_last_wal_replay_lsn()::text AS lsn',
-        );
-        last = rows[0]?.lsn ?? null;
-        if (last !== null && parseLsn(last) >= target) return last;
-      } catch {
-        await client?.end().catch(() => undefined);
-        client = undefined;
-      }
-      await sleep(250, undefined, { signal: ctx.signal });
-    }
-  } finally {
-    await client?.end().catch(() => undefined);
-  }
-  throw new PgFollowerError(
-    'NOT_REPLAYING',
-    `the follower did not replay the backup's WAL within ${Math.round(timeoutMs / 1000)} s (replayed to ${last ?? 'nothing'})`,
-    ExitCode.FAILED,
-    {
-      hint: 'read the server log: restore_command must find the WAL in the archive (pgfollower archive check)',
-    },
+/** Records this restore's file and replay rates for `estimate` (never fails the command). */
+export async function recordRestoreMeasurements(
+  ctx: Context,
+  result: BootstrapFromArchiveResult,
+): Promise<void> {
+  const file = measurementsFileFor(ctx.config);
+  await recordMeasurement(
+    file,
+    'restore',
+    { bytes: result.backup.rawBytes, ms: result.restoreMs },
+    ctx.exec.runAs,
   );
+  if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
 }
 
 function required(value: string | undefined, key: string): string {

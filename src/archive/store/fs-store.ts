@@ -154,11 +154,22 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
     },
 
     async delete(key): Promise<boolean> {
+      let existed = true;
       try {
         await unlink(full(key));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw toArchiveError(error, `delete ${full(key)}`);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw toArchiveError(error, `delete ${full(key)}`);
+        existed = false;
+      }
+      // Then its metadata sidecar (also when the object is already gone: a delete interrupted
+      // between the two). Left behind, it kept the folder of a removed backup alive, so the
+      // backup was still listed (as incomplete) after `backup expire` removed it.
+      try {
+        await unlink(metadataPath(full(key)));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw toArchiveError(error, `delete ${metadataPath(full(key))}`);
       }
       // An emptied folder (a removed backup) would still be listed as a key: remove it.
       const top = resolve(root);
@@ -171,7 +182,7 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
         )
           break;
       }
-      return true;
+      return existed;
     },
 
     close() {},

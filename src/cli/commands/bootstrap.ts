@@ -115,7 +115,7 @@ async function bootstrapFromArchiveCommand(
 ): Promise<void> {
   const { output } = env;
   const { openArchiveStore } = await import('../../archive/store/open-store.js');
-  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const { bootstrapFromArchive, recordRestoreMeasurements } = await import('../../bootstrap/from-archive.js');
   const store = openArchiveStore(ctx.config);
   try {
     const result = await bootstrapFromArchive(ctx, store, {
@@ -132,15 +132,7 @@ async function bootstrapFromArchiveCommand(
               return output.confirm('proceed?');
             },
     });
-    const { measurementsFileFor, recordMeasurement } = await import('../../backup/measurements.js');
-    const file = measurementsFileFor(ctx.config);
-    await recordMeasurement(
-      file,
-      'restore',
-      { bytes: result.backup.rawBytes, ms: result.restoreMs },
-      ctx.exec.runAs,
-    );
-    if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
+    await recordRestoreMeasurements(ctx, result);
     await notifyLifecycle(ctx, {
       kind: 'bootstrap',
       message: `bootstrap from archive backup ${result.backup.id} done: ${result.state}`,

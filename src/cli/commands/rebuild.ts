@@ -156,9 +156,9 @@ export const registerRebuild: RegisterCommand = (program, env) => {
 };
 
 /**
- * `rebuild --from-archive`: the local server must be stopped (the guarded door refuses to move a
- * running data directory); the old directory is moved aside and kept, never deleted, because with
- * the leader down the new one only replays the archive until the leader answers.
+ * `rebuild --from-archive`: stops the local server (after confirmation), moves the old directory
+ * aside and keeps it, never deleted, because with the leader down the new one only replays the
+ * archive until the leader answers.
  */
 async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildFlags): Promise<void> {
   const out = env.output;
@@ -174,12 +174,13 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
   }
   const { openArchiveStore } = await import('../../archive/store/open-store.js');
   const { restoreCommandFor } = await import('../../archive/follower/restore-command.js');
-  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const { bootstrapFromArchive, recordRestoreMeasurements } = await import('../../bootstrap/from-archive.js');
   const store = openArchiveStore(ctx.config);
   try {
     const result = await bootstrapFromArchive(ctx, store, {
       backupId: flags.backup,
       force: true,
+      stopRunning: true,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
       timeoutMs: flags.timeout,
       confirm: flags.yes
@@ -189,6 +190,7 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
             return out.confirm('proceed?');
           },
     });
+    await recordRestoreMeasurements(ctx, result);
     await notifyLifecycle(ctx, {
       kind: 'rebuild',
       message: `rebuilt from archive backup ${result.backup.id}: ${result.state}`,

@@ -8,18 +8,24 @@ import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';
 import { clusterHandle, pgbench, pgTools, trackDataDirectory } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
+import { main } from '../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../src/cli/output.js';
+import { collectPlugins } from '../../../src/app/plugins.js';
+import { startSupervisor } from '../../../src/daemon/supervisor.js';
+import { slotRepairPlugin } from '../../../src/slot-repair/plugin.js';
+import { supervisorContext } from '../daemon/context.js';
 import { requireBuiltCli, testContext } from '../../helpers/archive.js';
 import { archiveEverything, checksumSql, createBackupRig, newNodeConfig } from './helpers.js';
 
 /**
  * A base backup taken on a follower while pgbench writes on the leader, then restored as a new
  * follower with the leader stopped: the restored node replays the archive and holds exactly the
- * leader's data at the leader's last LSN.
+ * leader's data at the leader's last LSN; once the leader is started again it streams.
  */
 describe('backup and bootstrap --from-archive', () => {
   beforeAll(requireBuiltCli);
 
-  it('backs up under pgbench load and restores with the leader down, data equal to the leader', async () => {
+  it('backs up under pgbench load, restores with the leader down (data equal to the leader), streams once it is back', async () => {
     const rig = await createBackupRig();
     const { leader, follower, store } = rig;
     const tools = await pgTools();
@@ -67,6 +73,8 @@ describe('backup and bootstrap --from-archive', () => {
       await pgbench(leader, ['-n', '-c', '1', '-t', '300']);
       const [expected] = await leader.query(checksumSql);
       const finalLsn = await archiveEverything(leader);
+      // Slot repair creates a slot only on a leader that bounds slots (max_slot_wal_keep_size).
+      await leader.query("alter system set max_slot_wal_keep_size = '1GB'");
       await leader.stop();
       await follower.stop();
 
@@ -100,6 +108,59 @@ describe('backup and bootstrap --from-archive', () => {
       expect(recovery?.r).toBe(true);
       // The backup manifest is not left in the data directory.
       expect((await readdir(node.dataDirectory)).includes('backup_manifest')).toBe(false);
+
+      // status names the ways back for a follower off the leader: not the leader's, the backup's.
+      const output = createMemoryOutput();
+      expect(await main(['--config', node.file, 'status', '--json', '--direct'], { output })).toBe(0);
+      const status = JSON.parse(output.stdout.join('\n')) as {
+        state: string;
+        waysBack?: { options: Array<{ way: string; possible: boolean }> };
+      };
+      expect(
+        status.waysBack?.options.map((o) => [o.way, o.possible]),
+        output.text(),
+      ).toEqual([
+        ['stream', false],
+        ['archive', true],
+        ['backup+archive', true],
+        ['re-clone', false],
+      ]);
+
+      // The leader comes back: the supervisor's slot repair creates the slot bootstrap could not,
+      // and the follower leaves archive-recovery for streaming, with the rows written since.
+      await leader.start();
+      const supervised = await supervisorContext(leader, restored, {
+        slot: 'replica_b',
+        extra: { archive: node.tree.archive },
+      });
+      await using supervisor = await startSupervisor(supervised, {
+        services: (await collectPlugins(supervised, [slotRepairPlugin])).services,
+        maxBackoffMs: 1000,
+        http: false,
+      });
+      await pgbench(leader, ['-n', '-c', '1', '-t', '200']);
+      const [afterRestart] = await leader.query(checksumSql);
+      const [{ lsn } = { lsn: '' }] = await leader.query<{ lsn: string }>(
+        'select pg_current_wal_lsn()::text as lsn',
+      );
+      await waitFor(
+        'the restored follower to stream from the restarted leader',
+        async () => {
+          const latest = supervisor.latest();
+          const [row] = await restored!.query<{ ok: boolean }>(
+            'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
+            [lsn],
+          );
+          return latest?.state === 'streaming' && row?.ok ? latest : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      expect(await restored.query(checksumSql)).toEqual([afterRestart]);
+      const [slot] = await leader.query<{ active: boolean }>(
+        "select active from pg_replication_slots where slot_name = 'replica_b'",
+      );
+      expect(slot?.active).toBe(true);
+      await supervisor.stop('test over');
     } finally {
       await restored?.stop();
       await follower.stop();

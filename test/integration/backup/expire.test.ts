@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { metadataPath } from '../../../src/archive/store/fs-store.js';
 import { fileNameOfKey } from '../../../src/archive/store/layout.js';
 import { executeExpire, planExpire } from '../../../src/backup/expire.js';
 import { listBackups } from '../../../src/backup/list.js';
@@ -21,9 +22,9 @@ async function archivedSegments(store: {
 describe('backup expire', () => {
   beforeAll(requireBuiltCli);
 
-  // Known failing after the merges of 2026-12-02 (keeps the two newest where keep=1 was asked, line
-  // 81): not yet diagnosed; issue 11 stays open on it.
-  it.skip('keeps the newest backups, the WAL they, the follower and slots need, and every .history file', async () => {
+  // Regression: the fs store's delete left each object's metadata sidecar (.<name>.meta) behind, so
+  // the folder of a removed backup stayed and `backup list` still showed it (as incomplete).
+  it('keeps the newest backups, the WAL they, the follower and slots need, and every .history file', async () => {
     const rig = await createBackupRig({ backup: { keep: 1 } });
     const { leader, follower, store, ctx } = rig;
     try {
@@ -82,6 +83,9 @@ describe('backup expire', () => {
       for (const name of second.walFiles) expect(after).toContain(name);
       expect((await listBackups(store)).map((b) => b.id)).toEqual([second.id]);
       expect(existsSync(join(rig.archiveDir, 'basebackups', first.id))).toBe(false);
+      // No metadata sidecar of a removed WAL file is left behind.
+      for (const key of plan.removeWal)
+        expect(existsSync(metadataPath(join(rig.archiveDir, key)))).toBe(false);
       expect(await store.head('wal/00000002/00000002.history')).toBeDefined();
 
       // Idempotent: nothing more to remove.
