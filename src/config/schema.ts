@@ -34,6 +34,17 @@ export const nodeSection = z.strictObject({
   osUser: z.string().min(1).default('postgres'),
   /** Free disk required beyond the leader's size before bootstrap, as a fraction (0.1 = 10%). */
   diskMargin: z.number().min(0).max(10).default(0.1),
+  /**
+   * Failover priority (repmgr's priority, Patroni's nofailover): among peers at the same position
+   * promote prefers the higher one; 0 = this node never promotes without --force.
+   */
+  failoverPriority: z.number().int().min(0).max(1000).default(100),
+  /**
+   * A delayed follower (ms; the key is named as operators write it, `applyDelay: 5min`): written as
+   * recovery_min_apply_delay. Lag figures and lag alerts discount
+   * it; receive lag is still judged in full.
+   */
+  applyDelay: durationMs.default(0),
 });
 
 export const leaderSection = z.strictObject({

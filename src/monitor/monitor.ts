@@ -156,6 +156,7 @@ export class Monitor {
       lastLeader: leader.ok
         ? { lsn: leader.value.currentLsn, timeline: leader.value.timeline, seenAt: takenAt }
         : (this.previous?.lastLeader ?? null),
+      topology: { failoverPriority: config.node.failoverPriority, applyDelayMs: config.node.applyDelay },
     };
     const verdict = classify(this.previous, unclassified, {
       catchingUpBytes: config.monitor.catchingUpBytes,

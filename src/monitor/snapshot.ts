@@ -171,6 +171,8 @@ export interface Snapshot {
   lastLeader?: { lsn: Lsn; timeline: number | null; seenAt: number } | null;
   /** While catching-up or archive-recovery: when it will be caught up and what limits it (catchup.ts). */
   catchUp?: CatchUp | null;
+  /** This node's place in the topology as configured: node.failoverPriority, node.applyDelay. */
+  topology?: NodeTopology;
 }
 
 /** Catch-up estimate from rates measured over the monitor's window (monitor/catchup.ts). */
@@ -186,6 +188,13 @@ export interface CatchUp {
   replayBytesPerSecond: number;
   /** How long the rates were measured over. */
   windowSeconds: number;
+}
+
+export interface NodeTopology {
+  /** 0 = never promote without --force; among peers at the same position the higher wins. */
+  failoverPriority: number;
+  /** recovery_min_apply_delay the operator configured (ms); replay lag discounts it. */
+  applyDelayMs: number;
 }
 
 /** The parts of a snapshot known when the archive probe runs (state is not classified yet). */

@@ -63,6 +63,10 @@ export interface StatusDocument {
     fetchedSegments: number | null;
     spooledSegments: number | null;
   } | null;
+  /** node.failoverPriority: peers running promote compare it (0 = never promote without --force). */
+  failoverPriority: number | null;
+  /** node.applyDelay in ms (a delayed follower); lagBytes and replayLagSeconds discount it. */
+  applyDelayMs: number;
   /** "supervisor" when served by a running daemon, "direct" for a one-shot snapshot. */
   source: 'supervisor' | 'direct';
 }
@@ -143,6 +147,8 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
             spooledSegments: null,
           }
       : null,
+    failoverPriority: snapshot.topology?.failoverPriority ?? null,
+    applyDelayMs: snapshot.topology?.applyDelayMs ?? 0,
     source,
   };
 }

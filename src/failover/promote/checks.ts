@@ -15,6 +15,7 @@ import type { PeerPosition } from './peers.js';
  */
 export const CHECK = {
   local: 'this node is a running replica',
+  priority: 'this node may be promoted (node.failoverPriority)',
   leader: 'old leader is not accepting writes',
   replay: 'all received WAL is replayed',
   archive: 'archive holds nothing beyond our replay position',
@@ -50,6 +51,25 @@ export function checkLocalNode(
         ok: false,
         detail: `already a primary on timeline ${result.timeline}: nothing to promote`,
         numbers: { timeline: result.timeline, current_lsn: lsnText(result.currentLsn) },
+      };
+}
+
+/** node.failoverPriority 0 marks a node that never promotes unless the operator forces it. */
+export function checkPriority(failoverPriority: number): CheckResult {
+  return failoverPriority > 0
+    ? {
+        name: CHECK.priority,
+        ok: true,
+        detail: `failoverPriority ${failoverPriority}`,
+        numbers: { failover_priority: failoverPriority },
+      }
+    : {
+        name: CHECK.priority,
+        ok: false,
+        forceable: true,
+        detail:
+          'node.failoverPriority is 0: this node is configured never to be promoted; promote another peer, or --force to promote it anyway',
+        numbers: { failover_priority: 0 },
       };
 }
 
@@ -189,7 +209,14 @@ export async function checkArchive(
   return { check: { name: CHECK.archive, ...archive.check }, position: archive.position ?? position };
 }
 
-export function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn: Lsn } | null): CheckResult {
+/** Where this node stands for the peer comparison; failoverPriority breaks ties of position. */
+export interface OurPosition {
+  timeline: number;
+  lsn: Lsn;
+  failoverPriority?: number;
+}
+
+export function checkPeers(peers: PeerPosition[], ours: OurPosition | null): CheckResult {
   if (peers.length === 0) {
     return { name: CHECK.peers, ok: true, detail: 'no peers configured (cluster.peers or --peers)' };
   }
@@ -210,7 +237,9 @@ export function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn:
     .map((p) => (p.timeline === 0 && ours ? { ...p, timeline: ours.timeline } : p));
   const numbers: Record<string, string> = {};
   if (ours) numbers.ours = `${ours.timeline}:${formatLsn(ours.lsn)}`;
-  for (const p of reachable) numbers[p.label] = `${p.timeline}:${formatLsn(p.lsn)}`;
+  for (const p of reachable)
+    numbers[p.label] =
+      `${p.timeline}:${formatLsn(p.lsn)}${p.failoverPriority !== null ? ` priority ${p.failoverPriority}` : ''}`;
   for (const p of unreachable) numbers[p.label] = 'unreachable';
   const ahead = ours
     ? reachable
@@ -225,7 +254,31 @@ export function checkPeers(peers: PeerPosition[], ours: { timeline: number; lsn:
       name: CHECK.peers,
       ok: false,
       forceable: true,
-      detail: `${best.label} is further ahead (${bytes} more): promote it instead (run pgfollower promote there), or --force to promote this node and lose that WAL`,
+      detail: `${best.label} is further ahead (${bytes} more): promote it instead (run pgfollower promote there${best.failoverPriority === 0 ? ' with --force: its failoverPriority is 0' : ''}), or --force to promote this node and lose that WAL`,
+      numbers,
+    };
+  }
+  // Equally advanced: the operator's failoverPriority decides (a peer that did not publish one is
+  // not preferred over us).
+  const ourPriority = ours?.failoverPriority ?? null;
+  const preferred = ours
+    ? reachable
+        .filter(
+          (p) =>
+            p.timeline === ours.timeline &&
+            p.lsn === ours.lsn &&
+            p.failoverPriority !== null &&
+            p.failoverPriority > (ourPriority ?? 0),
+        )
+        .sort((a, b) => (b.failoverPriority ?? 0) - (a.failoverPriority ?? 0))
+    : [];
+  const top = preferred[0];
+  if (top) {
+    return {
+      name: CHECK.peers,
+      ok: false,
+      forceable: true,
+      detail: `${top.label} stands at the same position with a higher failoverPriority (${top.failoverPriority} > ${ourPriority ?? 'unset'}): promote it instead (run pgfollower promote there), or --force to promote this node`,
       numbers,
     };
   }

@@ -19,6 +19,8 @@ export type PeerPosition =
       inRecovery: boolean;
       timeline: number;
       lsn: Lsn;
+      /** The peer's node.failoverPriority from its /status; null when asked over SQL. */
+      failoverPriority: number | null;
     }
   | { peer: string; label: string; ok: false; via: 'sql' | 'http'; error: string };
 
@@ -71,6 +73,7 @@ export async function readPeerPosition(
       inRecovery: position.inRecovery,
       timeline: position.timeline,
       lsn: furthestLsn(position),
+      failoverPriority: null,
     };
   } catch (error) {
     return { peer, label, ok: false, via: 'sql', error: maskConninfo((error as Error).message) };
@@ -109,9 +112,12 @@ export async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn 
  */
 export function parseStatusPosition(
   body: unknown,
-): { inRecovery: boolean; timeline: number; lsn: Lsn } | undefined {
+): { inRecovery: boolean; timeline: number; lsn: Lsn; failoverPriority: number | null } | undefined {
   const root = asRecord(body);
   if (!root) return undefined;
+  const priority = root.failoverPriority;
+  const failoverPriority =
+    typeof priority === 'number' && Number.isInteger(priority) && priority >= 0 ? priority : null;
   // The supervisor's status document (src/monitor/status.ts): role, timeline, receiveLsn, replayLsn.
   if (typeof root.role === 'string') {
     if (root.role === 'down') return undefined;
@@ -124,6 +130,7 @@ export function parseStatusPosition(
       inRecovery: root.role !== 'primary',
       timeline: Number.isFinite(timeline) ? timeline : 0,
       lsn: lsns.reduce((a, b) => (a > b ? a : b)),
+      failoverPriority,
     };
   }
   const candidates = [root.local, asRecord(root.snapshot)?.local, root];
@@ -141,6 +148,7 @@ export function parseStatusPosition(
       inRecovery: local.inRecovery !== false,
       timeline: Number.isFinite(timeline) ? timeline : 0,
       lsn,
+      failoverPriority,
     };
   }
   return undefined;

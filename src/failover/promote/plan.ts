@@ -11,6 +11,7 @@ import {
   checkLocalNode,
   checkOldLeader,
   checkPeers,
+  checkPriority,
   checkReplay,
 } from './checks.js';
 import { oldLeaderAddresses } from './old-leader.js';
@@ -85,6 +86,8 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
     }),
   );
 
+  checks.push(checkPriority(config.node.failoverPriority));
+
   // The old leader: every address we know it by. A reachable primary among them is the one refusal
   // that --force cannot override: two writable leaders is data loss by construction.
   const leaderAddresses = oldLeaderAddresses([config.leader.conninfo, primaryConninfo]);
@@ -106,7 +109,13 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
     position = archive.position;
   }
 
-  const ours = position ? { timeline: position.timeline, lsn: furthestLsn(position) } : null;
+  const ours = position
+    ? {
+        timeline: position.timeline,
+        lsn: furthestLsn(position),
+        failoverPriority: config.node.failoverPriority,
+      }
+    : null;
   checks.push(checkPeers(peers, ours));
 
   const loss = checkDataLoss(

@@ -24,13 +24,28 @@ describe('peers', () => {
         value: { inRecovery: true, timeline: 2, receiveLsn: '50331648', replayLsn: '0/2FFFFFF' },
       },
     };
-    expect(parseStatusPosition(sourced)).toEqual({ inRecovery: true, timeline: 2, lsn: 50331648n });
+    expect(parseStatusPosition(sourced)).toEqual({
+      inRecovery: true,
+      timeline: 2,
+      lsn: 50331648n,
+      failoverPriority: null,
+    });
     const wrapped = { snapshot: { local: { inRecovery: false, timeline: 3, currentLsn: '1/0' } } };
-    expect(parseStatusPosition(wrapped)).toEqual({ inRecovery: false, timeline: 3, lsn: parseLsn('1/0') });
+    expect(parseStatusPosition(wrapped)).toEqual({
+      inRecovery: false,
+      timeline: 3,
+      lsn: parseLsn('1/0'),
+      failoverPriority: null,
+    });
     expect(parseStatusPosition({ local: { ok: false, error: 'down' } })).toBeUndefined();
     // The supervisor's own status document (src/monitor/status.ts).
     const doc = { node: 'b', role: 'replica', timeline: 1, receiveLsn: '0/3000000', replayLsn: '0/2000000' };
-    expect(parseStatusPosition(doc)).toEqual({ inRecovery: true, timeline: 1, lsn: parseLsn('0/3000000') });
+    expect(parseStatusPosition(doc)).toEqual({
+      inRecovery: true,
+      timeline: 1,
+      lsn: parseLsn('0/3000000'),
+      failoverPriority: null,
+    });
     expect(parseStatusPosition({ ...doc, role: 'primary' })?.inRecovery).toBe(false);
     expect(parseStatusPosition({ role: 'down', timeline: null, receiveLsn: null })).toBeUndefined();
     expect(parseStatusPosition('nope')).toBeUndefined();
