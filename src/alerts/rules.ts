@@ -102,6 +102,12 @@ export function observeSnapshot(rules: Rules, snapshot: Snapshot): Observation[]
   return observations;
 }
 
+/** A delayed follower's lag is judged beyond its delay (and never below its receive lag): say so. */
+function delayNote(snapshot: Snapshot): string {
+  const delay = snapshot.lag.delay;
+  return delay ? ` beyond its apply delay of ${formatDurationMs(delay.applyDelayMs)}` : '';
+}
+
 function classifyAbove(value: number, warning: number, critical: number): RuleSeverity | 'ok' {
   if (value >= critical) return 'critical';
   if (value >= warning) return 'warning';
@@ -128,7 +134,7 @@ function observeLagBytes(rules: Rules, snapshot: Snapshot): Omit<Observation, 's
     message:
       level === 'ok'
         ? `${snapshot.node} replay is ${formatBytes(value)} behind the leader (warning at ${formatBytes(rule.warning)})`
-        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader (${level} at ${formatBytes(threshold)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader${delayNote(snapshot)} (${level} at ${formatBytes(threshold)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 
@@ -158,7 +164,7 @@ function observeLagSeconds(rules: Rules, snapshot: Snapshot): Omit<Observation, 
     message:
       level === 'ok'
         ? `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (warning at ${formatDurationMs(rule.warning)})`
-        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader${delayNote(snapshot)} (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 

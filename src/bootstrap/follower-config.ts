@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { parseConninfo, withApplicationName } from '../postgres/conninfo.js';
-import { writeStandbyConfig, type GucValue } from '../postgres/standby-config.js';
+import { applyDelaySettings, writeStandbyConfig, type GucValue } from '../postgres/standby-config.js';
 
 /**
  * The standby settings of this node, written into a data directory: by bootstrap into its fresh
@@ -28,6 +28,7 @@ export async function writeFollowerConfig(
       port: node.port,
       extra: {
         ...(node.host.startsWith('/') ? { unix_socket_directories: node.host } : {}),
+        ...applyDelaySettings(node.applyDelay),
         ...options.extra,
       },
     },

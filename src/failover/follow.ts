@@ -5,7 +5,7 @@ import { localConninfo, withClient } from '../postgres/client.js';
 import { describeConninfo, maskConninfo, withApplicationName } from '../postgres/conninfo.js';
 import { startServer, stopServer, type PgTools } from '../postgres/cluster.js';
 import { formatLsn } from '../postgres/lsn.js';
-import { alterSystem, editAutoConf } from '../postgres/standby-config.js';
+import { alterSystem, applyDelaySettings, editAutoConf } from '../postgres/standby-config.js';
 import { compareTimelines, describeVerdict, type ForkVerdict } from '../postgres/timeline.js';
 import {
   isSameServer,
@@ -160,6 +160,7 @@ async function repointAndWait(
   const changes = {
     primary_conninfo: primaryConninfo,
     primary_slot_name: plan.slotName && !plan.leader.inRecovery ? plan.slotName : null,
+    ...applyDelaySettings(ctx.config.node.applyDelay),
   };
   let restarted = false;
   if (plan.local.running) {

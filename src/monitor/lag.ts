@@ -18,7 +18,53 @@ export class LagTracker {
     this.maxEntries = options.maxEntries ?? 100_000;
   }
 
-  compute(takenAt: number, local: Sourced<LocalSample>, leader: Sourced<LeaderSample>): Lag {
+  /**
+   * `applyDelayMs` (node.applyDelay, recovery_min_apply_delay) is discounted: a delayed follower is
+   * not lagging by its delay. Replay lag then counts from where the leader was `applyDelayMs` ago,
+   * never less than the receive lag (WAL not on this node yet is real lag whatever the delay).
+   */
+  compute(
+    takenAt: number,
+    local: Sourced<LocalSample>,
+    leader: Sourced<LeaderSample>,
+    applyDelayMs = 0,
+  ): Lag {
+    const undelayed = this.computeUndelayed(takenAt, local, leader);
+    if (applyDelayMs <= 0 || !local.ok || local.value.replayLsn === null) return undelayed;
+    const seconds =
+      undelayed.replayLagSeconds === null
+        ? null
+        : Math.max(0, undelayed.replayLagSeconds - applyDelayMs / 1000);
+    const asOf = this.leaderLsnAsOf(takenAt - applyDelayMs);
+    const receive = undelayed.receiveLagBytes;
+    let bytes: bigint | null;
+    if (asOf !== null) bytes = positive(asOf - local.value.replayLsn);
+    else if (seconds === 0) bytes = 0n;
+    else bytes = undelayed.replayLagBytes;
+    if (bytes !== null && receive !== null && receive > bytes) bytes = receive;
+    return {
+      replayLagBytes: bytes,
+      receiveLagBytes: receive,
+      replayLagSeconds: seconds,
+      delay: {
+        applyDelayMs,
+        replayLagBytes: undelayed.replayLagBytes,
+        replayLagSeconds: undelayed.replayLagSeconds,
+      },
+    };
+  }
+
+  /** The leader's LSN at `at` (local clock), when our history reaches back that far. */
+  private leaderLsnAsOf(at: number): bigint | null {
+    let found: bigint | null = null;
+    for (const sample of this.history) {
+      if (sample.at > at) break;
+      found = sample.lsn;
+    }
+    return found;
+  }
+
+  private computeUndelayed(takenAt: number, local: Sourced<LocalSample>, leader: Sourced<LeaderSample>): Lag {
     if (leader.ok) this.observeLeader(takenAt, leader.value.currentLsn);
     if (!local.ok || !local.value.inRecovery) {
       return { replayLagBytes: null, receiveLagBytes: null, replayLagSeconds: null };

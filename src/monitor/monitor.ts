@@ -126,7 +126,7 @@ export class Monitor {
       ? toSourced(leaderAttempt)
       : { ok: false, error: 'no leader configured (leader.conninfo)', code: 'NO_LEADER' };
 
-    const lag = this.lag.compute(takenAt, local, leader);
+    const lag = this.lag.compute(takenAt, local, leader, config.node.applyDelay);
     const segmentSize = walSegmentSize(local, leader);
     // The same segment classify names: the archive is asked about what the follower still needs.
     const fetchLsn = local.ok && local.value.inRecovery ? fetchPosition(local.value) : null;

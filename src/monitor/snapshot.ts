@@ -145,6 +145,11 @@ export interface Lag {
    * current LSN (an idle leader is not lag), else leader now minus last replayed commit time.
    */
   replayLagSeconds: number | null;
+  /**
+   * A delayed follower (node.applyDelay): the figures above discount the delay; these are the
+   * figures without the discount.
+   */
+  delay?: { applyDelayMs: number; replayLagBytes: bigint | null; replayLagSeconds: number | null };
 }
 
 export interface Snapshot {

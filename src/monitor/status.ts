@@ -67,6 +67,9 @@ export interface StatusDocument {
   failoverPriority: number | null;
   /** node.applyDelay in ms (a delayed follower); lagBytes and replayLagSeconds discount it. */
   applyDelayMs: number;
+  /** A delayed follower's lag without the discount (bytes, seconds); null when applyDelayMs is 0. */
+  undelayedLagBytes: number | null;
+  undelayedLagSeconds: number | null;
   /** "supervisor" when served by a running daemon, "direct" for a one-shot snapshot. */
   source: 'supervisor' | 'direct';
 }
@@ -149,6 +152,8 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
       : null,
     failoverPriority: snapshot.topology?.failoverPriority ?? null,
     applyDelayMs: snapshot.topology?.applyDelayMs ?? 0,
+    undelayedLagBytes: num(snapshot.lag.delay?.replayLagBytes),
+    undelayedLagSeconds: snapshot.lag.delay?.replayLagSeconds ?? null,
     source,
   };
 }
@@ -162,7 +167,7 @@ export function formatStatus(doc: StatusDocument): string {
   lines.push(`  ${doc.reason}`);
   if (doc.role === 'replica') {
     lines.push(
-      `  lag: ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)} replay, ${doc.receiveLagBytes === null ? 'unknown' : formatBytes(doc.receiveLagBytes)} receive, ${doc.replayLagSeconds === null ? 'unknown' : formatDurationMs(doc.replayLagSeconds * 1000)} behind`,
+      `  lag: ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)} replay, ${doc.receiveLagBytes === null ? 'unknown' : formatBytes(doc.receiveLagBytes)} receive, ${doc.replayLagSeconds === null ? 'unknown' : formatDurationMs(doc.replayLagSeconds * 1000)} behind${doc.applyDelayMs > 0 ? ` beyond the apply delay of ${formatDurationMs(doc.applyDelayMs)}` : ''}`,
     );
     lines.push(
       `  positions: receive ${doc.receiveLsn ?? '-'}, replay ${doc.replayLsn ?? '-'}, leader ${doc.leaderLsn ?? '-'}${doc.replayPaused ? ' (replay paused)' : ''}`,

@@ -102,6 +102,15 @@ export async function writeStandbyConfig(
   await writeFileAtomic(join(dataDirectory, 'standby.signal'), '', runAs, 0o600);
 }
 
+/**
+ * node.applyDelay as recovery_min_apply_delay (reloadable). Only a configured delay is written: a
+ * delay an operator set by hand is left alone when node.applyDelay is 0.
+ * https://www.postgresql.org/docs/current/runtime-config-replication.html#GUC-RECOVERY-MIN-APPLY-DELAY
+ */
+export function applyDelaySettings(applyDelayMs: number): Record<string, GucValue> {
+  return applyDelayMs > 0 ? { recovery_min_apply_delay: `${Math.round(applyDelayMs)}ms` } : {};
+}
+
 export function isStandbyDirectory(dataDirectory: string): boolean {
   return existsSync(join(dataDirectory, 'standby.signal'));
 }

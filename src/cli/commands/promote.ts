@@ -15,6 +15,7 @@ interface PromoteFlags {
   peers?: string[];
   advertise?: string;
   replayTimeout?: number;
+  finishReplay?: boolean;
   json?: boolean;
 }
 
@@ -37,6 +38,10 @@ export const registerPromote: RegisterCommand = (program, env) => {
       'how long to wait for WAL to be replayed (default cluster.replayTimeoutMs)',
       parseDurationFlag,
     )
+    .option(
+      '--finish-replay',
+      'a delayed follower: lift recovery_min_apply_delay and replay all received WAL before promoting',
+    )
     .option('--json', 'print the checklist and result as JSON')
     .action(async (flags: PromoteFlags) => {
       const out = env.output;
@@ -50,6 +55,7 @@ export const registerPromote: RegisterCommand = (program, env) => {
         dryRun: flags.dryRun,
         replayTimeoutMs,
         advertise: flags.advertise,
+        finishReplay: flags.finishReplay,
       });
       const report: Record<string, unknown> = {
         checks: plan.checks,

@@ -14,6 +14,7 @@ import {
   checkPriority,
   checkReplay,
 } from './checks.js';
+import { checkApplyDelay } from './delay.js';
 import { oldLeaderAddresses } from './old-leader.js';
 import { readPeerPosition, readSupervisorLeaderLsn, type PeerPosition } from './peers.js';
 
@@ -30,6 +31,8 @@ export interface PromoteOptions {
   dryRun?: boolean;
   /** How long to wait for received WAL (and archived WAL) to be replayed before judging. */
   replayTimeoutMs?: number;
+  /** A delayed follower: lift recovery_min_apply_delay and replay everything before promoting. */
+  finishReplay?: boolean;
   /** Conninfo the other nodes should use to reach this node after promotion (for the printed commands). */
   advertise?: string;
 }
@@ -97,7 +100,13 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
   if (position?.inRecovery) {
     // With the old leader still writable nothing will be promoted: report, but change nothing
     // (no resume, no archive copy) and do not wait.
-    const look = !leaderCheck.ok ? { ...options, dryRun: true } : options;
+    const delay = await checkApplyDelay(ctx, local, position, {
+      dryRun: !leaderCheck.ok || options.dryRun === true,
+      finishReplay: options.finishReplay === true,
+    });
+    checks.push(delay.check);
+    // WAL held back by a delay that stays would never be replayed within the wait: do not wait.
+    const look = !leaderCheck.ok || delay.heldBack ? { ...options, dryRun: true } : options;
     checks.push(await checkReplay(ctx, local, position, look));
     // Re-read after the wait: the numbers below are the ones we promote with.
     position = await readLocalPosition(ctx, { connectTimeoutMs: timeoutMs });

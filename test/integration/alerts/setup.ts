@@ -54,11 +54,18 @@ export async function startChannels(): Promise<{
 export async function startAlertingSupervisor(
   leader: TestCluster,
   follower: TestCluster,
-  options: { slot?: string; alerts: Record<string, unknown>; stateFile: string; intervalMs?: number },
+  options: {
+    slot?: string;
+    alerts: Record<string, unknown>;
+    stateFile: string;
+    intervalMs?: number;
+    node?: Record<string, unknown>;
+  },
 ): Promise<{ supervisor: SupervisorHandle; ctx: Context; notifications: Notification[] }> {
   const ctx = await supervisorContext(leader, follower, {
     slot: options.slot,
     intervalMs: options.intervalMs,
+    node: options.node,
     extra: { alerts: options.alerts },
   });
   const notifications: Notification[] = [];

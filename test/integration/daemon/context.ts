@@ -8,7 +8,14 @@ import { pgTools, type TestCluster } from '../../helpers/cluster.js';
 export async function supervisorContext(
   leader: TestCluster,
   follower: TestCluster,
-  options: { slot?: string; intervalMs?: number; extra?: Record<string, unknown>; signal?: AbortSignal } = {},
+  options: {
+    slot?: string;
+    intervalMs?: number;
+    /** More `node` keys (failoverPriority, applyDelay...). */
+    node?: Record<string, unknown>;
+    extra?: Record<string, unknown>;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<Context> {
   const tools = await pgTools();
   const config = loadConfig({
@@ -20,6 +27,7 @@ export async function supervisorContext(
         port: follower.port,
         host: follower.socketDirectory,
         user: 'postgres',
+        ...options.node,
       },
       leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
       slot: options.slot ? { enabled: true, name: options.slot } : { enabled: false },
