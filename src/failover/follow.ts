@@ -5,7 +5,12 @@ import { localConninfo, withClient } from '../postgres/client.js';
 import { describeConninfo, maskConninfo, withApplicationName } from '../postgres/conninfo.js';
 import { startServer, stopServer, type PgTools } from '../postgres/cluster.js';
 import { formatLsn } from '../postgres/lsn.js';
-import { alterSystem, applyDelaySettings, editAutoConf } from '../postgres/standby-config.js';
+import {
+  alterSystem,
+  applyDelaySettings,
+  editAutoConf,
+  writeStandbySignal,
+} from '../postgres/standby-config.js';
 import { compareTimelines, describeVerdict, type ForkVerdict } from '../postgres/timeline.js';
 import {
   isSameServer,
@@ -55,14 +60,25 @@ export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: s
         ? `system identifier ${local.systemId}`
         : `${where} is system ${identity.systemId}, this node is ${local.systemId}: a different cluster; run pgfollower rebuild --clone`,
   });
+  // A cleanly stopped old leader (a planned switchover) may follow as it is: its WAL ends with the
+  // shutdown checkpoint, so it is a prefix of the new timeline when that forks after the checkpoint.
+  const cleanOldLeader = !local.inRecovery && !local.running && local.cleanShutdown === true;
   checks.push({
     name: 'this node is a follower',
-    ok: local.inRecovery,
+    ok: local.inRecovery || cleanOldLeader,
     detail: local.inRecovery
       ? `standby on timeline ${local.timeline}`
-      : `this node is a primary (timeline ${local.timeline}): it cannot follow; run pgfollower rebuild --leader ... to turn it into a follower`,
+      : cleanOldLeader
+        ? `a primary stopped cleanly (shutdown checkpoint at ${formatLsn(local.lsn)} on timeline ${local.timeline}): it can follow without pg_rewind if the new leader has that checkpoint`
+        : `this node is a primary (timeline ${local.timeline}${local.running ? ', running' : ', not shut down cleanly'}): it cannot follow; run pgfollower rebuild --leader ... to turn it into a follower`,
   });
-  const verdict = compareTimelines(local.timeline, local.lsn, identity.timeline, history);
+  // The checkpoint record starts at lsn; the new timeline must fork after it (have all of it).
+  const verdict = compareTimelines(
+    local.timeline,
+    cleanOldLeader ? local.lsn + 1n : local.lsn,
+    identity.timeline,
+    history,
+  );
   const historyOk = verdict.kind === 'same-timeline' || verdict.kind === 'can-follow';
   checks.push({
     name: 'not past the fork point',
@@ -189,6 +205,7 @@ async function repointAndWait(
   } else {
     ctx.reporter.step(`writing primary_conninfo ${maskConninfo(primaryConninfo)} and starting the server`);
     await editAutoConf(dataDirectory, { ...changes, recovery_target_timeline: 'latest' }, ctx.exec.runAs);
+    if (!plan.local.inRecovery) await writeStandbySignal(dataDirectory, ctx.exec.runAs);
     await startServer(tools, dataDirectory, { timeoutS: 300 });
     restarted = true;
   }

@@ -23,6 +23,12 @@ export interface LocalFacts {
   lsn: Lsn;
   /** Where the numbers came from, for the operator. */
   source: string;
+  /**
+   * Stopped and pg_control says "shut down": a primary that stopped cleanly (smart or fast), whose
+   * WAL ends with the shutdown checkpoint at `lsn`. After a planned switchover it can follow the
+   * new leader without pg_rewind.
+   */
+  cleanShutdown?: boolean;
 }
 
 /** The configured data directory, absolute; a usage error when it is not configured. */
@@ -84,6 +90,7 @@ export async function readLocalFacts(
     timeline: Math.max(0, ...timelines),
     lsn: lsns.reduce((a, b) => (a > b ? a : b), 0n),
     source: 'pg_controldata (server stopped)',
+    cleanShutdown: control['Database cluster state'] === 'shut down',
   };
 }
 

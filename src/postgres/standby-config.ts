@@ -99,6 +99,11 @@ export async function writeStandbyConfig(
   if (settings.restoreCommand !== undefined) changes.restore_command = settings.restoreCommand;
   if (settings.port !== undefined) changes.port = settings.port;
   await editAutoConf(dataDirectory, changes, runAs);
+  await writeStandbySignal(dataDirectory, runAs);
+}
+
+/** standby.signal: the server starts as a standby. */
+export async function writeStandbySignal(dataDirectory: string, runAs?: RunAs): Promise<void> {
   await writeFileAtomic(join(dataDirectory, 'standby.signal'), '', runAs, 0o600);
 }
 

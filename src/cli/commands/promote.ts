@@ -60,11 +60,19 @@ export const registerPromote: RegisterCommand = (program, env) => {
       const report: Record<string, unknown> = {
         checks: plan.checks,
         estimatedLossBytes: plan.estimatedLossBytes,
+        zeroLoss: plan.zeroLoss.zeroLoss,
+        zeroLossProof: plan.zeroLoss.zeroLoss ? plan.zeroLoss.proof : null,
+        zeroLossReason: plan.zeroLoss.zeroLoss ? null : plan.zeroLoss.reason,
         dryRun: flags.dryRun === true,
       };
       if (!flags.json) {
         out.print(`promote ${ctx.config.node.name ?? 'this node'}: checks`);
         out.print(formatChecklist(plan.checks));
+        out.print(
+          plan.zeroLoss.zeroLoss
+            ? `zero loss: proven (the old leader's shutdown checkpoint at ${plan.zeroLoss.proof.recordLsn} is the last WAL received, and it is replayed)`
+            : `zero loss: not proven: ${plan.zeroLoss.reason}; estimated loss ${plan.estimatedLossBytes === null ? 'unknown' : `${plan.estimatedLossBytes} bytes`}`,
+        );
       }
       const finish = (code: number, message: string, hint?: string): void => {
         if (flags.json) {

@@ -3,7 +3,7 @@ import type { PromotionPlan } from './plan.js';
 
 /** What the operator runs next on every other node, exactly. */
 export function describeNextSteps(
-  plan: Pick<PromotionPlan, 'advertise' | 'peers' | 'oldLeaders'>,
+  plan: Pick<PromotionPlan, 'advertise' | 'peers' | 'oldLeaders'> & Partial<Pick<PromotionPlan, 'zeroLoss'>>,
   configHint: string,
 ): string[] {
   const leader = maskConninfo(plan.advertise);
@@ -15,6 +15,14 @@ export function describeNextSteps(
     lines.push(`  on every other follower:  pgfollower ${configHint}follow --leader '${leader}' --yes`);
   }
   for (const old of plan.oldLeaders) {
+    // A clean switchover: the old leader's WAL ends at the shutdown checkpoint this node replayed,
+    // so it is a prefix of the new timeline and needs no pg_rewind.
+    if (plan.zeroLoss?.zeroLoss) {
+      lines.push(
+        `  on the old leader ${describeConninfo(old)}: it stopped cleanly at the checkpoint this node replayed; keep it stopped, then:  pgfollower ${configHint}follow --leader '${leader}' --yes`,
+      );
+      continue;
+    }
     lines.push(
       `  on the old leader ${describeConninfo(old)}: do NOT start it as a primary; keep it stopped, then:  pgfollower ${configHint}rebuild --leader '${leader}' --yes`,
     );

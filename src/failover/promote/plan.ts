@@ -13,8 +13,10 @@ import {
   checkPeers,
   checkPriority,
   checkReplay,
+  CHECK,
 } from './checks.js';
 import { checkApplyDelay } from './delay.js';
+import { proveZeroLoss, type ZeroLossVerdict } from './zero-loss.js';
 import { oldLeaderAddresses } from './old-leader.js';
 import { readPeerPosition, readSupervisorLeaderLsn, type PeerPosition } from './peers.js';
 
@@ -48,6 +50,8 @@ export interface PromotionPlan {
   oldLeaders: string[];
   /** Estimated bytes of committed WAL this node lacks versus the last leader position known. */
   estimatedLossBytes: bigint | null;
+  /** A planned switchover proven from the WAL (zero-loss.ts), or why it could not be. */
+  zeroLoss: ZeroLossVerdict;
   advertise: string;
 }
 
@@ -127,11 +131,26 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
     : null;
   checks.push(checkPeers(peers, ours));
 
-  const loss = checkDataLoss(
-    ours,
-    { supervisor: supervisorLeaderLsn?.lsn ?? null, receiver: position?.receiver?.latestEndLsn ?? null },
-    BigInt(config.cluster.maxDataLossBytes),
-  );
+  // Only worth reading the WAL once the old leader is known down and this node still replicates.
+  const zeroLoss: ZeroLossVerdict =
+    position?.inRecovery && leaderCheck.ok
+      ? await proveZeroLoss(ctx, position)
+      : { zeroLoss: false, reason: 'not judged: the old leader is not known to be down', lastRecord: null };
+  const loss = zeroLoss.zeroLoss
+    ? {
+        check: {
+          name: CHECK.loss,
+          ok: true,
+          detail: `none, proven: the last record received is the old leader's shutdown checkpoint (${zeroLoss.proof.recordLsn}) and it is replayed`,
+          numbers: { loss_bytes: 0, shutdown_checkpoint: zeroLoss.proof.recordLsn },
+        },
+        estimatedLossBytes: 0n,
+      }
+    : checkDataLoss(
+        ours,
+        { supervisor: supervisorLeaderLsn?.lsn ?? null, receiver: position?.receiver?.latestEndLsn ?? null },
+        BigInt(config.cluster.maxDataLossBytes),
+      );
   checks.push(loss.check);
 
   return {
@@ -142,6 +161,7 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
     peers,
     oldLeaders: leaderAddresses,
     estimatedLossBytes: loss.estimatedLossBytes,
+    zeroLoss,
     advertise: options.advertise ?? advertiseConninfo(ctx, leaderAddresses[0]),
   };
 }

@@ -50,7 +50,10 @@ describe('promote', () => {
     const promoted = await run(['--config', config, 'promote', '--yes']);
     expect(promoted.text).toContain('promoted: this node is the leader on timeline 2');
     expect(promoted.code).toBe(0);
-    expect(promoted.text).toMatch(/rebuild --leader '.*port=/);
+    // The leader stopped cleanly and this node replayed its shutdown checkpoint: zero loss is proven,
+    // so the old leader is told to follow, not to rebuild.
+    expect(promoted.text).toContain("zero loss: proven (the old leader's shutdown checkpoint");
+    expect(promoted.text).toMatch(/on the old leader .* stopped cleanly.*follow --leader '.*port=/);
     expect(await timelineOf(a)).toBe(2);
     await a.query("insert into t values (501, 'after failover')");
     expect(await countRows(a)).toBe(501);
