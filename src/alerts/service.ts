@@ -1,5 +1,6 @@
 import type { AlertsConfig } from '../config/sections/alerts.js';
 import type { RunningService, SupervisorHandle, SupervisorService } from '../daemon/types.js';
+import { describeMaintenance, readMaintenance, resolveMaintenanceFile } from '../daemon/maintenance.js';
 import type { SupervisorEvents } from '../monitor/events.js';
 import { computeBackoffMs } from '../util/backoff.js';
 import { createChannels } from './channels/index.js';
@@ -17,6 +18,8 @@ export interface AlertServiceOptions {
   onDelivered?: (notification: Notification, result: DeliveryResult) => void;
   /** Called with every notification the engine produced, before delivery. */
   onNotification?: (notification: Notification) => void;
+  /** Overrides the resolved maintenance file (tests). */
+  maintenanceFile?: string;
 }
 
 /** How long stop() waits for queued notifications (a `resolved` in flight) before giving up. */
@@ -180,7 +183,14 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
           const result = evaluate(state, snapshot, snapshot.takenAt, config());
           state = result.state;
           const entries: OutboxEntry[] = [];
-          for (const notification of result.notifications) {
+          const maintenance = readMaintenance(maintenanceFile(), snapshot.takenAt);
+          if (maintenance) {
+            // Evaluated as usual (the state stays true), delivered to nobody; every one says why.
+            for (const notification of result.notifications) holdNotification(notification, maintenance);
+          } else {
+            entries.push(...releaseHeld());
+          }
+          for (const notification of maintenance ? [] : result.notifications) {
             logger.info(
               { alert: notification.alert, severity: notification.severity, value: notification.value },
               `${notification.status} ${notification.alert} (${notification.severity}): ${notification.message}`,
@@ -207,6 +217,45 @@ export function createAlertService(options: AlertServiceOptions = {}): Superviso
           // A bug in a rule must not take the supervisor down with it.
           logger.error({ err: error }, 'alert evaluation failed; skipping this tick');
         }
+      };
+      const maintenanceFile = (): string | undefined =>
+        options.maintenanceFile ?? resolveMaintenanceFile(handle.context.config);
+      /** Firing alerts whose page a maintenance window held, by alert: sent when it ends. */
+      const held = new Map<string, Notification>();
+      const holdNotification = (
+        notification: Notification,
+        maintenance: NonNullable<ReturnType<typeof readMaintenance>>,
+      ): void => {
+        const why = describeMaintenance(maintenance);
+        const marked: Notification = {
+          ...notification,
+          held: why,
+          message: `${notification.message} [held: ${why}]`,
+        };
+        logger.info(
+          { alert: marked.alert, status: marked.status },
+          `held ${marked.status} ${marked.alert}: ${why}`,
+        );
+        options.onNotification?.(marked);
+        if (notification.status === 'firing') held.set(notification.alert, notification);
+        else if (notification.status === 'resolved') held.delete(notification.alert);
+      };
+      const releaseHeld = (): OutboxEntry[] => {
+        const entries: OutboxEntry[] = [];
+        for (const [alert, notification] of held) {
+          // Only what still fires is paged; what resolved meanwhile never troubled anyone.
+          if (state.alerts[alert as keyof AlertState['alerts']]?.phase !== 'firing') continue;
+          const released: Notification = {
+            ...notification,
+            message: `${notification.message} [maintenance ended; held since ${notification.startsAt}]`,
+          };
+          logger.info({ alert }, `maintenance over: sending the held ${alert}`);
+          options.onNotification?.(released);
+          const channels = dispatcher.targets(released);
+          if (channels.length > 0) entries.push({ notification: released, channels });
+        }
+        held.clear();
+        return entries;
       };
       const onLifecycle = (...[info]: SupervisorEvents['lifecycle']): void => {
         if (!config().enabled) return;

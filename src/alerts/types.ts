@@ -36,6 +36,8 @@ export interface Notification {
   repeat?: boolean;
   /** `alert` (rules), `lifecycle`, or `test` (`pgfollower alerts test`). */
   kind: 'alert' | 'lifecycle' | 'test';
+  /** Set when a maintenance window held this notification (not delivered): which window. */
+  held?: string;
 }
 
 /** One alert the engine tracks: pending (condition true, `for` not yet elapsed) or firing. */

@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import type { SupervisorPlugin, SupervisorService } from '../daemon/types.js';
+import { describeMaintenance, readMaintenance, resolveMaintenanceFile } from '../daemon/maintenance.js';
 import type { Snapshot } from '../monitor/snapshot.js';
 import { connect } from '../postgres/client.js';
 import { repairLostSlot } from './slot-repair.js';
@@ -30,6 +31,12 @@ function slotRepairService(slotName: string): SupervisorService {
       const onLost = (): void => {
         const now = handle.context.clock.now();
         if (busy || now - lastAttempt < 10_000) return;
+        const maintenance = readMaintenance(resolveMaintenanceFile(handle.context.config), now);
+        if (maintenance) {
+          // An operator at work on the leader may have dropped the slot on purpose.
+          notice(`slot ${slotName} is lost; repair held: ${describeMaintenance(maintenance)}`);
+          return;
+        }
         // A new slot reserves WAL on the leader at once; a follower that is down cannot use it, so
         // recreating it then only pins WAL (and the next checkpoint may invalidate it again).
         const local = handle.latest()?.local;

@@ -19,6 +19,7 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   backup: async () => (await import('./backup.js')).registerBackup,
   estimate: async () => (await import('./estimate.js')).registerEstimate,
   alerts: async () => (await import('./alerts.js')).registerAlerts,
+  maintenance: async () => (await import('./maintenance.js')).registerMaintenance,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   demo: async () => (await import('./demo.js')).registerDemo,
   completion: async () => (await import('./completion.js')).registerCompletion,

@@ -60,6 +60,7 @@ export async function startAlertingSupervisor(
     stateFile: string;
     intervalMs?: number;
     node?: Record<string, unknown>;
+    maintenanceFile?: string;
   },
 ): Promise<{ supervisor: SupervisorHandle; ctx: Context; notifications: Notification[] }> {
   const ctx = await supervisorContext(leader, follower, {
@@ -73,7 +74,11 @@ export async function startAlertingSupervisor(
     maxBackoffMs: 1000,
     http: false,
     services: [
-      createAlertService({ stateFile: options.stateFile, onNotification: (n) => notifications.push(n) }),
+      createAlertService({
+        stateFile: options.stateFile,
+        maintenanceFile: options.maintenanceFile,
+        onNotification: (n) => notifications.push(n),
+      }),
     ],
   });
   return { supervisor, ctx, notifications };
