@@ -44,7 +44,7 @@ export const nodeSection = z.strictObject({
    * recovery_min_apply_delay. Lag figures and lag alerts discount
    * it; receive lag is still judged in full.
    */
-  applyDelay: durationMs.default(0),
+  applyDelay: boundedDuration(0, 7 * DAY).default(0),
 });
 
 export const leaderSection = z.strictObject({
