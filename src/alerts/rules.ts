@@ -102,12 +102,9 @@ export function observeSnapshot(rules: Rules, snapshot: Snapshot): Observation[]
   return observations;
 }
 
-/** A delayed follower's lag is judged beyond its delay (and never below its receive lag): say so. */
-function delayNote(snapshot: Snapshot): string {
-  const delay = snapshot.lag.delay;
-  return delay ? ` beyond its apply delay of ${formatDurationMs(delay.applyDelayMs)}` : '';
-}
-
+/** A delayed follower's lag is judged beyond its delay (never below its receive lag): say so. */
+const delayNote = (s: Snapshot): string =>
+  s.lag.delay ? ` beyond its apply delay of ${formatDurationMs(s.lag.delay.applyDelayMs)}` : '';
 function classifyAbove(value: number, warning: number, critical: number): RuleSeverity | 'ok' {
   if (value >= critical) return 'critical';
   if (value >= warning) return 'warning';
