@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveProbe, SnapshotInProgress } from './snapshot.js';
 import type { Context } from '../context.js';
 import { localConninfo } from '../postgres/client.js';
+import { parseConninfo } from '../postgres/conninfo.js';
 import { walFileName } from '../postgres/lsn.js';
 import { classify, fetchPosition, walSegmentSize } from './classify.js';
 import { PersistentConnection, toSourced, type Attempt } from './connection.js';
@@ -156,7 +157,11 @@ export class Monitor {
       lastLeader: leader.ok
         ? { lsn: leader.value.currentLsn, timeline: leader.value.timeline, seenAt: takenAt }
         : (this.previous?.lastLeader ?? null),
-      topology: { failoverPriority: config.node.failoverPriority, applyDelayMs: config.node.applyDelay },
+      topology: {
+        failoverPriority: config.node.failoverPriority,
+        applyDelayMs: config.node.applyDelay,
+        upstream: leaderConninfo ? upstreamAddress(leaderConninfo) : null,
+      },
     };
     const verdict = classify(this.previous, unclassified, {
       catchingUpBytes: config.monitor.catchingUpBytes,
@@ -171,6 +176,17 @@ export class Monitor {
 
   async close(): Promise<void> {
     await Promise.all([this.local.close(), this.leader.close()]);
+  }
+}
+
+/** host and port of leader.conninfo (never its password), for the status document. */
+function upstreamAddress(conninfo: string): { host: string | null; port: number | null } {
+  try {
+    const info = parseConninfo(conninfo);
+    const port = Number((info.port ?? '5432').split(',')[0]);
+    return { host: info.host ?? info.hostaddr ?? null, port: Number.isInteger(port) ? port : null };
+  } catch {
+    return { host: null, port: null };
   }
 }
 

@@ -116,7 +116,8 @@ const leaderCore = `
   pg_is_in_recovery() as in_recovery,
   (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as current_lsn,
   case when not pg_is_in_recovery()
-    then ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as tli,
+    then ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
+    else (select received_tli from pg_stat_wal_receiver) end as tli,
   (extract(epoch from now()) * 1000)::float8 as now_ms,
   pg_size_bytes(current_setting('wal_segment_size'))::text as wal_segment_size,
   case when current_setting('max_slot_wal_keep_size') = '-1' then null

@@ -200,6 +200,8 @@ export interface NodeTopology {
   failoverPriority: number;
   /** recovery_min_apply_delay the operator configured (ms); replay lag discounts it. */
   applyDelayMs: number;
+  /** Where leader.conninfo points (no password): the upstream, a primary or another standby. */
+  upstream?: { host: string | null; port: number | null } | null;
 }
 
 /** The parts of a snapshot known when the archive probe runs (state is not classified yet). */

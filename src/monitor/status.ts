@@ -70,6 +70,16 @@ export interface StatusDocument {
   /** A delayed follower's lag without the discount (bytes, seconds); null when applyDelayMs is 0. */
   undelayedLagBytes: number | null;
   undelayedLagSeconds: number | null;
+  /**
+   * The node leader.conninfo names (no password): a primary, or a standby when this follower
+   * replicates in cascade; timeline is the one it is on (a standby's: the one it receives).
+   */
+  upstream: {
+    host: string | null;
+    port: number | null;
+    isStandby: boolean | null;
+    timeline: number | null;
+  } | null;
   /** "supervisor" when served by a running daemon, "direct" for a one-shot snapshot. */
   source: 'supervisor' | 'direct';
 }
@@ -149,6 +159,13 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
             fetchedSegments: null,
             spooledSegments: null,
           }
+      : null,
+    upstream: snapshot.topology?.upstream
+      ? {
+          ...snapshot.topology.upstream,
+          isStandby: leader ? leader.inRecovery : null,
+          timeline: leader?.timeline ?? null,
+        }
       : null,
     failoverPriority: snapshot.topology?.failoverPriority ?? null,
     applyDelayMs: snapshot.topology?.applyDelayMs ?? 0,
