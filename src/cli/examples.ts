@@ -15,7 +15,11 @@ export const commandExamples: Record<string, readonly string[]> = {
     'pgfollower check --warn-lag 64MB --crit-lag 1GB --warn-seconds 1m --crit-seconds 5m',
     'pgfollower check --json',
   ],
-  promote: ['pgfollower promote --dry-run', 'pgfollower promote --peers http://10.0.0.3:8008'],
+  promote: [
+    'pgfollower promote --dry-run',
+    'pgfollower promote --peers http://10.0.0.3:8008',
+    'pgfollower promote --yes --json | jq .zeroLoss',
+  ],
   follow: ['pgfollower follow --dry-run --leader "host=10.0.0.2 user=replicator"'],
   rebuild: [
     'pgfollower rebuild --dry-run',
@@ -32,6 +36,11 @@ export const commandExamples: Record<string, readonly string[]> = {
   'archive push-ahead': ['pgfollower archive push-ahead -D /var/lib/postgresql/15/main'],
   'archive command': ['pgfollower archive command', 'pgfollower archive command --json'],
   alerts: ['pgfollower alerts test', 'pgfollower alerts status'],
+  maintenance: [
+    "pgfollower maintenance on --for 2h --reason 'leader upgrade'",
+    'pgfollower maintenance status',
+    'pgfollower maintenance off',
+  ],
   'alerts status': ['pgfollower alerts status', 'pgfollower alerts status --json'],
   'alerts test': ['pgfollower alerts test', 'pgfollower alerts test --channel oncall --no-resolve'],
   backup: ['pgfollower backup', 'pgfollower backup --source leader --json'],
