@@ -12,6 +12,9 @@ export function secretKeysIn(tree: Record<string, unknown>): string[] {
     found.push('leader.conninfo');
   }
   const cluster = record(tree.cluster);
+  if (typeof cluster?.primary === 'string' && conninfoHasPassword(cluster.primary)) {
+    found.push('cluster.primary');
+  }
   if (Array.isArray(cluster?.peers)) {
     cluster.peers.forEach((peer, i) => {
       if (typeof peer === 'string' && (conninfoHasPassword(peer) || urlCarriesSecret(peer)))

@@ -75,6 +75,21 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     labelNames: ['stream'],
     ...reg,
   });
+  const primaryLagBytes = new Gauge({
+    name: 'pgfollower_primary_replay_lag_bytes',
+    help: 'cluster.primary current LSN minus local replay LSN (a cascaded follower)',
+    ...reg,
+  });
+  const primaryReceiveLagBytes = new Gauge({
+    name: 'pgfollower_primary_receive_lag_bytes',
+    help: 'cluster.primary current LSN minus local receive LSN (a cascaded follower)',
+    ...reg,
+  });
+  const primaryLagSeconds = new Gauge({
+    name: 'pgfollower_primary_replay_lag_seconds',
+    help: 'How long ago cluster.primary first had WAL this follower has not replayed',
+    ...reg,
+  });
   const receiverUp = new Gauge({
     name: 'pgfollower_wal_receiver_streaming',
     help: '1 when the WAL receiver is streaming',
@@ -215,6 +230,10 @@ export function createSupervisorMetrics(): SupervisorMetrics {
       up.set({ source: 'local' }, snapshot.local.ok ? 1 : 0);
       up.set({ source: 'leader' }, snapshot.leader.ok ? 1 : 0);
       if (snapshot.archive) up.set({ source: 'archive' }, snapshot.archive.ok ? 1 : 0);
+      if (snapshot.primary) up.set({ source: 'primary' }, snapshot.primary.sample.ok ? 1 : 0);
+      setOrReset(primaryLagBytes, snapshot.primary?.lag.replayLagBytes);
+      setOrReset(primaryReceiveLagBytes, snapshot.primary?.lag.receiveLagBytes);
+      setOrReset(primaryLagSeconds, snapshot.primary?.lag.replayLagSeconds);
 
       const local = snapshot.local.ok ? snapshot.local.value : null;
       setOrReset(inRecovery, local ? (local.inRecovery ? 1 : 0) : null);

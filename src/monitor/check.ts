@@ -65,6 +65,29 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
       else if (s > t.warnLagSeconds)
         add(NagiosCode.WARNING, `${s.toFixed(0)}s behind > ${t.warnLagSeconds}s`);
     }
+    // A cascaded follower: the data served is as old as its lag to the primary, whatever the
+    // upstream says; judged with the same thresholds, named apart.
+    const primary = doc.primary;
+    if (primary?.lagBytes != null) {
+      const b = primary.lagBytes;
+      if (b > t.critLagBytes)
+        add(
+          NagiosCode.CRITICAL,
+          `replay lag to the primary ${formatBytes(b)} > ${formatBytes(t.critLagBytes)}`,
+        );
+      else if (b > t.warnLagBytes)
+        add(
+          NagiosCode.WARNING,
+          `replay lag to the primary ${formatBytes(b)} > ${formatBytes(t.warnLagBytes)}`,
+        );
+    }
+    if (primary?.replayLagSeconds != null) {
+      const s = primary.replayLagSeconds;
+      if (s > t.critLagSeconds)
+        add(NagiosCode.CRITICAL, `${s.toFixed(0)}s behind the primary > ${t.critLagSeconds}s`);
+      else if (s > t.warnLagSeconds)
+        add(NagiosCode.WARNING, `${s.toFixed(0)}s behind the primary > ${t.warnLagSeconds}s`);
+    }
     if (doc.slot.name && doc.slot.exists === false)
       add(NagiosCode.CRITICAL, `slot ${doc.slot.name} missing on the leader`);
     if (doc.slot.walStatus === 'lost') add(NagiosCode.CRITICAL, `slot ${doc.slot.name ?? '?'} lost`);
@@ -98,6 +121,13 @@ export function evaluateCheck(doc: StatusDocument, t: CheckThresholds): CheckRes
   ];
   if (doc.catchUp?.etaSeconds != null)
     perf.push(`catchup_eta_seconds=${doc.catchUp.etaSeconds.toFixed(0)}s;;;0`);
+  if (doc.primary) {
+    const p = doc.primary;
+    perf.push(
+      `primary_lag_bytes=${value(p.lagBytes, 'B')};${t.warnLagBytes};${t.critLagBytes};0`,
+      `primary_lag_seconds=${value(p.replayLagSeconds === null ? null : p.replayLagSeconds.toFixed(3), 's')};${t.warnLagSeconds};${t.critLagSeconds};0`,
+    );
+  }
   if (doc.slot.safeWalSizeBytes !== null) perf.push(`slot_safe_wal_size=${doc.slot.safeWalSizeBytes}B;;;0`);
   return {
     code,

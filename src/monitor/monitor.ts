@@ -9,8 +9,15 @@ import { classify, fetchPosition, walSegmentSize } from './classify.js';
 import { PersistentConnection, toSourced, type Attempt } from './connection.js';
 import { CatchUpEstimator } from './catchup.js';
 import { LagTracker, SlotForecaster } from './lag.js';
-import { LeaderQuery, queryLocal } from './queries.js';
-import type { ArchiveSample, LeaderSample, LocalSample, Snapshot, Sourced } from './snapshot.js';
+import { LeaderQuery, primaryAsLeader, queryLocal, queryPrimary } from './queries.js';
+import type {
+  ArchiveSample,
+  LeaderSample,
+  LocalSample,
+  PrimarySample,
+  Snapshot,
+  Sourced,
+} from './snapshot.js';
 
 export interface MonitorOptions {
   archiveProbe?: ArchiveProbe | undefined;
@@ -44,6 +51,9 @@ export class Monitor {
   private readonly leader: PersistentConnection;
   private readonly leaderQuery = new LeaderQuery();
   private readonly lag = new LagTracker();
+  /** cluster.primary (cascading): its own connection and LSN history, lag to it apart. */
+  private readonly primary: PersistentConnection;
+  private readonly primaryLag = new LagTracker();
   private readonly forecast = new SlotForecaster();
   private readonly catchUp: CatchUpEstimator;
   private previous: Snapshot | undefined;
@@ -80,6 +90,7 @@ export class Monitor {
       holdMs: Math.min(windowMs, options.catchUp?.holdMs ?? Math.max(10_000, 3 * interval)),
       catchingUpBytes: ctx.config.monitor.catchingUpBytes,
     });
+    this.primary = new PersistentConnection({ ...common, name: 'primary' });
   }
 
   /** Statements sent to the leader so far (the footprint benchmark reads it). */
@@ -121,13 +132,22 @@ export class Monitor {
           );
         })()
       : Promise.resolve(undefined);
-    const [localAttempt, leaderAttempt] = await Promise.all([localPromise, leaderPromise]);
+    const primaryConninfo = config.cluster.primary;
+    const primaryPromise = primaryConninfo
+      ? this.primary.use(primaryConninfo, queryPrimary, signal)
+      : Promise.resolve(undefined);
+    const [localAttempt, leaderAttempt, primaryAttempt] = await Promise.all([
+      localPromise,
+      leaderPromise,
+      primaryPromise,
+    ]);
     const local = toSourced(localAttempt);
     const leader: Sourced<LeaderSample> = leaderAttempt
       ? toSourced(leaderAttempt)
       : { ok: false, error: 'no leader configured (leader.conninfo)', code: 'NO_LEADER' };
 
     const lag = this.lag.compute(takenAt, local, leader, config.node.applyDelay);
+    const primary = primaryAttempt ? this.primarySection(takenAt, local, toSourced(primaryAttempt)) : null;
     const segmentSize = walSegmentSize(local, leader);
     // The same segment classify names: the archive is asked about what the follower still needs.
     const fetchLsn = local.ok && local.value.inRecovery ? fetchPosition(local.value) : null;
@@ -161,7 +181,9 @@ export class Monitor {
         failoverPriority: config.node.failoverPriority,
         applyDelayMs: config.node.applyDelay,
         upstream: leaderConninfo ? upstreamAddress(leaderConninfo) : null,
+        primary: primaryConninfo ? upstreamAddress(primaryConninfo) : null,
       },
+      primary,
     };
     const verdict = classify(this.previous, unclassified, {
       catchingUpBytes: config.monitor.catchingUpBytes,
@@ -174,8 +196,26 @@ export class Monitor {
     return { snapshot, localAttempt, leaderAttempt };
   }
 
+  /** Lag to cluster.primary: the same maths as to the upstream, against the primary's positions. */
+  private primarySection(
+    takenAt: number,
+    local: Sourced<LocalSample>,
+    sample: Sourced<PrimarySample>,
+  ): NonNullable<Snapshot['primary']> {
+    const asLeader: Sourced<LeaderSample> = sample.ok
+      ? { ok: true, value: primaryAsLeader(sample.value) }
+      : sample;
+    return {
+      sample,
+      lag: this.primaryLag.compute(takenAt, local, asLeader, this.ctx.config.node.applyDelay),
+      last: sample.ok
+        ? { lsn: sample.value.currentLsn, timeline: sample.value.timeline, seenAt: takenAt }
+        : (this.previous?.primary?.last ?? null),
+    };
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.local.close(), this.leader.close()]);
+    await Promise.all([this.local.close(), this.leader.close(), this.primary.close()]);
   }
 }
 

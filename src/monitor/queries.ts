@@ -1,7 +1,7 @@
 import type { PgClient } from '../postgres/client.js';
 import { sqlState } from '../postgres/client.js';
 import { parseLsnOrNull } from '../postgres/lsn.js';
-import type { LeaderSample, LocalSample, SlotRow } from './snapshot.js';
+import type { LeaderSample, LocalSample, PrimarySample, SlotRow } from './snapshot.js';
 
 /**
  * The SQL of one monitor tick: one query on the local server, one on the leader. Both are cheap
@@ -112,9 +112,13 @@ export function parseLocalRow(row: LocalRow): LocalSample {
  * application_name), its slot, the archiver, settings that bound slot retention, and pg_wal size.
  * `$1` = slot name (may be null), `$2` = application name of the follower (node name).
  */
+// A standby upstream (cascading) sends what it has received, replayed or not (a cascading
+// walsender streams up to its flush position): that is the position a cascaded follower chases.
+const standbyLsn = 'greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())';
+
 const leaderCore = `
   pg_is_in_recovery() as in_recovery,
-  (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as current_lsn,
+  (case when pg_is_in_recovery() then ${standbyLsn} else pg_current_wal_lsn() end)::text as current_lsn,
   case when not pg_is_in_recovery()
     then ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
     else (select received_tli from pg_stat_wal_receiver) end as tli,
@@ -261,5 +265,48 @@ export function parseLeaderRow(row: LeaderRow, slotName: string | null): LeaderS
     oldestSegment: row.oldest_segment,
     maxSlotWalKeepSizeBytes: big(row.max_slot_wal_keep_size),
     walSegmentSizeBytes: big(row.wal_segment_size),
+  };
+}
+
+/**
+ * cluster.primary, for a cascaded follower: its position only (no slot, no archiver: those live on
+ * the upstream, which the leader query asks). A standby here reports its replay position.
+ */
+export const primarySql = `
+select pg_is_in_recovery() as in_recovery,
+  (case when pg_is_in_recovery() then ${standbyLsn} else pg_current_wal_lsn() end)::text as lsn,
+  case when not pg_is_in_recovery()
+    then ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
+    else (select received_tli from pg_stat_wal_receiver) end as tli,
+  (extract(epoch from now()) * 1000)::float8 as now_ms`;
+
+export async function queryPrimary(client: PgClient): Promise<PrimarySample> {
+  const { rows } = await client.query<{
+    in_recovery: boolean;
+    lsn: string | null;
+    tli: number | null;
+    now_ms: number;
+  }>({ name: 'pgfollower_primary', text: primarySql });
+  const row = rows[0];
+  if (!row) throw new Error('primary monitor query returned no row');
+  return {
+    inRecovery: row.in_recovery,
+    currentLsn: parseLsnOrNull(row.lsn) ?? 0n,
+    timeline: row.tli,
+    primaryNow: Math.round(row.now_ms),
+  };
+}
+
+/** The primary's sample in the shape the lag maths reads (a leader with no slot or archiver rows). */
+export function primaryAsLeader(sample: PrimarySample): LeaderSample {
+  return {
+    inRecovery: sample.inRecovery,
+    currentLsn: sample.currentLsn,
+    timeline: sample.timeline,
+    replication: null,
+    slot: null,
+    archiver: null,
+    pgWalBytes: null,
+    leaderNow: sample.primaryNow,
   };
 }

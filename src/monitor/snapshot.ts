@@ -123,6 +123,19 @@ export interface SlotForecast {
   limit: 'max_slot_wal_keep_size' | null;
 }
 
+/**
+ * The cluster's primary (cluster.primary) as one cheap query sees it, when this follower replicates
+ * in cascade: where the primary is, to tell the lag to it apart from the lag to the upstream.
+ */
+export interface PrimarySample {
+  /** true when cluster.primary names a standby (it went stale after a failover). */
+  inRecovery: boolean;
+  currentLsn: Lsn;
+  timeline: number | null;
+  /** The primary's clock (now()), ms since epoch. */
+  primaryNow: number;
+}
+
 /** Filled by the archive domain when an archive is configured. */
 export interface ArchiveSample {
   /** Newest segment in the archive on the follower's timeline. */
@@ -178,6 +191,15 @@ export interface Snapshot {
   catchUp?: CatchUp | null;
   /** This node's place in the topology as configured: node.failoverPriority, node.applyDelay. */
   topology?: NodeTopology;
+  /**
+   * cluster.primary, when configured: its sample, this node's lag to it (the same maths as `lag`,
+   * with the same apply-delay discount), and its last answered position carried across ticks.
+   */
+  primary?: {
+    sample: Sourced<PrimarySample>;
+    lag: Lag;
+    last: { lsn: Lsn; timeline: number | null; seenAt: number } | null;
+  } | null;
 }
 
 /** Catch-up estimate from rates measured over the monitor's window (monitor/catchup.ts). */
@@ -202,6 +224,8 @@ export interface NodeTopology {
   applyDelayMs: number;
   /** Where leader.conninfo points (no password): the upstream, a primary or another standby. */
   upstream?: { host: string | null; port: number | null } | null;
+  /** Where cluster.primary points (no password), when configured. */
+  primary?: { host: string | null; port: number | null } | null;
 }
 
 /** The parts of a snapshot known when the archive probe runs (state is not classified yet). */

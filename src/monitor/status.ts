@@ -80,6 +80,25 @@ export interface StatusDocument {
     isStandby: boolean | null;
     timeline: number | null;
   } | null;
+  /**
+   * cluster.primary, when configured (a cascaded follower): this node's lag to the primary beside
+   * the lag to its upstream above (same units; the apply delay discounted the same way).
+   */
+  primary: {
+    host: string | null;
+    port: number | null;
+    reachable: boolean;
+    error: string | null;
+    /** true when cluster.primary names a standby (stale after a failover). */
+    isStandby: boolean | null;
+    lsn: string | null;
+    /** The primary's position when it last answered, and when. */
+    lastLsn: string | null;
+    lastSeenAt: string | null;
+    lagBytes: number | null;
+    receiveLagBytes: number | null;
+    replayLagSeconds: number | null;
+  } | null;
   /** "supervisor" when served by a running daemon, "direct" for a one-shot snapshot. */
   source: 'supervisor' | 'direct';
 }
@@ -167,11 +186,31 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
           timeline: leader?.timeline ?? null,
         }
       : null,
+    primary: buildPrimary(snapshot),
     failoverPriority: snapshot.topology?.failoverPriority ?? null,
     applyDelayMs: snapshot.topology?.applyDelayMs ?? 0,
     undelayedLagBytes: num(snapshot.lag.delay?.replayLagBytes),
     undelayedLagSeconds: snapshot.lag.delay?.replayLagSeconds ?? null,
     source,
+  };
+}
+
+function buildPrimary(snapshot: Snapshot): StatusDocument['primary'] {
+  const primary = snapshot.primary;
+  if (!primary) return null;
+  const sample = primary.sample.ok ? primary.sample.value : null;
+  return {
+    host: snapshot.topology?.primary?.host ?? null,
+    port: snapshot.topology?.primary?.port ?? null,
+    reachable: sample !== null,
+    error: primary.sample.ok ? null : primary.sample.error,
+    isStandby: sample ? sample.inRecovery : null,
+    lsn: lsn(sample?.currentLsn),
+    lastLsn: lsn(primary.last?.lsn),
+    lastSeenAt: primary.last ? new Date(primary.last.seenAt).toISOString() : null,
+    lagBytes: num(primary.lag.replayLagBytes),
+    receiveLagBytes: num(primary.lag.receiveLagBytes),
+    replayLagSeconds: primary.lag.replayLagSeconds,
   };
 }
 
@@ -186,6 +225,12 @@ export function formatStatus(doc: StatusDocument): string {
     lines.push(
       `  lag: ${doc.lagBytes === null ? 'unknown' : formatBytes(doc.lagBytes)} replay, ${doc.receiveLagBytes === null ? 'unknown' : formatBytes(doc.receiveLagBytes)} receive, ${doc.replayLagSeconds === null ? 'unknown' : formatDurationMs(doc.replayLagSeconds * 1000)} behind${doc.applyDelayMs > 0 ? ` beyond the apply delay of ${formatDurationMs(doc.applyDelayMs)}` : ''}`,
     );
+    if (doc.upstream?.isStandby) {
+      lines.push(
+        `  upstream ${doc.upstream.host ?? '?'}:${doc.upstream.port ?? '?'} is a standby: this node replicates in cascade${doc.primary ? '' : ' (set cluster.primary to see the lag to the primary too)'}`,
+      );
+    }
+    if (doc.primary) lines.push(`  ${formatPrimaryLag(doc.primary)}`);
     lines.push(
       `  positions: receive ${doc.receiveLsn ?? '-'}, replay ${doc.replayLsn ?? '-'}, leader ${doc.leaderLsn ?? '-'}${doc.replayPaused ? ' (replay paused)' : ''}`,
     );
@@ -224,6 +269,14 @@ export function formatStatus(doc: StatusDocument): string {
   const next = nextStep(doc);
   if (next) lines.push(`next: ${next}`);
   return lines.join('\n');
+}
+
+function formatPrimaryLag(p: NonNullable<StatusDocument['primary']>): string {
+  const where = `${p.host ?? '?'}:${p.port ?? '?'}`;
+  if (!p.reachable) return `lag to the primary ${where}: unknown (${p.error ?? 'unreachable'})`;
+  const bytes = (v: number | null): string => (v === null ? 'unknown' : formatBytes(v));
+  const seconds = p.replayLagSeconds === null ? 'unknown' : formatDurationMs(p.replayLagSeconds * 1000);
+  return `lag to the primary ${where}: ${bytes(p.lagBytes)} replay, ${bytes(p.receiveLagBytes)} receive, ${seconds} behind${p.isStandby ? ' (cluster.primary is a standby now: point it at the new primary)' : ''}`;
 }
 
 function nextStep(doc: StatusDocument): string | undefined {

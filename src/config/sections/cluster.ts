@@ -6,6 +6,11 @@ export const clusterSection = z.strictObject({
   /** Other followers: libpq conninfo strings or pgfollower HTTP base URLs. */
   peers: z.array(z.string().min(1)).default([]),
   /**
+   * The cluster's primary (libpq conninfo) when leader.conninfo names another standby (cascading):
+   * lag is then shown both to the upstream and to the primary, and promote asks it too.
+   */
+  primary: z.string().min(1).optional(),
+  /**
    * promote refuses (unless --force) when this node lacks more than this much WAL versus the last
    * leader position known. 0: any known loss refuses; nothing may lose data silently.
    */

@@ -97,9 +97,14 @@ export async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn 
     if (body === null) return null;
     // The status document's leaderLsn is the leader's position at the supervisor's last tick that
     // reached it; a lastLeaderLsn, when the supervisor keeps one across ticks, is preferred.
-    const raw = body.lastLeaderLsn ?? body.leaderLsn;
-    if (typeof raw !== 'string') return null;
-    return { lsn: /^\d+$/.test(raw) ? BigInt(raw) : parseLsn(raw) };
+    // A cascaded follower's leader is its upstream (a standby): the primary it watches
+    // (cluster.primary) is further, and what a promotion loses is measured against the furthest.
+    const primary = asRecord(body.primary);
+    const lsns = [body.lastLeaderLsn ?? body.leaderLsn, primary?.lastLsn ?? primary?.lsn]
+      .map(toLsn)
+      .filter((v): v is Lsn => v !== null);
+    if (lsns.length === 0) return null;
+    return { lsn: lsns.reduce((a, b) => (a > b ? a : b)) };
   } catch {
     return null;
   }

@@ -97,7 +97,12 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
 
   // The old leader: every address we know it by. A reachable primary among them is the one refusal
   // that --force cannot override: two writable leaders is data loss by construction.
-  const leaderAddresses = oldLeaderAddresses([config.leader.conninfo, primaryConninfo]);
+  // A cascaded follower's leader.conninfo is its upstream (a standby): the primary is cluster.primary.
+  const leaderAddresses = oldLeaderAddresses([
+    config.leader.conninfo,
+    primaryConninfo,
+    config.cluster.primary,
+  ]);
   const leaderCheck = await checkOldLeader(leaderAddresses, timeoutMs, ctx.signal);
   checks.push(leaderCheck);
 
