@@ -19,6 +19,7 @@ import {
   requireDataDirectory,
   type LocalFacts,
 } from './local-node.js';
+import { decideCascade } from './follow-cascade.js';
 import {
   ensureSlot,
   readLeaderHistory,
@@ -34,7 +35,12 @@ import {
  */
 
 export interface FollowPlan {
+  /** Where this node will stream from: the new leader, or its upstream when a cascade is kept. */
   leaderConninfo: string;
+  /** The new leader named with --leader. */
+  newLeaderConninfo: string;
+  /** A cascaded follower whose upstream follows the new leader keeps it (follow-cascade.ts). */
+  cascadeKept: boolean;
   leader: LeaderIdentity;
   local: LocalFacts;
   verdict: ForkVerdict;
@@ -43,14 +49,24 @@ export interface FollowPlan {
   slotName: string | undefined;
 }
 
-export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: string): Promise<FollowPlan> {
+export async function planFollow(
+  ctx: Context,
+  tools: PgTools,
+  newLeaderConninfo: string,
+  options: { direct?: boolean | undefined } = {},
+): Promise<FollowPlan> {
   const dataDirectory = requireDataDirectory(ctx);
-  ctx.reporter.step(`asking ${describeConninfo(leaderConninfo)} for its timeline history`);
-  const [{ identity, history }, local] = await Promise.all([
-    readLeaderHistory(ctx, leaderConninfo),
+  ctx.reporter.step(`asking ${describeConninfo(newLeaderConninfo)} for its timeline history`);
+  const [{ identity: newLeader, history }, local] = await Promise.all([
+    readLeaderHistory(ctx, newLeaderConninfo),
     readLocalFacts(ctx, tools, dataDirectory),
   ]);
   const checks: CheckResult[] = [];
+  // A cascaded follower may keep its upstream (a standby on the new leader's timeline: the same
+  // history); everything below is then judged against the node it will stream from.
+  const cascade = await decideCascade(ctx, newLeaderConninfo, newLeader, options);
+  const leaderConninfo = cascade?.target ?? newLeaderConninfo;
+  const identity = cascade?.identity ?? newLeader;
   const where = describeConninfo(leaderConninfo);
   checks.push({
     name: 'same database cluster',
@@ -103,7 +119,8 @@ export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: s
       detail: `${where} is this very server: pass the conninfo of the new leader`,
     });
   }
-  if (identity.inRecovery) {
+  if (cascade) checks.push(cascade.check);
+  else if (identity.inRecovery) {
     checks.push({
       name: 'leader is a primary',
       ok: true,
@@ -112,6 +129,8 @@ export async function planFollow(ctx: Context, tools: PgTools, leaderConninfo: s
   }
   return {
     leaderConninfo,
+    newLeaderConninfo,
+    cascadeKept: cascade?.kept === true,
     leader: identity,
     local,
     verdict,
@@ -142,7 +161,8 @@ export async function executeFollow(
   const started = ctx.clock.now();
   const dataDirectory = requireDataDirectory(ctx);
   let slotCreated = false;
-  if (plan.slotName && !plan.leader.inRecovery) {
+  // The slot lives on the node this one streams from, a standby upstream too (cascading).
+  if (plan.slotName) {
     slotCreated = await ensureSlot(ctx, plan.leaderConninfo, plan.slotName);
   }
   try {
@@ -175,7 +195,7 @@ async function repointAndWait(
   const primaryConninfo = withApplicationName(plan.leaderConninfo, ctx.config.node.name);
   const changes = {
     primary_conninfo: primaryConninfo,
-    primary_slot_name: plan.slotName && !plan.leader.inRecovery ? plan.slotName : null,
+    primary_slot_name: plan.slotName ?? null,
     ...applyDelaySettings(ctx.config.node.applyDelay),
   };
   let restarted = false;

@@ -28,6 +28,20 @@ export async function readLeaderHistory(
   }
 }
 
+/** Who a server is (IDENTIFY_SYSTEM) and whether it is a standby, without its history. */
+export async function readIdentity(ctx: Context, conninfo: string): Promise<LeaderIdentity> {
+  const options = { connectTimeoutMs: ctx.config.leader.connectTimeoutMs, queryTimeoutMs: 15_000 };
+  const replication = await connect(conninfo, { signal: ctx.signal, ...options, replication: 'database' });
+  try {
+    const identity = await identifySystem(replication);
+    const inRecovery =
+      (await replication.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r ?? false;
+    return { ...identity, inRecovery };
+  } finally {
+    await replication.end().catch(() => undefined);
+  }
+}
+
 /** Creates this node's physical slot on the new leader unless it exists; true when created. */
 export async function ensureSlot(ctx: Context, leaderConninfo: string, slotName: string): Promise<boolean> {
   return withClient(

@@ -12,6 +12,7 @@ interface FollowFlags {
   dryRun?: boolean;
   timeout: number;
   json?: boolean;
+  direct?: boolean;
 }
 
 export const registerFollow: RegisterCommand = (program, env) => {
@@ -27,6 +28,10 @@ export const registerFollow: RegisterCommand = (program, env) => {
       parseDurationFlag,
       120_000,
     )
+    .option(
+      '--direct',
+      'a cascaded follower (cluster.primary set): stream from the new leader even when its upstream follows it',
+    )
     .option('--json', 'print the checklist and result as JSON')
     .action(async (flags: FollowFlags) => {
       const out = env.output;
@@ -34,8 +39,9 @@ export const registerFollow: RegisterCommand = (program, env) => {
         require: ['node.dataDirectory'],
       });
       const tools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
-      const plan = await planFollow(ctx, tools, flags.leader);
+      const plan = await planFollow(ctx, tools, flags.leader, { direct: flags.direct });
       const where = describeConninfo(flags.leader);
+      const via = plan.cascadeKept ? ` through ${describeConninfo(plan.leaderConninfo)} (cascade kept)` : '';
       if (!flags.json) {
         out.print(`follow ${where}: checks`);
         out.print(formatChecklist(plan.checks));
@@ -84,19 +90,29 @@ export const registerFollow: RegisterCommand = (program, env) => {
       // Channels with `lifecycle: true` hear about it; never fails the follow (bounded wait).
       await notifyLifecycle(ctx, {
         kind: 'follow',
-        message: `now following ${where} on timeline ${result.timeline}`,
+        message: `now following ${where}${via} on timeline ${result.timeline}`,
       });
       if (flags.json) {
-        out.json({ checks: plan.checks, result, exitCode: ExitCode.OK });
+        out.json({
+          checks: plan.checks,
+          result: {
+            ...result,
+            cascadeKept: plan.cascadeKept,
+            upstream: describeConninfo(plan.leaderConninfo),
+          },
+          exitCode: ExitCode.OK,
+        });
         return;
       }
       out.print(
-        `following ${where}: streaming on timeline ${result.timeline}, received up to ${result.receiveLsn ?? '?'} ` +
+        `following ${where}${via}: streaming on timeline ${result.timeline}, received up to ${result.receiveLsn ?? '?'} ` +
           `(${result.ms} ms${result.restarted ? ', server (re)started' : ', reloaded without restart'}` +
           `${result.slotCreated ? `, created slot ${plan.slotName} on the new leader` : ''})`,
       );
       out.print(
-        `next: set leader.conninfo to '${maskConninfo(flags.leader)}' in this node's pgfollower config`,
+        plan.cascadeKept
+          ? `next: set cluster.primary to '${maskConninfo(flags.leader)}' in this node's pgfollower config (leader.conninfo stays its upstream)`
+          : `next: set leader.conninfo to '${maskConninfo(flags.leader)}' in this node's pgfollower config`,
       );
     });
 };

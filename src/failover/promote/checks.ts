@@ -20,6 +20,7 @@ export const CHECK = {
   replay: 'all received WAL is replayed',
   archive: 'archive holds nothing beyond our replay position',
   peers: 'no peer is further ahead',
+  cascade: 'no upstream or peer is less behind the primary (cascading)',
   loss: 'estimated data loss',
 } as const;
 

@@ -15,6 +15,7 @@ import {
   checkReplay,
   CHECK,
 } from './checks.js';
+import { checkCascade } from './cascade.js';
 import { checkApplyDelay } from './delay.js';
 import { proveZeroLoss, type ZeroLossVerdict } from './zero-loss.js';
 import { oldLeaderAddresses } from './old-leader.js';
@@ -105,6 +106,14 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
   ]);
   const leaderCheck = await checkOldLeader(leaderAddresses, timeoutMs, ctx.signal);
   checks.push(leaderCheck);
+  // The upstream(s) this node streams from, unless it is the primary itself: a standby among them
+  // makes this a cascaded follower (checkCascade). Asked while replay is being waited for.
+  const primaryWhere = config.cluster.primary ? describeConninfo(config.cluster.primary) : null;
+  const upstreamPositions = Promise.all(
+    oldLeaderAddresses([config.leader.conninfo, primaryConninfo])
+      .filter((c) => describeConninfo(c) !== primaryWhere)
+      .map((c) => readPeerPosition(c, { connectTimeoutMs: timeoutMs, signal: ctx.signal })),
+  );
 
   if (position?.inRecovery) {
     // With the old leader still writable nothing will be promoted: report, but change nothing
@@ -135,6 +144,17 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
       }
     : null;
   checks.push(checkPeers(peers, ours));
+  checks.push(
+    checkCascade(
+      {
+        upstreams: await upstreamPositions,
+        configuredCascade: configuredCascade(config.leader.conninfo, config.cluster.primary),
+        peers,
+        primaryLsn: supervisorLeaderLsn?.lsn ?? null,
+      },
+      ours,
+    ),
+  );
 
   // Only worth reading the WAL once the old leader is known down and this node still replicates.
   const zeroLoss: ZeroLossVerdict =
@@ -169,6 +189,11 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
     zeroLoss,
     advertise: options.advertise ?? advertiseConninfo(ctx, leaderAddresses[0]),
   };
+}
+
+/** cluster.primary names another node than leader.conninfo: this follower is set up to cascade. */
+function configuredCascade(leader: string | undefined, primary: string | undefined): boolean {
+  return !!leader && !!primary && describeConninfo(leader) !== describeConninfo(primary);
 }
 
 /**
