@@ -20,7 +20,10 @@ export const commandExamples: Record<string, readonly string[]> = {
     'pgfollower promote --peers http://10.0.0.3:8008',
     'pgfollower promote --yes --json | jq .zeroLoss',
   ],
-  follow: ['pgfollower follow --dry-run --leader "host=10.0.0.2 user=replicator"'],
+  follow: [
+    'pgfollower follow --dry-run --leader "host=10.0.0.2 user=replicator"',
+    'pgfollower follow --yes --direct --leader "host=10.0.0.2 user=replicator"',
+  ],
   rebuild: [
     'pgfollower rebuild --dry-run',
     'pgfollower rebuild --leader "host=10.0.0.2 user=replicator" --yes',
