@@ -175,7 +175,16 @@ export class Monitor {
       lag,
       forecast: this.forecast.compute(takenAt, leader),
       lastLeader: leader.ok
-        ? { lsn: leader.value.currentLsn, timeline: leader.value.timeline, seenAt: takenAt }
+        ? {
+            lsn: leader.value.currentLsn,
+            timeline: leader.value.timeline,
+            seenAt: takenAt,
+            sync: {
+              syncState: leader.value.replication?.syncState ?? null,
+              synchronousCommit: leader.value.synchronousCommit ?? null,
+              standbyNames: leader.value.synchronousStandbyNames ?? null,
+            },
+          }
         : (this.previous?.lastLeader ?? null),
       topology: {
         failoverPriority: config.node.failoverPriority,

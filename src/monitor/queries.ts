@@ -131,7 +131,9 @@ const leaderCore = `
   r.application_name as r_app, r.state as r_state, r.sent_lsn::text as r_sent, r.write_lsn::text as r_write,
   r.flush_lsn::text as r_flush, r.replay_lsn::text as r_replay,
   extract(epoch from r.write_lag)::float8 as r_write_lag, extract(epoch from r.flush_lag)::float8 as r_flush_lag,
-  extract(epoch from r.replay_lag)::float8 as r_replay_lag,
+  extract(epoch from r.replay_lag)::float8 as r_replay_lag, r.sync_state as r_sync_state,
+  current_setting('synchronous_commit') as sync_commit,
+  current_setting('synchronous_standby_names') as sync_names,
   a.archived_count::int as a_archived, a.failed_count::int as a_failed, a.last_archived_wal as a_last_wal,
   (extract(epoch from a.last_archived_time) * 1000)::float8 as a_last_ms, a.last_failed_wal as a_failed_wal,
   (extract(epoch from a.last_failed_time) * 1000)::float8 as a_failed_ms`;
@@ -175,6 +177,9 @@ interface LeaderRow {
   r_write_lag: number | null;
   r_flush_lag: number | null;
   r_replay_lag: number | null;
+  r_sync_state?: string | null;
+  sync_commit?: string | null;
+  sync_names?: string | null;
   a_archived: number | null;
   a_failed: number | null;
   a_last_wal: string | null;
@@ -246,6 +251,7 @@ export function parseLeaderRow(row: LeaderRow, slotName: string | null): LeaderS
           writeLagSeconds: row.r_write_lag,
           flushLagSeconds: row.r_flush_lag,
           replayLagSeconds: row.r_replay_lag,
+          syncState: row.r_sync_state ?? null,
         }
       : null,
     slot,
@@ -265,6 +271,8 @@ export function parseLeaderRow(row: LeaderRow, slotName: string | null): LeaderS
     oldestSegment: row.oldest_segment,
     maxSlotWalKeepSizeBytes: big(row.max_slot_wal_keep_size),
     walSegmentSizeBytes: big(row.wal_segment_size),
+    synchronousCommit: row.sync_commit ?? null,
+    synchronousStandbyNames: row.sync_names ?? null,
   };
 }
 

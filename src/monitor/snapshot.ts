@@ -73,6 +73,8 @@ export interface ReplicationRow {
   writeLagSeconds: number | null;
   flushLagSeconds: number | null;
   replayLagSeconds: number | null;
+  /** pg_stat_replication.sync_state: async | potential | sync | quorum. */
+  syncState?: string | null;
 }
 
 export interface ArchiverRow {
@@ -105,6 +107,9 @@ export interface LeaderSample {
   maxSlotWalKeepSizeBytes?: bigint | null;
   /** WAL segment size of the leader (wal_segment_size). */
   walSegmentSizeBytes?: bigint | null;
+  /** synchronous_commit and synchronous_standby_names as the monitor's session sees them. */
+  synchronousCommit?: string | null;
+  synchronousStandbyNames?: string | null;
 }
 
 /**
@@ -186,7 +191,13 @@ export interface Snapshot {
    * The leader's current LSN the last time it answered, carried across ticks, so that after the
    * leader is lost `promote` can still estimate how much WAL this node never received.
    */
-  lastLeader?: { lsn: Lsn; timeline: number | null; seenAt: number } | null;
+  lastLeader?: {
+    lsn: Lsn;
+    timeline: number | null;
+    seenAt: number;
+    /** Was this node a synchronous standby then (promote's proof after a crash)? */
+    sync?: { syncState: string | null; synchronousCommit: string | null; standbyNames: string | null };
+  } | null;
   /** While catching-up or archive-recovery: when it will be caught up and what limits it (catchup.ts). */
   catchUp?: CatchUp | null;
   /** This node's place in the topology as configured: node.failoverPriority, node.applyDelay. */

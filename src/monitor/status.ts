@@ -23,6 +23,15 @@ export interface StatusDocument {
   /** The leader's LSN when it last answered (kept while it is unreachable), and when that was. */
   lastLeaderLsn: string | null;
   lastLeaderSeenAt: string | null;
+  /**
+   * At lastLeaderSeenAt: this node's pg_stat_replication.sync_state on the leader and the leader's
+   * synchronous_commit / synchronous_standby_names (promote's zero-loss proof after a crash).
+   */
+  lastLeaderSync: {
+    syncState: string | null;
+    synchronousCommit: string | null;
+    standbyNames: string | null;
+  } | null;
   /** Replay lag in bytes (leader current LSN minus replay LSN). */
   lagBytes: number | null;
   receiveLagBytes: number | null;
@@ -132,6 +141,7 @@ export function buildStatus(snapshot: Snapshot, source: StatusDocument['source']
     leaderLsn: lsn(leader?.currentLsn),
     lastLeaderLsn: lsn(snapshot.lastLeader?.lsn),
     lastLeaderSeenAt: snapshot.lastLeader ? new Date(snapshot.lastLeader.seenAt).toISOString() : null,
+    lastLeaderSync: snapshot.lastLeader?.sync ?? null,
     lagBytes: num(snapshot.lag.replayLagBytes),
     receiveLagBytes: num(snapshot.lag.receiveLagBytes),
     replayLagSeconds: snapshot.lag.replayLagSeconds,

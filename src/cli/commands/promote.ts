@@ -4,6 +4,7 @@ import { ExitCode, RefusedError } from '../../errors.js';
 import { executePromotion } from '../../failover/promote/execute.js';
 import { describeNextSteps } from '../../failover/promote/next-steps.js';
 import { checkPromotion } from '../../failover/promote/plan.js';
+import { describeProof } from '../../failover/promote/zero-loss-sync.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { parseDurationFlag } from '../flags.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
@@ -70,7 +71,7 @@ export const registerPromote: RegisterCommand = (program, env) => {
         out.print(formatChecklist(plan.checks));
         out.print(
           plan.zeroLoss.zeroLoss
-            ? `zero loss: proven (the old leader's shutdown checkpoint at ${plan.zeroLoss.proof.recordLsn} is the last WAL received, and it is replayed)`
+            ? `zero loss: proven (${describeProof(plan.zeroLoss.proof)})`
             : `zero loss: not proven: ${plan.zeroLoss.reason}; estimated loss ${plan.estimatedLossBytes === null ? 'unknown' : `${plan.estimatedLossBytes} bytes`}`,
         );
       }

@@ -17,7 +17,9 @@ export function describeNextSteps(
   for (const old of plan.oldLeaders) {
     // A clean switchover: the old leader's WAL ends at the shutdown checkpoint this node replayed,
     // so it is a prefix of the new timeline and needs no pg_rewind.
-    if (plan.zeroLoss?.zeroLoss) {
+    // The synchronous proof after a crash says nothing of WAL the old leader wrote but never had
+    // acknowledged: it may have diverged, so it is rebuilt (pg_rewind when that suffices).
+    if (plan.zeroLoss?.zeroLoss && plan.zeroLoss.proof.method === 'shutdown-checkpoint') {
       lines.push(
         `  on the old leader ${describeConninfo(old)}: it stopped cleanly at the checkpoint this node replayed; keep it stopped, then:  pgfollower ${configHint}follow --leader '${leader}' --yes`,
       );

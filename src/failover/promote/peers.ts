@@ -84,7 +84,20 @@ export async function readPeerPosition(
  * The leader's last position as the local supervisor saw it, if `pgfollower run` answers: promote
  * uses it to estimate what a promotion loses.
  */
-export async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn } | null> {
+export interface SupervisorLeaderView {
+  lsn: Lsn;
+  /** What the supervisor last saw of synchronous replication on the leader, and when. */
+  sync: SupervisorSyncView | null;
+}
+
+export interface SupervisorSyncView {
+  syncState: string | null;
+  synchronousCommit: string | null;
+  standbyNames: string | null;
+  seenAt: string | null;
+}
+
+export async function readSupervisorLeaderLsn(ctx: Context): Promise<SupervisorLeaderView | null> {
   if (!ctx.config.http.enabled) return null;
   try {
     const body = await withDeadline(ctx.signal, 1000, async (signal) => {
@@ -104,7 +117,19 @@ export async function readSupervisorLeaderLsn(ctx: Context): Promise<{ lsn: Lsn 
       .map(toLsn)
       .filter((v): v is Lsn => v !== null);
     if (lsns.length === 0) return null;
-    return { lsn: lsns.reduce((a, b) => (a > b ? a : b)) };
+    const sync = asRecord(body.lastLeaderSync);
+    const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+    return {
+      lsn: lsns.reduce((a, b) => (a > b ? a : b)),
+      sync: sync
+        ? {
+            syncState: text(sync.syncState),
+            synchronousCommit: text(sync.synchronousCommit),
+            standbyNames: text(sync.standbyNames),
+            seenAt: text(body.lastLeaderSeenAt),
+          }
+        : null,
+    };
   } catch {
     return null;
   }

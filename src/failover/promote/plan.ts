@@ -18,6 +18,7 @@ import {
 import { checkCascade } from './cascade.js';
 import { checkApplyDelay } from './delay.js';
 import { proveZeroLoss, type ZeroLossVerdict } from './zero-loss.js';
+import { describeProof, judgeSyncStandby, whyNotSync } from './zero-loss-sync.js';
 import { oldLeaderAddresses } from './old-leader.js';
 import { readPeerPosition, readSupervisorLeaderLsn, type PeerPosition } from './peers.js';
 
@@ -157,17 +158,31 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
   );
 
   // Only worth reading the WAL once the old leader is known down and this node still replicates.
-  const zeroLoss: ZeroLossVerdict =
+  // The WAL proves a clean stop; after a crash, synchronous replication may prove the same.
+  let zeroLoss: ZeroLossVerdict =
     position?.inRecovery && leaderCheck.ok
       ? await proveZeroLoss(ctx, position)
       : { zeroLoss: false, reason: 'not judged: the old leader is not known to be down', lastRecord: null };
+  if (!zeroLoss.zeroLoss && position?.inRecovery && leaderCheck.ok) {
+    const sync = supervisorLeaderLsn?.sync ?? null;
+    zeroLoss = judgeSyncStandby(sync, position) ?? {
+      ...zeroLoss,
+      reason: `${zeroLoss.reason}; ${whyNotSync(sync)}`,
+    };
+  }
   const loss = zeroLoss.zeroLoss
     ? {
         check: {
           name: CHECK.loss,
           ok: true,
-          detail: `none, proven: the last record received is the old leader's shutdown checkpoint (${zeroLoss.proof.recordLsn}) and it is replayed`,
-          numbers: { loss_bytes: 0, shutdown_checkpoint: zeroLoss.proof.recordLsn },
+          detail: `none, proven: ${describeProof(zeroLoss.proof)}`,
+          numbers: {
+            loss_bytes: 0,
+            proof: zeroLoss.proof.method,
+            ...(zeroLoss.proof.method === 'shutdown-checkpoint'
+              ? { shutdown_checkpoint: zeroLoss.proof.recordLsn }
+              : { sync_state: zeroLoss.proof.syncState, observed_at: zeroLoss.proof.observedAt }),
+          },
         },
         estimatedLossBytes: 0n,
       }

@@ -36,6 +36,21 @@ export type ZeroLossVerdict =
         timeline: number;
       };
     }
+  | {
+      zeroLoss: true;
+      /** A crash, with this node a synchronous standby (zero-loss-sync.ts). */
+      proof: {
+        method: 'synchronous-standby';
+        syncState: string;
+        synchronousCommit: string;
+        synchronousStandbyNames: string | null;
+        /** When the supervisor last saw the leader, and this node's sync state there. */
+        observedAt: string | null;
+        receiveLsn: string;
+        replayLsn: string;
+        timeline: number;
+      };
+    }
   | { zeroLoss: false; reason: string; lastRecord: string | null };
 
 const RECORD_RE =

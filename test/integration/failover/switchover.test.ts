@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startSupervisor } from '../../../src/daemon/supervisor.js';
+import type { StatusDocument } from '../../../src/monitor/status.js';
 import { cloneFollower, createLeader, type TestCluster } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
+import { supervisorContext } from '../daemon/context.js';
 import { configFor, run } from './nodes.js';
 
 async function countRows(node: TestCluster): Promise<number | undefined> {
@@ -13,7 +16,14 @@ async function countRows(node: TestCluster): Promise<number | undefined> {
 interface PromoteJson {
   exitCode: number;
   zeroLoss: boolean;
-  zeroLossProof: { method: string; record: string; recordLsn: string; replayLsn: string } | null;
+  zeroLossProof: {
+    method: string;
+    record?: string;
+    recordLsn?: string;
+    replayLsn: string;
+    syncState?: string;
+    observedAt?: string | null;
+  } | null;
   zeroLossReason: string | null;
   estimatedLossBytes: number | string | null;
   next?: string[];
@@ -77,6 +87,43 @@ describe('planned switchover', () => {
     expect(refused.code).toBe(3);
     expect(refused.text).toContain('not shut down cleanly');
     expect(await leader.isRunning()).toBe(false);
+    await a.stop();
+  });
+
+  it('after a crash of a leader whose synchronous standby this node was, promote proves zero loss from synchronous replication', async () => {
+    // Test clusters run with synchronous_commit off (initCluster): the proof needs it on.
+    const leader = await createLeader({ settings: { synchronous_commit: 'on' } });
+    // cluster_name is the WAL receiver's application_name: the name synchronous_standby_names lists.
+    const a = await cloneFollower(leader, { slot: 'node_a', settings: { cluster_name: 'node_a' } });
+    await leader.query(`alter system set synchronous_standby_names = 'FIRST 1 (node_a)'`);
+    await leader.query('select pg_reload_conf()');
+    const ctx = await supervisorContext(leader, a, { slot: 'node_a', node: { name: 'node_a' } });
+    await using supervisor = await startSupervisor(ctx, { maxBackoffMs: 500 });
+    const base = `http://${ctx.config.http.listen}`;
+    await waitFor('the supervisor sees node_a as the synchronous standby', async () => {
+      const status = (await (await fetch(`${base}/status`)).json()) as StatusDocument;
+      return status.lastLeaderSync?.syncState === 'sync';
+    });
+    // Each commit returns only once node_a has flushed it.
+    await leader.query('create table t(id int primary key)');
+    await leader.query('insert into t select generate_series(1, 1000)');
+    await leader.stop('immediate'); // a crash: no shutdown checkpoint
+
+    const config = await configFor(a, 'node_a', leader, {
+      http: { enabled: true, listen: ctx.config.http.listen },
+    });
+    const promoted = await run(['--config', config, 'promote', '--yes', '--json']);
+    const report = JSON.parse(promoted.stdout) as PromoteJson;
+    expect(report.exitCode, promoted.text).toBe(0);
+    expect(report.zeroLossReason).toBeNull();
+    expect(report.zeroLoss).toBe(true);
+    expect(report.zeroLossProof).toMatchObject({ method: 'synchronous-standby', syncState: 'sync' });
+    expect(report.zeroLossProof?.observedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(String(report.estimatedLossBytes)).toBe('0');
+    expect(await countRows(a)).toBe(1000);
+    // The old leader may hold WAL it never had acknowledged: it is rebuilt, not followed.
+    expect(report.next?.join('\n')).toContain('rebuild --leader');
+    await supervisor.stop('test over');
     await a.stop();
   });
 });
