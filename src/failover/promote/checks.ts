@@ -1,15 +1,14 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../../context.js';
 import type { CheckResult } from '../../errors.js';
-import { withClient } from '../../postgres/client.js';
-import { formatLsn, parseLsn, type Lsn } from '../../postgres/lsn.js';
+import { formatLsn, type Lsn } from '../../postgres/lsn.js';
 import type { NodePosition } from '../../postgres/replica-state.js';
 import { checkArchiveDrained } from './archive-drain.js';
 import { probeOldLeaders } from './old-leader.js';
 import type { PeerPosition } from './peers.js';
 
 /**
- * The promotion checks, one function each, in the order checkPromotion (plan.ts) runs them. A
+ * The promotion checks, one function each, in the order checkPromotion (plan.ts) runs them (a few
+ * live beside: delay.ts, replay.ts, cascade.ts; their names are in this table). A
  * failed check is `forceable` when --force may override it; the old leader being writable and a
  * peer already being a primary never are: two writable leaders is data loss by construction.
  */
@@ -17,6 +16,7 @@ export const CHECK = {
   local: 'this node is a running replica',
   priority: 'this node may be promoted (node.failoverPriority)',
   leader: 'old leader is not accepting writes',
+  delay: 'no WAL held back by an apply delay (recovery_min_apply_delay)',
   replay: 'all received WAL is replayed',
   archive: 'archive holds nothing beyond our replay position',
   peers: 'no peer is further ahead',
@@ -120,82 +120,6 @@ export async function checkOldLeader(
       .map((v) => `${v.where} ${v.state === 'unreachable' ? 'unreachable' : 'is in recovery (read-only)'}`)
       .join('; '),
     numbers: Object.fromEntries(verdicts.map((v) => [v.where, v.state])),
-  };
-}
-
-/** Everything received is replayed: resumes a paused replay and waits (unless dry run). */
-export async function checkReplay(
-  ctx: Context,
-  local: string,
-  position: NodePosition,
-  options: { dryRun?: boolean | undefined; replayTimeoutMs?: number | undefined },
-): Promise<CheckResult> {
-  const notes: string[] = [];
-  if (position.replayPaused) {
-    if (options.dryRun) notes.push('replay is paused; promote will resume it');
-    else {
-      ctx.reporter.step('replay is paused: resuming it (pg_wal_replay_resume)');
-      await withClient(local, { signal: ctx.signal, connectTimeoutMs: 10_000 }, (c) =>
-        c.query('SELECT pg_wal_replay_resume()'),
-      );
-      notes.push('replay was paused; resumed');
-    }
-  }
-  const target = position.receiveLsn;
-  if (target === null) {
-    return {
-      name: CHECK.replay,
-      ok: true,
-      detail: [...notes, 'nothing received by streaming since this server started'].join('; '),
-      numbers: { replay_lsn: lsnText(position.replayLsn) },
-    };
-  }
-  const timeoutMs = options.replayTimeoutMs ?? 60_000;
-  let replay = position.replayLsn ?? 0n;
-  if (replay < target && !options.dryRun) {
-    ctx.reporter.step(
-      `waiting up to ${Math.round(timeoutMs / 1000)}s for replay to reach ${formatLsn(target)}`,
-    );
-    const deadline = ctx.clock.now() + timeoutMs;
-    replay = await withClient(local, { signal: ctx.signal, connectTimeoutMs: 10_000 }, async (c) => {
-      let at = replay;
-      while (at < target && ctx.clock.now() < deadline) {
-        await delay(100, undefined, { signal: ctx.signal });
-        const row = (await c.query<{ l: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS l'))
-          .rows[0];
-        if (row?.l) at = parseLsn(row.l);
-      }
-      return at;
-    });
-  }
-  const behind = target > replay ? target - replay : 0n;
-  const numbers = {
-    receive_lsn: formatLsn(target),
-    replay_lsn: formatLsn(replay),
-    unreplayed_bytes: Number(behind),
-  };
-  if (behind === 0n)
-    return { name: CHECK.replay, ok: true, detail: [...notes, 'replay caught up'].join('; '), numbers };
-  if (options.dryRun) {
-    return {
-      name: CHECK.replay,
-      ok: true,
-      detail: [
-        ...notes,
-        `${behind} bytes received but not replayed yet; promote waits up to ${Math.round(timeoutMs / 1000)}s`,
-      ].join('; '),
-      numbers,
-    };
-  }
-  return {
-    name: CHECK.replay,
-    ok: false,
-    forceable: true,
-    detail: [
-      ...notes,
-      `${behind} bytes still not replayed after ${Math.round(timeoutMs / 1000)}s: replay is slow or stuck (read the server log)`,
-    ].join('; '),
-    numbers,
   };
 }
 

@@ -5,8 +5,9 @@ import { formatDurationMs } from '../../config/units.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import type { NodePosition } from '../../postgres/replica-state.js';
 import { alterSystem } from '../../postgres/standby-config.js';
+import { CHECK } from './checks.js';
 
-export const DELAY_CHECK = 'no WAL held back by an apply delay (recovery_min_apply_delay)';
+const DELAY_CHECK = CHECK.delay;
 
 /**
  * A delayed follower (node.applyDelay, recovery_min_apply_delay) holds received WAL back on purpose:

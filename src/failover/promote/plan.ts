@@ -12,10 +12,10 @@ import {
   checkOldLeader,
   checkPeers,
   checkPriority,
-  checkReplay,
   CHECK,
 } from './checks.js';
 import { checkCascade } from './cascade.js';
+import { checkReplay } from './replay.js';
 import { checkApplyDelay } from './delay.js';
 import { proveZeroLoss, type ZeroLossVerdict } from './zero-loss.js';
 import { describeProof, judgeSyncStandby, whyNotSync } from './zero-loss-sync.js';

@@ -172,6 +172,42 @@ export async function proveZeroLoss(ctx: Context, position: NodePosition): Promi
   }
 }
 
+/**
+ * The complete WAL records local pg_wal holds that start in [start, end) and end by `end`
+ * (pg_waldump reads nothing past --end, so a record cut off there is not listed); null when
+ * pg_waldump cannot be run.
+ */
+export async function readCompleteRecords(
+  ctx: Context,
+  timeline: number,
+  start: Lsn,
+  end: Lsn,
+): Promise<WalRecord[] | null> {
+  const dataDirectory = ctx.config.node.dataDirectory;
+  if (!dataDirectory) return null;
+  try {
+    const major = await withClient(localConninfo(ctx.config.node), { connectTimeoutMs: 10_000 }, async (c) =>
+      Number(
+        (await c.query<{ m: number }>(`SELECT current_setting('server_version_num')::int / 10000 AS m`))
+          .rows[0]?.m,
+      ),
+    );
+    const result = await ctx.exec.tryRun(await pgWaldump(ctx, major), [
+      '--path',
+      join(dataDirectory, 'pg_wal'),
+      '--timeline',
+      String(timeline),
+      '--start',
+      formatLsn(start),
+      '--end',
+      formatLsn(end),
+    ]);
+    return parseWalDump(result.stdout).filter((r) => r.lsn >= start && r.lsn + BigInt(r.totalLength) <= end);
+  } catch {
+    return null;
+  }
+}
+
 async function pgWaldump(ctx: Context, major: number): Promise<string> {
   try {
     if (ctx.bin.major === major) return ctx.bin.path('pg_waldump');

@@ -90,6 +90,30 @@ describe('planned switchover', () => {
     await a.stop();
   });
 
+  it('after a crash during writes, promote does not wait out a torn last record: replay is complete without it', async () => {
+    const leader = await createLeader();
+    const a = await cloneFollower(leader, { slot: 'node_a' });
+    await leader.query('create table t(id int primary key)');
+    await waitFor('table on a', async () => (await countRows(a)) === 0);
+    // Test clusters commit asynchronously: the crash comes while WAL is still being sent, so the
+    // last bytes a received may be the start of a record whose end never left the leader.
+    await leader.query('insert into t select generate_series(1, 20000)');
+    await leader.stop('immediate');
+
+    const config = await configFor(a, 'node_a', leader);
+    const promoted = await run(['--config', config, 'promote', '--yes', '--json', '--replay-timeout', '30s']);
+    const report = JSON.parse(promoted.stdout) as PromoteJson & {
+      checks: Array<{ name: string; ok: boolean; detail: string }>;
+    };
+    const replay = report.checks.find((c) => c.name === 'all received WAL is replayed');
+    expect(replay?.ok, replay?.detail).toBe(true);
+    expect(replay?.detail).toMatch(
+      /^(replay caught up|replay caught up with every complete record received; the last \d+ bytes are an incomplete record)/,
+    );
+    expect(report.exitCode, promoted.text).toBe(0);
+    await a.stop();
+  });
+
   it('after a crash of a leader whose synchronous standby this node was, promote proves zero loss from synchronous replication', async () => {
     // Test clusters run with synchronous_commit off (initCluster): the proof needs it on.
     const leader = await createLeader({ settings: { synchronous_commit: 'on' } });

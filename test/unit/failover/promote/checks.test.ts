@@ -19,7 +19,7 @@ const replica = {
 
 describe('the promotion checks', () => {
   it('names every check from the one table', () => {
-    expect(Object.values(CHECK)).toHaveLength(8);
+    expect(Object.values(CHECK)).toHaveLength(9);
     expect(checkPeers([], null).name).toBe(CHECK.peers);
     expect(checkLocalNode(replica, { address: 'h:5432', dataDirectory: '/pg' }).name).toBe(CHECK.local);
   });
