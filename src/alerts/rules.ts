@@ -1,6 +1,7 @@
 import type { AlertRulesConfig } from '../config/sections/alerts.js';
 import { formatBytes, formatDurationMs } from '../config/units.js';
 import { catchUpClause } from '../monitor/catchup.js';
+import { applyDelayClause } from '../monitor/lag.js';
 import type { Snapshot } from '../monitor/snapshot.js';
 import type { AlertName, RuleSeverity } from './types.js';
 
@@ -102,9 +103,6 @@ export function observeSnapshot(rules: Rules, snapshot: Snapshot): Observation[]
   return observations;
 }
 
-/** A delayed follower's lag is judged beyond its delay (never below its receive lag): say so. */
-const delayNote = (s: Snapshot): string =>
-  s.lag.delay ? ` beyond its apply delay of ${formatDurationMs(s.lag.delay.applyDelayMs)}` : '';
 function classifyAbove(value: number, warning: number, critical: number): RuleSeverity | 'ok' {
   if (value >= critical) return 'critical';
   if (value >= warning) return 'warning';
@@ -131,7 +129,7 @@ function observeLagBytes(rules: Rules, snapshot: Snapshot): Omit<Observation, 's
     message:
       level === 'ok'
         ? `${snapshot.node} replay is ${formatBytes(value)} behind the leader (warning at ${formatBytes(rule.warning)})`
-        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader${delayNote(snapshot)} (${level} at ${formatBytes(threshold)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+        : `${snapshot.node} replay is ${formatBytes(value)} behind the leader${applyDelayClause(snapshot.lag)} (${level} at ${formatBytes(threshold)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 
@@ -161,7 +159,7 @@ function observeLagSeconds(rules: Rules, snapshot: Snapshot): Omit<Observation, 
     message:
       level === 'ok'
         ? `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader (warning at ${formatDurationMs(rule.warning)})`
-        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader${delayNote(snapshot)} (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
+        : `${snapshot.node} replay is ${formatDurationMs(valueMs)} behind the leader${applyDelayClause(snapshot.lag)} (${level} at ${formatDurationMs(thresholdMs)}; ${snapshot.reason})${catchUpClause(snapshot.catchUp)}; check replay (paused? long queries?) and the receiver with \`pgfollower status\``,
   };
 }
 

@@ -1,3 +1,4 @@
+import { formatDurationMs } from '../config/units.js';
 import type { Lag, LeaderSample, LocalSample, SlotForecast, Sourced } from './snapshot.js';
 
 /**
@@ -184,4 +185,9 @@ export class SlotForecaster {
       limit: limited ? 'max_slot_wal_keep_size' : null,
     };
   }
+}
+
+/** A delayed follower's lag is judged beyond its delay (never below its receive lag): alerts say so. */
+export function applyDelayClause(lag: Lag): string {
+  return lag.delay ? ` beyond its apply delay of ${formatDurationMs(lag.delay.applyDelayMs)}` : '';
 }
