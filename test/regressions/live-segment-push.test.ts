@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -31,8 +32,9 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
         return { code, text: output.text() };
       };
       const current = async (): Promise<string> =>
-        (await leader.query<{ name: string }>('select pg_walfile_name(pg_current_wal_lsn()) as name'))[0]
-          ?.name ?? '';
+        (
+          await leader.query<{ name: string }>('select pg_walfile_name(pg_current_wal_insert_lsn()) as name')
+        )[0]?.name ?? '';
       const archived = async (): Promise<string[]> =>
         readdir(join(archiveDir, 'wal', '00000001')).catch(() => [] as string[]);
 
@@ -58,12 +60,17 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
 
       // --force-partial keeps a copy of a live segment under .partial and does not block it. A write
       // first: right after pg_switch_wal the position sits on the segment boundary, which
-      // pg_walfile_name names as the previous (finished) segment.
+      // pg_walfile_name names as the previous (finished) segment. The insert position, because the
+      // test clusters commit asynchronously (the write position lags).
       await leader.query('insert into t values (0)');
       const live2 = await current();
       expect(live2 > live).toBe(true);
+      // ... and the WAL writer has created its file (asynchronous commit writes it a moment later).
+      await waitFor('the live segment file', async () =>
+        existsSync(join(leader.dataDirectory, 'pg_wal', live2)) ? true : undefined,
+      );
       const forced = await push(['--force-partial', join(leader.dataDirectory, 'pg_wal', live2)]);
-      expect(forced.code).toBe(0);
+      expect(forced.code, forced.text).toBe(0);
       const names = await archived();
       expect(names).toContain(`${live2}.partial`);
       expect(names).not.toContain(live2);
