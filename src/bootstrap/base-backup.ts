@@ -18,6 +18,9 @@ export interface BaseBackupOptions {
   stallTimeoutMs?: number;
 }
 
+/** pg_basebackup's words for a connection lost or never made (libpq's messages, LC_ALL=C). */
+const LINK_LOST_RE =
+  /server closed the connection unexpectedly|could not receive data|timeout expired|Connection reset by peer|Connection refused|No route to host/;
 /** pg_basebackup's line when the leader's checkpoint is done and the copy starts. */
 const COPY_START_RE = /checkpoint completed/;
 /** pg_basebackup's line after the last file: what follows (WAL end, fsync) is not a copy any more. */
@@ -93,6 +96,15 @@ async function runWith(
     }
     if (error instanceof ExternalCommandError) {
       ctx.logger.warn({ copiedBytes: last }, 'pg_basebackup failed');
+      // A connection lost mid-copy is the network's or the leader's, not a password's.
+      if (LINK_LOST_RE.test(error.stderrTail)) {
+        throw new ExternalCommandError('pg_basebackup', error.message, {
+          exitCode: error.commandExitCode,
+          stderrTail: error.stderrTail,
+          cause: error,
+          hint: `the connection to the leader was lost after ${formatBytes(last)}: check the network path and the leader log (a restart, wal_sender_timeout), then run the same command again; the partial copy was removed`,
+        });
+      }
     }
     throw error;
   } finally {

@@ -86,6 +86,8 @@ describe('faults: bootstrap', { timeout: faultTestTimeoutMs }, () => {
         // in test/unit/bootstrap/base-backup.test.ts.
         if (mode === 'blackhole') expect(failed.text).toMatch(/received nothing for 5 s|timeout expired/);
         expect(failed.text).not.toMatch(/a bug in pgfollower/);
+        // The next step names the network, not a password.
+        expect(failed.text).toMatch(/next: (the connection to the leader was lost|the link to the leader)/);
         // No partial copy in place or beside it, and no slot of this run on the leader.
         const left = leftovers(dataDirectory).filter(
           (e) => e !== 'data' || readdirSync(join(dirname(dataDirectory), e)).length > 0,
