@@ -124,14 +124,25 @@ export async function runDemo(
     const follower = await connect(
       `host=${sandbox.root} port=${sandbox.followerPort} dbname=postgres user=${exec.runAs?.user ?? 'postgres'}`,
     );
+    const stoppedAt = ctx.clock.now();
     try {
-      const [row] = (await follower.query<{ n: string }>('SELECT count(*) AS n FROM demo_orders')).rows;
-      rowsOnFollower = Number(row?.n ?? 0);
+      // The load has stopped: give the follower a moment to replay the last commits, so the count
+      // compares like with like (asynchronous replication is always a little behind).
+      for (;;) {
+        const [row] = (await follower.query<{ n: string }>('SELECT count(*) AS n FROM demo_orders')).rows;
+        rowsOnFollower = Number(row?.n ?? 0);
+        if (rowsOnFollower >= rowsWritten || signal.aborted || ctx.clock.now() - stoppedAt > 10_000) break;
+        await sleep(200, undefined, { signal }).catch(() => undefined);
+      }
     } finally {
       await follower.end();
     }
+    const caughtUp =
+      rowsOnFollower >= rowsWritten
+        ? `all of them, ${((ctx.clock.now() - stoppedAt) / 1000).toFixed(1)} s after the load stopped`
+        : `after waiting ${((ctx.clock.now() - stoppedAt) / 1000).toFixed(1)} s`;
     output.print(
-      `wrote ${rowsWritten} rows on the leader; the follower has ${rowsOnFollower} (state ${finalState ?? 'unknown'})`,
+      `wrote ${rowsWritten} rows on the leader; the follower has ${rowsOnFollower} (${caughtUp}; state ${finalState ?? 'unknown'})`,
     );
   } finally {
     await load?.end().catch(() => undefined);
