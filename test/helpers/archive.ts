@@ -144,3 +144,31 @@ export async function createArchivingLeader(options: {
   });
   return { leader, leaderConfig, command };
 }
+
+/**
+ * The config tree of a supervisor watching `follower` of `leader` with an archive (as `pgfollower
+ * run` has it): no slot, no HTTP, a 250 ms tick, silent logs. `extra` sections are added as given.
+ */
+export function supervisedFollowerTree(
+  leader: TestCluster,
+  follower: TestCluster,
+  archive: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    node: {
+      name: 'replica_a',
+      dataDirectory: follower.dataDirectory,
+      host: follower.socketDirectory,
+      port: follower.port,
+      user: 'postgres',
+    },
+    leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
+    slot: { enabled: false },
+    archive: { prefetch: 0, ...archive },
+    monitor: { intervalMs: 250, queryTimeoutMs: 2000 },
+    http: { enabled: false },
+    log: { level: 'silent' },
+    ...extra,
+  };
+}

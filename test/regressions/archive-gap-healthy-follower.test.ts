@@ -8,7 +8,12 @@ import { archivePlugin } from '../../src/archive/follower/plugin.js';
 import { collectPlugins } from '../../src/app/plugins.js';
 import { startSupervisor } from '../../src/daemon/supervisor.js';
 import type { Snapshot } from '../../src/monitor/snapshot.js';
-import { createArchivingLeader, requireBuiltCli, testContext } from '../helpers/archive.js';
+import {
+  createArchivingLeader,
+  requireBuiltCli,
+  testContext,
+  supervisedFollowerTree,
+} from '../helpers/archive.js';
 import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../helpers/cluster.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
@@ -40,22 +45,14 @@ describe('archive-gap on a healthy streaming follower', () => {
     closers.push(() => follower.stop());
     const hook = await startReceiver();
     closers.push(hook.close);
-    const tree = {
-      node: {
-        name: 'replica_a',
-        dataDirectory: follower.dataDirectory,
-        host: follower.socketDirectory,
-        port: follower.port,
-        user: 'postgres',
+    const tree = supervisedFollowerTree(
+      leader,
+      follower,
+      { ...archive, command },
+      {
+        alerts: { channels: [{ type: 'webhook', url: hook.url }] },
       },
-      leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
-      slot: { enabled: false },
-      archive: { ...archive, command, prefetch: 0 },
-      monitor: { intervalMs: 250, queryTimeoutMs: 2000 },
-      http: { enabled: false },
-      log: { level: 'silent' },
-      alerts: { channels: [{ type: 'webhook', url: hook.url }] },
-    };
+    );
     const configFile = await writeConfigFile(dir, tree);
     if (tools.exec.runAs) await chown(configFile, tools.exec.runAs.uid, tools.exec.runAs.gid);
     const ctx = await testContext(tree);

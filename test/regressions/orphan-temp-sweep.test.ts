@@ -4,7 +4,12 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { archivePlugin } from '../../src/archive/follower/plugin.js';
 import { collectPlugins } from '../../src/app/plugins.js';
 import { startSupervisor } from '../../src/daemon/supervisor.js';
-import { createArchivingLeader, requireBuiltCli, testContext } from '../helpers/archive.js';
+import {
+  createArchivingLeader,
+  requireBuiltCli,
+  testContext,
+  supervisedFollowerTree,
+} from '../helpers/archive.js';
 import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -60,21 +65,7 @@ describe('orphan temp files of killed archive writes', () => {
     ];
     const other = await orphan(join(follower.dataDirectory, 'pg_wal', 'xlogtemp.4747'), true);
 
-    const tree = {
-      node: {
-        name: 'replica_a',
-        dataDirectory: follower.dataDirectory,
-        host: follower.socketDirectory,
-        port: follower.port,
-        user: 'postgres',
-      },
-      leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
-      slot: { enabled: false },
-      archive: { ...archive, command, prefetch: 0 },
-      monitor: { intervalMs: 250, queryTimeoutMs: 2000 },
-      http: { enabled: false },
-      log: { level: 'silent' },
-    };
+    const tree = supervisedFollowerTree(leader, follower, { ...archive, command });
     const configFile = await writeConfigFile(dir, tree);
     const ctx = await testContext(tree);
     const plugins = await collectPlugins(ctx, [(c) => archivePlugin(c, { configFile })]);

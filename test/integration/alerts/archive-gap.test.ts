@@ -12,7 +12,7 @@ import { parseLsn, walFileName } from '../../../src/postgres/lsn.js';
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
 import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
-import { requireBuiltCli, testContext } from '../../helpers/archive.js';
+import { requireBuiltCli, testContext, supervisedFollowerTree } from '../../helpers/archive.js';
 import { createArchivingLeader } from '../../helpers/archive.js';
 import { startReceiver } from '../../helpers/receiver.js';
 
@@ -38,29 +38,21 @@ describe('archive gap alerts through a real supervisor', () => {
     const follower = await cloneFollower(leader, { start: false });
     const hook = await startReceiver();
     closers.push(hook.close);
-    const tree = {
-      node: {
-        name: 'replica_a',
-        dataDirectory: follower.dataDirectory,
-        host: follower.socketDirectory,
-        port: follower.port,
-        user: 'postgres',
-      },
-      leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
-      slot: { enabled: false },
-      archive: { ...archive, command, prefetch: 0 },
-      monitor: { intervalMs: 250, queryTimeoutMs: 2000 },
-      http: { enabled: false },
-      log: { level: 'silent' },
-      alerts: {
-        rules: {
-          lagBytes: { enabled: false },
-          lagSeconds: { enabled: false },
-          disconnected: { enabled: false },
+    const tree = supervisedFollowerTree(
+      leader,
+      follower,
+      { ...archive, command },
+      {
+        alerts: {
+          rules: {
+            lagBytes: { enabled: false },
+            lagSeconds: { enabled: false },
+            disconnected: { enabled: false },
+          },
+          channels: [{ type: 'webhook', url: hook.url }],
         },
-        channels: [{ type: 'webhook', url: hook.url }],
       },
-    };
+    );
     const followerConfig = await writeConfigFile(dir, tree);
     if (tools.exec.runAs) await chown(followerConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
     const ctx = await testContext(tree);
