@@ -10,12 +10,10 @@
  * per-call latency of restore_command for a prefetched segment (shell fast path) and for a miss
  * (Node fallback).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import getPort from 'get-port';
 import { openArchiveStore } from '../src/archive/store/open-store.js';
 import { startPrefetcher } from '../src/archive/follower/prefetch.js';
@@ -25,6 +23,7 @@ import { loadConfig } from '../src/config/index.js';
 import { silentReporter, systemClock, type Context } from '../src/context.js';
 import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { createSilentLogger } from '../src/logging/logger.js';
+import { S3RVER_ENV, startS3rverProcess } from './s3rver-process.js';
 import { findPgBinaries } from '../src/postgres/binaries.js';
 import { connect } from '../src/postgres/client.js';
 import { initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
@@ -34,9 +33,7 @@ import { editAutoConf } from '../src/postgres/standby-config.js';
 /** What ships: the program package.json `bin` names (the bundle). */
 const cli = shippedProgram();
 /** Where node_modules is (dist/bench -> repo root). */
-const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const node = process.execPath;
-const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
 interface Row {
   method: string;
@@ -65,25 +62,8 @@ export async function run(): Promise<void> {
     await mkdir(d, { recursive: true });
     await own(d);
   }
-  for (const [k, v] of Object.entries(S3_ENV)) process.env[k] = v;
-  const s3Port = await getPort();
-  // s3rver in its own process, as a real store is elsewhere: in this process it would compete with
-  // the prefetcher for the one JavaScript thread.
-  const s3 = spawn(
-    node,
-    [
-      '--input-type=module',
-      '-e',
-      `import S3rver from 's3rver'; await new S3rver(${JSON.stringify({ port: s3Port, address: '127.0.0.1', directory: dirs.s3, silent: true, configureBuckets: [{ name: 'wal' }] })}).run(); console.log('ready');`,
-    ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolveReady, reject) => {
-    s3.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolveReady();
-    });
-    s3.on('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
+  for (const [k, v] of Object.entries(S3RVER_ENV)) process.env[k] = v;
+  const s3 = await startS3rverProcess(dirs.s3);
   const leaderPort = await getPort();
   const leaderData = join(root, 'leader');
   const psql = (port: number) =>
@@ -161,7 +141,7 @@ export async function run(): Promise<void> {
         s3: {
           bucket: 'wal',
           prefix: 'bench/',
-          endpoint: `http://127.0.0.1:${s3Port}`,
+          endpoint: s3.endpoint,
           forcePathStyle: true,
           checksums: 'when-required',
         },
@@ -180,7 +160,7 @@ export async function run(): Promise<void> {
       const started = performance.now();
       for (const seg of segments) {
         await exec.run(node, [cli, '--config', configs[kind] as string, 'wal-push', join(dirs.raw, seg)], {
-          env: S3_ENV,
+          env: S3RVER_ENV,
         });
       }
       const secs = (performance.now() - started) / 1000;
@@ -306,7 +286,7 @@ export async function run(): Promise<void> {
         ...s3Tree,
         archive: {
           ...s3Tree.archive,
-          command: `${Object.entries(S3_ENV)
+          command: `${Object.entries(S3RVER_ENV)
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')} '${node}' '${cli}'`,
         },
@@ -383,7 +363,7 @@ export async function run(): Promise<void> {
         ...s3NoneTree,
         archive: {
           ...s3NoneTree.archive,
-          command: `${Object.entries(S3_ENV)
+          command: `${Object.entries(S3RVER_ENV)
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')} '${node}' '${cli}'`,
         },
@@ -452,7 +432,7 @@ export async function run(): Promise<void> {
     );
   } finally {
     await stopServer(tools, leaderData, { mode: 'immediate' }).catch(() => undefined);
-    s3.kill();
+    s3.stop();
     if (process.env.BENCH_KEEP !== '1') await rm(root, { recursive: true, force: true });
   }
 }

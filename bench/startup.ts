@@ -22,14 +22,13 @@ import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import getPort from 'get-port';
 import { stringify } from 'yaml';
 import { createExec, resolveRunAs, type RunAs } from '../src/exec/run.js';
 import { findPgBinaries } from '../src/postgres/binaries.js';
+import { S3RVER_ENV, startS3rverProcess } from './s3rver-process.js';
 
 /** dist/bench -> repository root. */
 const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
-const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
 interface Sample {
   wallS: number;
@@ -88,26 +87,6 @@ function median(values: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-async function startS3rver(directory: string): Promise<{ endpoint: string; stop(): void }> {
-  const port = await getPort();
-  const child = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import S3rver from 's3rver'; await new S3rver(${JSON.stringify({ port, address: '127.0.0.1', directory, silent: true, configureBuckets: [{ name: 'wal' }] })}).run(); console.log('ready');`,
-    ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((ready, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      if (c.toString().includes('ready')) ready();
-    });
-    child.on('exit', (c) => reject(new Error(`s3rver exited with ${c}`)));
-  });
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
-}
-
 export async function run(): Promise<void> {
   if (!existsSync('/usr/bin/time')) throw new Error('this benchmark needs GNU time (apt-get install time)');
   const runs = Number(process.env.PGF_BENCH_STARTUP_RUNS ?? 10);
@@ -137,7 +116,7 @@ export async function run(): Promise<void> {
     await mkdir(restored);
     await own(restored);
 
-    s3 = await startS3rver(join(root, 's3'));
+    s3 = await startS3rverProcess(join(root, 's3'));
     const configs: Record<string, string> = {};
     for (const [name, archive] of Object.entries({
       'fs-push': { type: 'fs', fs: { path: join(root, 'archive-push') }, compression: 'none' },
@@ -189,7 +168,7 @@ export async function run(): Promise<void> {
     }
     // Fill the fetch archives once with the shipped wal-push.
     for (const kind of ['fs', 's3'] as const) {
-      const env = kind === 's3' ? S3_ENV : {};
+      const env = kind === 's3' ? S3RVER_ENV : {};
       await measure(
         {
           name: 'fill',
@@ -203,7 +182,7 @@ export async function run(): Promise<void> {
     }
     for (const [label, program] of programs) {
       for (const kind of ['fs', 's3'] as const) {
-        const env = kind === 's3' ? S3_ENV : {};
+        const env = kind === 's3' ? S3RVER_ENV : {};
         const pushConfig = configs[`${kind}-push`] as string;
         rows.push({
           name: `wal-push ${kind}${label}`,
