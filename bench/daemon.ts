@@ -1,24 +1,29 @@
 /**
  * Daemon footprint and detection time, with the built `pgfollower run` (dist/) on real clusters.
  *
- * 1. Footprint at a 1 s interval over BENCH_DAEMON_SECONDS (default 60; the issue's figure is 300):
- *    RSS (max and end) and CPU of the daemon process from /proc, and the statements it sends to the
- *    leader per second (its pgfollower_leader_queries_total counter). Side by side with the baseline
- *    of the same run: an idle `node` process (a timer every second) measured the same way.
- * 2. Detection: time from `pg_ctl stop` of the leader to `/status` saying `disconnected`, and from
- *    the follower's stop to `stopped`, in ms and in intervals (target <= 2 intervals).
+ * 1. Footprint at a 1 s interval over BENCH_DAEMON_SECONDS (default 60; the issue's figure is 300),
+ *    two daemons side by side on the same streaming follower: one with an fs archive, one with an S3
+ *    archive (s3rver in its own process, lz4), as `run` loads them (alerts, archive, HTTP API on).
+ *    RSS (max, end, and a coarse curve) and CPU of each daemon process from /proc, and the
+ *    statements each sends to the leader per second (its pgfollower_leader_queries_total counter).
+ *    Baseline in the same run: an idle `node` process (a timer every second) measured the same way.
+ *    Targets (issue 10): RSS <= 60 MB with fs, <= 75 MB with S3; CPU < 0.5 % of a core.
+ * 2. Detection, with the fs daemon: time from `pg_ctl stop` of the leader to `/status` saying
+ *    `disconnected`, and from the follower's stop to `stopped`, in ms and in intervals (<= 2).
+ * BENCH_DAEMON_NODE_ARGS adds Node.js flags to both daemons (e.g. `--cpu-prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { findPgBinaries } from '../src/postgres/binaries.js';
 import { shippedProgram } from '../src/exec/self.js';
+import { S3RVER_ENV, startS3rverProcess, type S3rverProcess } from './s3rver-process.js';
 import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
 
 const SECONDS = Number(process.env.BENCH_DAEMON_SECONDS ?? 60);
@@ -66,6 +71,14 @@ async function timeUntilState(port: number, state: string, timeoutMs = 60_000): 
   throw new Error(`state ${state} not reported within ${timeoutMs} ms`);
 }
 
+interface Daemon {
+  kind: string;
+  child: ChildProcess;
+  httpPort: number;
+  /** RSS sampled every second. */
+  curve: number[];
+}
+
 const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MB`;
 
 export async function run(): Promise<void> {
@@ -78,10 +91,10 @@ export async function run(): Promise<void> {
   const followerDir = join(root, 'follower');
   const leaderPort = await freePort();
   const followerPort = await freePort();
-  const httpPort = await freePort();
   const leaderConninfo = `host=127.0.0.1 port=${leaderPort} user=postgres dbname=postgres`;
-  let daemon: ChildProcess | undefined;
+  const daemons: Daemon[] = [];
   let idle: ChildProcess | undefined;
+  let s3: S3rverProcess | undefined;
   try {
     await initCluster(tools, { dataDirectory: leaderDir, port: leaderPort, socketDirectory: root });
     await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
@@ -105,70 +118,107 @@ export async function run(): Promise<void> {
     });
     await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
 
-    const configFile = join(root, 'pgfollower.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        node: { name: 'bench_follower', port: followerPort, host: root, user: 'postgres' },
-        leader: { conninfo: leaderConninfo },
-        slot: { name: 'bench_follower' },
-        monitor: { intervalMs: INTERVAL_MS },
-        http: { listen: `127.0.0.1:${httpPort}` },
-        log: { level: 'warn', format: 'json' },
-      }),
-      { mode: 0o600 },
-    );
+    s3 = await startS3rverProcess(join(root, 's3'));
+    const fsArchive = join(root, 'archive');
+    await mkdir(fsArchive);
+    if (runAs) await chown(fsArchive, runAs.uid, runAs.gid);
+    const archives = {
+      fs: { type: 'fs', fs: { path: fsArchive } },
+      s3: {
+        type: 's3',
+        s3: { bucket: 'wal', prefix: 'bench/', endpoint: s3.endpoint, forcePathStyle: true },
+      },
+    };
     const bin = shippedProgram();
-    // Extra node flags for the daemon, e.g. BENCH_DAEMON_NODE_ARGS="--cpu-prof" to see where CPU goes.
+    // Extra node flags for the daemons, e.g. BENCH_DAEMON_NODE_ARGS="--cpu-prof" to see where CPU goes.
     const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    daemon = spawn(process.execPath, [...nodeArgs, bin, '--config', configFile, 'run'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      cwd: process.env.BENCH_DAEMON_CWD ?? root,
-    });
+    for (const [kind, archive] of Object.entries(archives)) {
+      const configFile = join(root, `pgfollower-${kind}.yaml`);
+      const httpPort = await freePort();
+      writeFileSync(
+        configFile,
+        stringify({
+          node: { name: 'bench_follower', port: followerPort, host: root, user: 'postgres' },
+          leader: { conninfo: leaderConninfo },
+          slot: { name: 'bench_follower' },
+          monitor: { intervalMs: INTERVAL_MS },
+          http: { listen: `127.0.0.1:${httpPort}` },
+          log: { level: 'warn', format: 'json' },
+          archive,
+        }),
+        { mode: 0o600 },
+      );
+      const child = spawn(process.execPath, [...nodeArgs, bin, '--config', configFile, 'run'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        cwd: process.env.BENCH_DAEMON_CWD ?? root,
+        env: { ...process.env, ...S3RVER_ENV },
+      });
+      daemons.push({ kind, child, httpPort, curve: [] });
+    }
     idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    const pid = daemon.pid ?? 0;
     const startedAt = performance.now();
-    while ((await statusState(httpPort)) !== 'streaming') {
-      if (performance.now() - startedAt > 60_000)
-        throw new Error('daemon did not report streaming within 60 s');
-      await sleep(100);
+    for (const d of daemons) {
+      while ((await statusState(d.httpPort)) !== 'streaming') {
+        if (performance.now() - startedAt > 60_000)
+          throw new Error(`the ${d.kind} daemon did not report streaming within 60 s`);
+        await sleep(100);
+      }
     }
     const readyMs = performance.now() - startedAt;
     await sleep(5000); // warm-up: JIT, first GC
 
-    const leaderQueries = async (): Promise<number> => {
-      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const leaderQueries = async (port: number): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       return Number(/^pgfollower_leader_queries_total (\d+)/m.exec(text)?.[1] ?? NaN);
     };
-    const q0 = await leaderQueries();
-    const p0 = procStats(pid);
+    const before = await Promise.all(
+      daemons.map(async (d) => ({ q: await leaderQueries(d.httpPort), p: procStats(d.child.pid ?? 0) })),
+    );
     const i0 = procStats(idle.pid ?? 0);
     const t0 = performance.now();
-    let rssMax = p0.rssBytes;
+    const rssMax = daemons.map((d) => procStats(d.child.pid ?? 0).rssBytes);
     while (performance.now() - t0 < SECONDS * 1000) {
       await sleep(1000);
-      rssMax = Math.max(rssMax, procStats(pid).rssBytes);
+      daemons.forEach((d, i) => {
+        const rss = procStats(d.child.pid ?? 0).rssBytes;
+        rssMax[i] = Math.max(rssMax[i] as number, rss);
+        d.curve.push(rss);
+      });
     }
-    const p1 = procStats(pid);
-    const i1 = procStats(idle.pid ?? 0);
     const elapsed = (performance.now() - t0) / 1000;
-    const q1 = await leaderQueries();
-    const cpuPct = ((p1.cpuSeconds - p0.cpuSeconds) / elapsed) * 100;
+    const i1 = procStats(idle.pid ?? 0);
     const idleCpuPct = ((i1.cpuSeconds - i0.cpuSeconds) / elapsed) * 100;
 
-    console.log(`machine: ${cpus().length} cores, node ${process.version}`);
     console.log(
-      `footprint of pgfollower run at ${INTERVAL_MS} ms interval over ${elapsed.toFixed(0)} s (first snapshot served ${readyMs.toFixed(0)} ms after spawn):`,
+      `machine: ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0]?.toFixed(1)}`,
     );
     console.log(
-      `  RSS: end ${mb(p1.rssBytes)}, max ${mb(rssMax)} (target <= 80 MB); baseline idle node ${mb(i1.rssBytes)}, ratio ${(p1.rssBytes / i1.rssBytes).toFixed(2)}x`,
+      `footprint of pgfollower run at ${INTERVAL_MS} ms interval over ${elapsed.toFixed(0)} s (both daemons served their first snapshot ${readyMs.toFixed(0)} ms after spawn); baseline idle node: RSS ${mb(i1.rssBytes)}, CPU ${idleCpuPct.toFixed(2)}%`,
     );
-    console.log(
-      `  CPU: ${cpuPct.toFixed(2)}% of one core (target < 1%); baseline idle node ${idleCpuPct.toFixed(2)}%`,
-    );
-    console.log(
-      `  statements to the leader: ${((q1 - q0) / elapsed).toFixed(2)}/s (${q1 - q0} in ${elapsed.toFixed(0)} s, counted by the daemon; one query per tick)`,
-    );
+    for (const [i, d] of daemons.entries()) {
+      const p1 = procStats(d.child.pid ?? 0);
+      const q1 = await leaderQueries(d.httpPort);
+      const b = before[i] as { q: number; p: { cpuSeconds: number } };
+      const cpuPct = ((p1.cpuSeconds - b.p.cpuSeconds) / elapsed) * 100;
+      const target = d.kind === 'fs' ? 60 : 75;
+      // A coarse curve: the RSS at each tenth of the run.
+      const curve = Array.from(
+        { length: 10 },
+        (_, k) => d.curve[Math.floor(((k + 1) * d.curve.length) / 10) - 1],
+      )
+        .filter((v): v is number => v !== undefined)
+        .map((v) => (v / 1048576).toFixed(1))
+        .join(' ');
+      console.log(`  ${d.kind} archive:`);
+      console.log(
+        `    RSS: end ${mb(p1.rssBytes)}, max ${mb(rssMax[i] as number)} (target <= ${target} MB), ${(p1.rssBytes / i1.rssBytes).toFixed(2)}x idle node; each tenth of the run (MB): ${curve}`,
+      );
+      console.log(`    CPU: ${cpuPct.toFixed(2)}% of one core (target < 0.5%)`);
+      console.log(
+        `    statements to the leader: ${((q1 - b.q) / elapsed).toFixed(2)}/s (${q1 - b.q} in ${elapsed.toFixed(0)} s, counted by the daemon)`,
+      );
+    }
+    const httpPort = (daemons[0] as Daemon).httpPort;
 
     // Detection times.
     await stopServer(tools, leaderDir, { mode: 'fast' });
@@ -187,7 +237,8 @@ export async function run(): Promise<void> {
       `  follower stop -> stopped reported: ${stoppedMs.toFixed(0)} ms = ${(stoppedMs / INTERVAL_MS).toFixed(2)} intervals (target <= 2)`,
     );
   } finally {
-    daemon?.kill('SIGTERM');
+    for (const d of daemons) d.child.kill('SIGTERM');
+    s3?.stop();
     idle?.kill('SIGTERM');
     await stopServer(tools, followerDir, { mode: 'immediate' }).catch(() => undefined);
     await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);

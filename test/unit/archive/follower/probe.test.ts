@@ -3,7 +3,8 @@ import { createFsStore } from '../../../../src/archive/store/fs-store.js';
 import { createArchiveProbe } from '../../../../src/archive/follower/probe.js';
 import { systemClock } from '../../../../src/context.js';
 import { tempDir } from '../fixtures.js';
-import { localSample } from '../../monitor/fixtures.js';
+import { leaderSample, localSample } from '../../monitor/fixtures.js';
+import type { ArchiveStore } from '../../../../src/archive/store/store.js';
 
 describe('archive probe', () => {
   it('names the first missing segment from the one replay needs', async () => {
@@ -68,5 +69,87 @@ describe('archive probe', () => {
       new AbortController().signal,
     );
     expect(sample).toMatchObject({ newestSegment: names[3], missingSegment: '000000010000000100000002' });
+  });
+
+  describe('lists only when the archive can have news', () => {
+    async function setup() {
+      const root = await tempDir();
+      const inner = createFsStore({ path: root, fsync: false });
+      let lists = 0;
+      const store: ArchiveStore = {
+        ...inner,
+        list: (prefix, options) => {
+          lists++;
+          return inner.list(prefix, options);
+        },
+      };
+      for (const n of ['01', '02', '03'])
+        await inner.put(`wal/00000001/0000000100000000000000${n}`, Buffer.from('x'), {});
+      let now = 1_000_000;
+      const probe = createArchiveProbe(store, { clock: { now: () => now }, quietListMs: 60_000 });
+      const signal = new AbortController().signal;
+      const ask = (lastArchivedWal: string | null, streaming = true) =>
+        probe(
+          {
+            takenAt: now,
+            node: 'n',
+            local: {
+              ok: true,
+              value: localSample(streaming ? {} : { walReceiver: null }),
+            },
+            leader: {
+              ok: true,
+              value: leaderSample({
+                archiver: {
+                  archivedCount: 3,
+                  failedCount: 0,
+                  lastArchivedWal,
+                  lastArchivedTime: null,
+                  lastFailedWal: null,
+                  lastFailedTime: null,
+                },
+              }),
+            },
+            lag: { replayLagBytes: null, receiveLagBytes: null, replayLagSeconds: null },
+            neededSegment: '000000010000000000000003',
+          },
+          signal,
+        );
+      return { inner, ask, lists: () => lists, advance: (ms: number) => (now += ms) };
+    }
+
+    it('streaming, and the leader archived nothing the listing lacks: no listing', async () => {
+      const t = await setup();
+      await t.ask('000000010000000000000003');
+      expect(t.lists()).toBe(1);
+      const again = await t.ask('000000010000000000000003');
+      expect(t.lists()).toBe(1);
+      expect(again).toMatchObject({
+        newestSegment: '000000010000000000000003',
+        missingSegment: '000000010000000000000004',
+      });
+      // After quietListMs it lists anyway (an archive written by someone else, a removed object).
+      t.advance(60_000);
+      await t.ask('000000010000000000000003');
+      expect(t.lists()).toBe(2);
+    });
+
+    it('lists when the leader archived a segment the listing has not seen', async () => {
+      const t = await setup();
+      await t.ask('000000010000000000000003');
+      await t.inner.put('wal/00000001/000000010000000000000004', Buffer.from('x'), {});
+      const sample = await t.ask('000000010000000000000004');
+      expect(t.lists()).toBe(2);
+      expect(sample.newestSegment).toBe('000000010000000000000004');
+    });
+
+    it('lists every tick when not streaming, or when the leader archived a history file last', async () => {
+      const t = await setup();
+      await t.ask('000000010000000000000003', false);
+      await t.ask('000000010000000000000003', false);
+      expect(t.lists()).toBe(2);
+      await t.ask('00000002.history');
+      expect(t.lists()).toBe(3);
+    });
   });
 });
