@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
-import { loadConfig, type RequiredKey } from '../config/index.js';
-import { resolveConfigFile } from '../config/load.js';
+import type { RequiredKey } from '../config/index.js';
+import { resolveConfigFile } from '../config/file.js';
 import type { Context } from '../context.js';
 import { systemClock } from '../context.js';
 import { createExec, resolveRunAs } from '../exec/run.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { findPgBinaries } from '../postgres/binaries.js';
+import { readPackageInfo } from '../exec/self.js';
 import { createReporter, type Output } from './output.js';
 
 export interface GlobalOptions {
@@ -29,18 +30,29 @@ export interface BuildContextOptions {
   major?: number;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Take the validated config from the per-user cache when the same file was validated before
+   * (config/cache.ts): for the commands PostgreSQL runs once per WAL segment.
+   */
+  cacheConfig?: boolean;
 }
 
 /** Loads config once, then builds the one context object commands pass to domain functions. */
 export async function buildContext(options: BuildContextOptions): Promise<Context> {
   const configFile =
     options.configFile ?? resolveConfigFile(options.global.config, options.env ?? process.env);
-  const config = loadConfig({
+  const loadOptions = {
     file: configFile,
     env: options.env,
     overrides: options.overrides,
     require: options.require,
-  });
+  };
+  // YAML and zod are loaded only when the config is validated (not on a cache hit).
+  const config = options.cacheConfig
+    ? await (
+        await import('../config/cache.js')
+      ).loadConfigCached({ ...loadOptions, version: readPackageInfo().version })
+    : (await import('../config/load.js')).loadConfig(loadOptions);
   const logger =
     options.logger ??
     createLogger({

@@ -1,26 +1,12 @@
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { secretKeysIn } from './secrets.js';
+import { readConfigText } from './file.js';
+import { deepFreeze } from './freeze.js';
 
-/** Where the install path puts the config (docs, README and the systemd units agree). */
-export const DEFAULT_CONFIG_FILE = '/etc/pgfollower/pgfollower.yaml';
-
-/**
- * The config file a command reads: --config, else PGFOLLOWER_CONFIG, else DEFAULT_CONFIG_FILE when it
- * exists, else none (defaults, environment and flags only).
- */
-export function resolveConfigFile(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  exists: (path: string) => boolean = existsSync,
-): string | undefined {
-  if (flag) return flag;
-  if (env.PGFOLLOWER_CONFIG) return env.PGFOLLOWER_CONFIG;
-  return exists(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined;
-}
+export { DEFAULT_CONFIG_FILE, resolveConfigFile } from './file.js';
 
 /** Keys a command needs; each is checked after defaults are filled. */
 export type RequiredKey = 'node.name' | 'node.dataDirectory' | 'leader.conninfo';
@@ -118,44 +104,10 @@ function requiredMessage(key: RequiredKey): string {
   }
 }
 
-/** A config file is a few kilobytes; anything past this is not one. */
-const MAX_CONFIG_BYTES = 1024 * 1024;
-
 function readConfigFile(file: string, problems: ConfigProblem[]): Record<string, unknown> {
-  let text: string;
-  let mode: number;
-  let fd: number | undefined;
-  try {
-    // Non-blocking open, then fstat: a FIFO would block the main thread in open() (even SIGTERM
-    // waits), and /dev/zero would be read until memory runs out.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) {
-      problems.push({
-        key: '(file)',
-        message: `${file} is not a regular file; --config takes a YAML file`,
-      });
-      return {};
-    }
-    if (stat.size > MAX_CONFIG_BYTES) {
-      problems.push({
-        key: '(file)',
-        message: `${file} is ${stat.size} bytes; a config file is at most ${MAX_CONFIG_BYTES} bytes`,
-      });
-      return {};
-    }
-    text = readFileSync(fd, 'utf8');
-    mode = stat.mode;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    problems.push({
-      key: '(file)',
-      message: `cannot read ${file} (${code ?? String(error)}); check --config or PGFOLLOWER_CONFIG`,
-    });
-    return {};
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const read = readConfigText(file, problems);
+  if (!read) return {};
+  const { text, mode } = read;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors)
@@ -248,12 +200,4 @@ function setPath(tree: Record<string, unknown>, key: string, value: unknown): vo
     node = node[part] as Record<string, unknown>;
   }
   node[parts[parts.length - 1] as string] = value;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

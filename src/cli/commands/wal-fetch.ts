@@ -18,6 +18,7 @@ export const registerWalFetch: RegisterCommand = (program, env) => {
       try {
         const ctx = await env.context({
           needBinaries: false,
+          cacheConfig: true,
         });
         const { openArchiveStore } = await import('../../archive/store/open-store.js');
         const { fetchWal } = await import('../../archive/follower/fetch.js');

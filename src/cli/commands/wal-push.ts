@@ -17,6 +17,7 @@ export const registerWalPush: RegisterCommand = (program, env) => {
     .action(async (path: string, flags: { forcePartial?: boolean }) => {
       const ctx = await env.context({
         needBinaries: false,
+        cacheConfig: true,
       });
       const { openArchiveStore } = await import('../../archive/store/open-store.js');
       const { pushWal } = await import('../../archive/leader/push.js');
