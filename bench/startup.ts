@@ -5,6 +5,10 @@
  * medians of PGF_BENCH_STARTUP_RUNS (default 10), whole-process wall, CPU (user + sys) and peak RSS
  * from GNU time:
  *   - `node -e 0`: the floor (starting Node.js at all);
+ *   - a bare `node -e` that reads the segment, SHA-256s it and writes and fsyncs a copy: what any
+ *     Node.js archive_command must do, the floor under the wal-push CPU figures;
+ *   - the shipped program's wal-push/wal-fetch twice: with the per-user config cache (every call
+ *     after the first, src/config/cache.ts) and with it off (each call parses and validates);
  *   - `--version`, `wal-push` of one segment and `wal-fetch` of one segment, fs archive (no
  *     compression, the fs default) and S3 (s3rver on loopback in its own process, lz4, the S3 default),
  *     with the program package.json `bin` names (what ships: the esbuild bundle) and, for comparison,
@@ -180,9 +184,34 @@ export async function run(): Promise<void> {
         root,
       );
     }
+    // What any Node.js archive_command must do with a segment, and nothing else: read it, SHA-256 it,
+    // write and fsync a copy. Its CPU is the floor under the wal-push rows.
+    const floorCopy = join(root, 'floor-copy');
+    rows.push({
+      name: 'node: read + SHA-256 + write + fsync of the segment',
+      argv: [
+        node,
+        '-e',
+        `const fs=require('node:fs');const b=fs.readFileSync(${JSON.stringify(segmentPath)});require('node:crypto').createHash('sha256').update(b).digest();const fd=fs.openSync(${JSON.stringify(floorCopy)},'w');fs.writeSync(fd,b);fs.fsyncSync(fd);fs.closeSync(fd);`,
+      ],
+      samples: [],
+      reset: () => rm(floorCopy, { force: true }),
+    });
+    // The per-segment commands keep the validated config in a per-user cache (src/config/cache.ts):
+    // the shipped program runs with it (every call after the first) and without it (`off`).
+    const cacheDir = join(root, 'config-cache');
+    await mkdir(cacheDir, { mode: 0o700 });
+    await own(cacheDir);
+    const variants: Array<[label: string, program: string, cache: string]> = [];
     for (const [label, program] of programs) {
+      if (program === shipped) {
+        variants.push([' (config cached)', program, cacheDir]);
+        variants.push([' (config validated)', program, 'off']);
+      } else variants.push([label, program, 'off']);
+    }
+    for (const [label, program, cache] of variants) {
       for (const kind of ['fs', 's3'] as const) {
-        const env = kind === 's3' ? S3RVER_ENV : {};
+        const env = { ...(kind === 's3' ? S3RVER_ENV : {}), PGFOLLOWER_CACHE_DIR: cache };
         const pushConfig = configs[`${kind}-push`] as string;
         rows.push({
           name: `wal-push ${kind}${label}`,
