@@ -6,6 +6,7 @@ import { compactTimestamp } from '../util/time.js';
  * Base backups in the archive (docs/backups.md), beside the WAL under the same root:
  *
  *     <prefix>basebackups/<id>/base.tar.00000.lz4      parts of pg_basebackup's tar stream, in order
+ *     <prefix>basebackups/<id>/16385.tar.00000.lz4     parts of a tablespace's tar (by its OID), if any
  *     <prefix>basebackups/<id>/backup_manifest         pg_basebackup's manifest (plain JSON)
  *     <prefix>basebackups/<id>/backup.json             what pgfollower knows; written last
  *
@@ -29,6 +30,20 @@ export interface WalRange {
   timeline: number;
   startLsn: string;
   endLsn: string;
+}
+
+/** A user tablespace of the backup: its own tar (pg_basebackup's `<oid>.tar`), stored in parts. */
+export interface BackupTablespace {
+  oid: number;
+  name: string;
+  /** pg_tablespace_location() on the source: where restore puts it unless mapped elsewhere. */
+  location: string;
+  /** The tar's name in the backup ("16385.tar"); its parts are keyed `<part>.NNNNN<ext>`. */
+  part: string;
+  rawBytes: number;
+  storedBytes: number;
+  files: number;
+  parts: BackupPart[];
 }
 
 /** The contents of backup.json. */
@@ -56,10 +71,16 @@ export interface BackupDescriptor {
   copyMs: number;
   /** Waiting for the end of WAL to be archived. */
   walWaitMs: number;
-  /** Tar bytes (≈ the data directory). */
+  /** Tar bytes of every tar, the tablespaces' included (≈ the data directory and tablespaces). */
   rawBytes: number;
   storedBytes: number;
+  /** Parts of the main data directory's tar (base.tar). */
   parts: BackupPart[];
+  /**
+   * User tablespaces, each its own tar. Absent in backups taken before tablespace support (and in
+   * any backup of a cluster without user tablespaces written by them): read as none.
+   */
+  tablespaces?: BackupTablespace[];
   manifestKey: string;
   manifestSha256: string;
   /** Data files in the tar (not directories). */
@@ -80,8 +101,14 @@ export function manifestKey(id: string): string {
   return `${backupDir(id)}backup_manifest`;
 }
 
-export function partKey(id: string, index: number, codec: CodecName): string {
-  return `${backupDir(id)}base.tar.${String(index).padStart(5, '0')}${codecExtensions[codec]}`;
+/** Key of part `index` of tar `tar` ("base.tar", "16385.tar"). */
+export function partKey(id: string, index: number, codec: CodecName, tar = 'base.tar'): string {
+  return `${backupDir(id)}${tar}.${String(index).padStart(5, '0')}${codecExtensions[codec]}`;
+}
+
+/** The tablespaces of a backup (none for a backup written before they were supported). */
+export function tablespacesOf(backup: Pick<BackupDescriptor, 'tablespaces'>): BackupTablespace[] {
+  return backup.tablespaces ?? [];
 }
 
 const ID_RE = /^\d{8}T\d{6}Z$/;

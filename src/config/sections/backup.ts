@@ -32,4 +32,10 @@ export const backupSection = z.strictObject({
    * Default: `.<data directory name>.pgfollower-measurements.json` beside the data directory.
    */
   measurementsFile: z.string().min(1).optional(),
+  /**
+   * Where a backup of a cluster with user tablespaces is staged (pg_basebackup cannot stream more
+   * than one tablespace): a private directory is made inside it and removed afterwards. Default:
+   * the directory that holds node.dataDirectory (else the system temp directory).
+   */
+  stagingDirectory: z.string().min(1).optional(),
 });
