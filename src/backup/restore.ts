@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, chown, lchown, mkdir, open, symlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { codecOfKey, decode } from '../archive/store/codec.js';
 import { withArchiveRetries } from '../archive/store/retry.js';
 import type { ArchiveStore, StoredObject } from '../archive/store/store.js';
 import type { Context } from '../context.js';
 import { ArchiveError } from '../errors.js';
-import type { BackupDescriptor } from './layout.js';
+import { writeFileAtomic } from '../postgres/fs-as.js';
+import type { BackupDescriptor, BackupPart } from './layout.js';
+import { formatTablespaceMap, tablespaceTargets, type TablespaceTarget } from './tablespaces.js';
 import { TarParser, type TarEntry } from './tar.js';
 
 export interface RestoreFilesOptions {
@@ -15,6 +17,13 @@ export interface RestoreFilesOptions {
   targetDirectory: string;
   /** Write pg_basebackup's backup_manifest into the directory too (for pg_verifybackup). */
   includeManifest?: boolean;
+  /** Where each tablespace goes (tablespaces.ts); default: its original location. */
+  tablespaces?: readonly TablespaceTarget[];
+  /**
+   * Rewrite tablespace_map with the targets (a restore that PostgreSQL will start), or keep the
+   * backup's own (pg_verifybackup checks it against the manifest). Default: rewrite.
+   */
+  tablespaceMap?: 'rewrite' | 'keep';
 }
 
 export interface RestoreFilesResult {
@@ -26,8 +35,10 @@ export interface RestoreFilesResult {
 /**
  * Restores the files of a stored backup into a directory: parts are fetched one ahead of the one
  * being written, each checked against the SHA-256 recorded when it was stored, decompressed and
- * unpacked as it arrives (no temporary copy of the tar). Files belong to the PostgreSQL OS user
- * when pgfollower runs as root. Does not touch WAL: recovery fetches it through restore_command.
+ * unpacked as it arrives (no temporary copy of the tar). Each tablespace's tar goes into its
+ * target directory (absent or empty: the caller checked) and `pg_tblspc/<oid>` links to it. Files
+ * belong to the PostgreSQL OS user when pgfollower runs as root. Does not touch WAL: recovery
+ * fetches it through restore_command.
  */
 export async function restoreBackupFiles(
   ctx: Context,
@@ -38,10 +49,54 @@ export async function restoreBackupFiles(
   const started = ctx.clock.now();
   const runAs = ctx.exec.runAs;
   const root = options.targetDirectory;
+  const progress = { done: 0, total: backup.rawBytes };
+  let files: number;
+  try {
+    files = await unpackParts(ctx, store, backup.parts, root, progress, options.includeManifest === true);
+    const targets = options.tablespaces ?? tablespaceTargets(backup, new Map());
+    for (const { tablespace, target } of targets) {
+      ctx.reporter.step(`restoring tablespace ${tablespace.name} (OID ${tablespace.oid}) into ${target}`);
+      files += await unpackParts(ctx, store, tablespace.parts, target, progress, false);
+      // pg_basebackup -Ft leaves the links out of base.tar (tablespace_map names them instead).
+      const link = join(root, 'pg_tblspc', String(tablespace.oid));
+      await mkdir(join(root, 'pg_tblspc'), { recursive: true, mode: 0o700 });
+      await rm(link, { force: true });
+      await symlink(target, link);
+      if (runAs) await lchown(link, runAs.uid, runAs.gid);
+    }
+    if (targets.length > 0 && options.tablespaceMap !== 'keep') {
+      // PostgreSQL (re)creates the links from tablespace_map when recovery starts: it must name the
+      // targets, not the source's locations.
+      await writeFileAtomic(
+        join(root, 'tablespace_map'),
+        formatTablespaceMap(targets.map((t) => ({ oid: t.tablespace.oid, location: t.target }))),
+        runAs,
+      );
+    }
+  } finally {
+    ctx.reporter.progressEnd();
+  }
+  // pg_basebackup -X none leaves pg_wal empty; PostgreSQL expects archive_status inside it.
+  for (const dir of ['pg_wal', 'pg_wal/archive_status']) {
+    await mkdir(join(root, dir), { recursive: true, mode: 0o700 });
+    if (runAs) await chown(join(root, dir), runAs.uid, runAs.gid);
+  }
+  return { rawBytes: progress.done, files, durationMs: ctx.clock.now() - started };
+}
+
+/** Unpacks one tar, stored as `parts`, into `root` (created 0700); returns the files written. */
+async function unpackParts(
+  ctx: Context,
+  store: ArchiveStore,
+  parts: readonly BackupPart[],
+  root: string,
+  progress: { done: number; total: number },
+  includeManifest: boolean,
+): Promise<number> {
+  const runAs = ctx.exec.runAs;
   await mkdir(root, { recursive: true, mode: 0o700 });
   await chmod(root, 0o700);
   if (runAs) await chown(root, runAs.uid, runAs.gid);
-
   let handle: FileHandle | undefined;
   let files = 0;
   const own = async (path: string, link = false): Promise<void> => {
@@ -50,7 +105,7 @@ export async function restoreBackupFiles(
     else await chown(path, runAs.uid, runAs.gid);
   };
   const skip = (entry: TarEntry): boolean =>
-    entry.path === '' || (entry.path === 'backup_manifest' && options.includeManifest !== true);
+    entry.path === '' || (entry.path === 'backup_manifest' && !includeManifest);
   const parser = new TarParser({
     entry: async (entry) => {
       if (skip(entry)) return;
@@ -84,10 +139,8 @@ export async function restoreBackupFiles(
     },
   });
 
-  const total = backup.rawBytes;
-  let done = 0;
   const fetchPart = (index: number): Promise<Buffer> | undefined => {
-    const part = backup.parts[index];
+    const part = parts[index];
     if (!part) return undefined;
     return withArchiveRetries(
       `fetching ${part.key}`,
@@ -122,20 +175,14 @@ export async function restoreBackupFiles(
       next?.catch(() => undefined);
       const raw = await current;
       await parser.write(raw);
-      done += raw.length;
-      ctx.reporter.progress(done, total, 'restore');
+      progress.done += raw.length;
+      ctx.reporter.progress(progress.done, progress.total, 'restore');
     }
     parser.finish();
   } finally {
-    ctx.reporter.progressEnd();
     await (handle as FileHandle | undefined)?.close().catch(() => undefined);
   }
-  // pg_basebackup -X none leaves pg_wal empty; PostgreSQL expects archive_status inside it.
-  for (const dir of ['pg_wal', 'pg_wal/archive_status']) {
-    await mkdir(join(root, dir), { recursive: true, mode: 0o700 });
-    await own(join(root, dir));
-  }
-  return { rawBytes: done, files, durationMs: ctx.clock.now() - started };
+  return files;
 }
 
 async function readPart(

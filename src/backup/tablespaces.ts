@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, normalize } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { isAbsolute, join, normalize } from 'node:path';
 import { UsageError, type CheckResult } from '../errors.js';
 import { tablespacesOf, type BackupDescriptor, type BackupTablespace } from './layout.js';
 
@@ -78,12 +79,16 @@ export function tablespaceTargets(
  * One check per tablespace: its target must be absent or an empty directory (as pg_basebackup
  * demands), and no two tablespaces nor the data directory may share it.
  */
-export function checkTablespaceTargets(targets: readonly TablespaceTarget[], dataDirectory: string): CheckResult[] {
+export function checkTablespaceTargets(
+  targets: readonly TablespaceTarget[],
+  dataDirectory: string,
+): CheckResult[] {
   return targets.map(({ tablespace: t, target }) => {
     const named = `tablespace ${t.name} (OID ${t.oid})`;
     const mapped = target === t.location ? '' : ` (mapped from ${t.location})`;
     let problem: string | undefined;
-    if (targets.filter((o) => o.target === target).length > 1) problem = `${target} is the target of another tablespace too`;
+    if (targets.filter((o) => o.target === target).length > 1)
+      problem = `${target} is the target of another tablespace too`;
     else if (normalize(target) === normalize(dataDirectory)) problem = `${target} is the data directory`;
     else if (existsSync(target)) {
       if (!statSync(target).isDirectory()) problem = `${target} exists and is not a directory`;
@@ -127,7 +132,20 @@ export function parseTablespaceMap(text: string): Map<number, string> {
 }
 
 export function formatTablespaceMap(entries: ReadonlyArray<{ oid: number; location: string }>): string {
-  return entries
-    .map((e) => `${e.oid} ${e.location.replace(/[\\\n\r]/g, (c) => `\\${c}`)}\n`)
-    .join('');
+  return entries.map((e) => `${e.oid} ${e.location.replace(/[\\\n\r]/g, (c) => `\\${c}`)}\n`).join('');
+}
+
+/**
+ * Undoes a restore that failed before its directory was put in place: a target the restore
+ * created is removed, one that was empty is emptied again. Only targets checked absent or empty
+ * before the restore reach here, so nothing but the restore's own files is removed.
+ */
+export async function removeRestoredTablespaces(targets: readonly TablespaceTarget[]): Promise<void> {
+  for (const { target, created } of targets) {
+    if (!existsSync(target)) continue;
+    if (created) await rm(target, { recursive: true, force: true });
+    else
+      for (const entry of readdirSync(target))
+        await rm(join(target, entry), { recursive: true, force: true });
+  }
 }

@@ -90,7 +90,9 @@ async function stageAndStore(
           });
     let bytes = 0;
     try {
-      for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+      for await (const chunk of createReadStream(path, {
+        highWaterMark: 1024 * 1024,
+      }) as AsyncIterable<Buffer>) {
         await parser.write(chunk);
         await writer.write(chunk);
         bytes += chunk.length;
@@ -132,7 +134,8 @@ async function stageAndStore(
     });
   };
   const scan = async (poll: number): Promise<void> => {
-    for (const name of await readdir(staging)) if (TAR_RE.test(name) && !seenAt.has(name)) seenAt.set(name, poll);
+    for (const name of await readdir(staging))
+      if (TAR_RE.test(name) && !seenAt.has(name)) seenAt.set(name, poll);
   };
   try {
     for (let poll = 0; !exited; poll++) {

@@ -92,7 +92,12 @@ export async function takeBackup(
   let copy: CopyResult;
   try {
     copy = staged
-      ? await copyByStaging(ctx, store, { id, args, expectedBytes: facts.databaseBytes, tablespaces: facts.tablespaces })
+      ? await copyByStaging(ctx, store, {
+          id,
+          args,
+          expectedBytes: facts.databaseBytes,
+          tablespaces: facts.tablespaces,
+        })
       : await copyByStream(ctx, store, { id, args, expectedBytes: facts.databaseBytes });
   } catch (error) {
     log.warn(

@@ -9,7 +9,9 @@ import type { Context } from '../context.js';
 import { PgFollowerError, type CheckResult } from '../errors.js';
 import { tail } from '../exec/run.js';
 import { chooseBackup } from './list.js';
+import { tablespacesOf } from './layout.js';
 import { restoreBackupFiles } from './restore.js';
+import { tablespaceTargets } from './tablespaces.js';
 
 export interface VerifyBackupResult {
   id: string;
@@ -22,8 +24,9 @@ export interface VerifyBackupResult {
  * `backup verify ID`: restores the backup into a scratch directory, fetches the WAL from its start
  * to its end LSN from the archive, and runs pg_verifybackup with the stored manifest: every part
  * must match its recorded SHA-256 and decode, every file its manifest checksum, and the WAL range
- * must parse. The scratch directory is removed afterwards (it is a copy, never a data directory
- * in use).
+ * must parse. Tablespaces are restored into directories inside the scratch directory (never at
+ * their original locations), linked from pg_tblspc, so pg_verifybackup checks their files too. The
+ * scratch directory is removed afterwards (it is a copy, never a data directory in use).
  */
 export async function verifyBackup(
   ctx: Context,
@@ -60,12 +63,19 @@ export async function verifyBackup(
     if (runAs && manifest) await chown(manifestPath, runAs.uid, runAs.gid);
 
     try {
-      ctx.reporter.step(`restoring ${backup.parts.length} part(s) of ${backup.id} into ${dataDir}`);
-      const restored = await restoreBackupFiles(ctx, store, backup, { targetDirectory: dataDir });
+      const tablespaces = tablespacesOf(backup);
+      const partCount = backup.parts.length + tablespaces.reduce((n, t) => n + t.parts.length, 0);
+      ctx.reporter.step(`restoring ${partCount} part(s) of ${backup.id} into ${dataDir}`);
+      const restored = await restoreBackupFiles(ctx, store, backup, {
+        targetDirectory: dataDir,
+        tablespaces: tablespaceTargets(backup, new Map(), (t) => join(scratch, 'tablespaces', String(t.oid))),
+        // pg_verifybackup checks tablespace_map against the manifest: keep the backup's own.
+        tablespaceMap: 'keep',
+      });
       checks.push({
         name: 'parts',
         ok: true,
-        detail: `${backup.parts.length} part(s) match their SHA-256 and decode; ${restored.files} files restored`,
+        detail: `${partCount} part(s) match their SHA-256 and decode; ${restored.files} files restored${tablespaces.length > 0 ? ` (${tablespaces.length} tablespace(s): ${tablespaces.map((t) => t.name).join(', ')})` : ''}`,
         numbers: { bytes: restored.rawBytes, ms: restored.durationMs },
       });
     } catch (error) {

@@ -37,6 +37,8 @@ export interface BootstrapOptions {
   extraSettings?: Record<string, string | number | boolean>;
   /** pg_basebackup --max-rate (e.g. 100M), so a copy does not saturate the leader's network. */
   maxRate?: string | undefined;
+  /** More pg_basebackup arguments (--tablespace-mapping, from tablespaceMappingArgs). */
+  basebackupArgs?: string[];
   /** Deadline for the follower to stream after start. */
   streamTimeoutMs?: number;
 }
@@ -209,7 +211,10 @@ export async function bootstrapFollower(
       targetDirectory: staging,
       expectedBytes: leader.databaseBytes,
       bin,
-      extraArgs: options.maxRate ? [`--max-rate=${options.maxRate}`] : [],
+      extraArgs: [
+        ...(options.maxRate ? [`--max-rate=${options.maxRate}`] : []),
+        ...(options.basebackupArgs ?? []),
+      ],
       onProgress: (done, total) => {
         copiedBytes = done;
         reporter.progress(done, total, 'base backup');

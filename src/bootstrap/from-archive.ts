@@ -3,8 +3,13 @@ import { rename, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ArchiveStore } from '../archive/store/store.js';
 import { chooseBackup } from '../backup/list.js';
-import { measurementsFileFor, recordMeasurement } from '../backup/measurements.js';
 import { restoreBackupFiles } from '../backup/restore.js';
+import {
+  checkTablespaceTargets,
+  removeRestoredTablespaces,
+  tablespaceTargets,
+  type TablespaceMapping,
+} from '../backup/tablespaces.js';
 import type { BackupDescriptor } from '../backup/layout.js';
 import { formatBytes } from '../config/units.js';
 import type { Context } from '../context.js';
@@ -40,6 +45,8 @@ export interface BootstrapFromArchiveOptions {
   extraSettings?: Record<string, string | number | boolean>;
   /** How long to wait for streaming (leader up) or for consistency (leader down). */
   timeoutMs?: number;
+  /** --tablespace-mapping: tablespace location in the backup -> directory here. */
+  tablespaceMapping?: TablespaceMapping;
 }
 
 export interface BootstrapFromArchiveResult {
@@ -85,6 +92,7 @@ export async function bootstrapFromArchive(
 
   reporter.step(`choosing a backup in ${store.description}`);
   const backup = await chooseBackup(store, options.backupId, ctx.signal);
+  const tablespaces = tablespaceTargets(backup, options.tablespaceMapping ?? new Map());
   const directoryState = inspectDirectory(dataDirectory);
   const backupMajor = Math.floor(backup.pgVersionNum / 10000);
   const checks: CheckResult[] = [
@@ -110,6 +118,9 @@ export async function bootstrapFromArchive(
           : `${dataDirectory} is not empty${options.force ? '; it will be moved aside (kept)' : ': pass --force to move it aside (kept, never deleted)'}`,
       forceable: true,
     },
+    // A tablespace target must be absent or empty, --force or not: what is there may be another
+    // cluster's (or the old data directory's) tablespace, which is never moved nor overwritten.
+    ...checkTablespaceTargets(tablespaces, dataDirectory),
   ];
   const leader = await connect(leaderConninfo, {
     connectTimeoutMs: config.leader.connectTimeoutMs,
@@ -165,6 +176,9 @@ export async function bootstrapFromArchive(
       directoryState === 'data-directory' || directoryState === 'other'
         ? `first move the existing ${dataDirectory} aside (kept, not deleted)`
         : undefined,
+      ...tablespaces.map(
+        (t) => `restore tablespace ${t.tablespace.name} into ${t.target} (pg_tblspc/${t.tablespace.oid})`,
+      ),
       'write standby settings (primary_conninfo, restore_command, slot) and standby.signal',
       slotName
         ? leader
@@ -213,7 +227,10 @@ export async function bootstrapFromArchive(
     let placed = false;
     try {
       reporter.step(`restoring backup ${backup.id} into ${staging}`);
-      const restored = await restoreBackupFiles(ctx, store, backup, { targetDirectory: staging });
+      const restored = await restoreBackupFiles(ctx, store, backup, {
+        targetDirectory: staging,
+        tablespaces,
+      });
       reporter.done(
         `restored ${restored.files} files, ${formatBytes(restored.rawBytes)} in ${(restored.durationMs / 1000).toFixed(1)} s`,
       );
@@ -300,6 +317,7 @@ export async function bootstrapFromArchive(
       };
     } catch (error) {
       reporter.progressEnd();
+      if (!placed) await removeRestoredTablespaces(tablespaces).catch(() => undefined);
       if (!placed && staging !== dataDirectory && existsSync(staging)) {
         await removeAside(staging, { configured: dataDirectory }).catch(() => undefined);
       } else if (placed || staging === dataDirectory) {
@@ -323,21 +341,6 @@ export async function bootstrapFromArchive(
   } finally {
     await leader?.end().catch(() => undefined);
   }
-}
-
-/** Records this restore's file and replay rates for `estimate` (never fails the command). */
-export async function recordRestoreMeasurements(
-  ctx: Context,
-  result: BootstrapFromArchiveResult,
-): Promise<void> {
-  const file = measurementsFileFor(ctx.config);
-  await recordMeasurement(
-    file,
-    'restore',
-    { bytes: result.backup.rawBytes, ms: result.restoreMs },
-    ctx.exec.runAs,
-  );
-  if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
 }
 
 function required(value: string | undefined, key: string): string {

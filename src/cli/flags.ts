@@ -48,3 +48,8 @@ export function parseLsnFlag(value: string): string {
   }
   return value.trim();
 }
+
+/** For repeatable options: commander calls it with each value and the list so far. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -2,6 +2,7 @@ import { formatBytes } from '../../config/units.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command.js';
 import { formatChecklist } from '../format.js';
+import { tablespacesOf } from '../../backup/layout.js';
 
 /**
  * `pgfollower backup [--json]`: a base backup of this follower (or the leader, backup.source) into
@@ -32,8 +33,12 @@ export const registerBackup: RegisterCommand = (program, env) => {
           `backup ${result.id} complete: ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)} in ${result.parts.length} part(s) (${result.codec}), ` +
             `${result.startLsn} .. ${result.endLsn} on timeline ${result.endTimeline}, copied in ${(result.copyMs / 1000).toFixed(1)} s`,
         );
+        for (const t of tablespacesOf(result))
+          env.output.print(
+            `  tablespace ${t.name} (OID ${t.oid}) at ${t.location}: ${formatBytes(t.rawBytes)}`,
+          );
         env.output.print(
-          `next: pgfollower backup verify ${result.id}; restore with pgfollower bootstrap --from-archive`,
+          `next: pgfollower backup verify ${result.id}; restore with pgfollower bootstrap --from-archive${tablespacesOf(result).length > 0 ? ' [--tablespace-mapping OLD=NEW]' : ''}`,
         );
       } finally {
         store.close();
@@ -72,6 +77,13 @@ export const registerBackup: RegisterCommand = (program, env) => {
                     finishedAt: b.descriptor.finishedAt,
                     walFiles: b.descriptor.walFiles.length,
                     node: b.descriptor.node,
+                    tablespaces: tablespacesOf(b.descriptor).map((t) => ({
+                      oid: t.oid,
+                      name: t.name,
+                      location: t.location,
+                      rawBytes: t.rawBytes,
+                      storedBytes: t.storedBytes,
+                    })),
                   }
                 : {}),
             })),
@@ -90,6 +102,10 @@ export const registerBackup: RegisterCommand = (program, env) => {
               ? `  ${b.id}  ${formatBytes(d.rawBytes).padStart(9)} (stored ${formatBytes(d.storedBytes)})  ${d.startLsn} .. ${d.endLsn}  timeline ${d.endTimeline}  from ${d.node ?? '?'} (${d.backupFrom})`
               : `  ${b.id}  INCOMPLETE (no backup.json: being taken, or abandoned; backup expire removes it once a newer backup completes)`,
           );
+          for (const t of d ? tablespacesOf(d) : [])
+            env.output.print(
+              `      tablespace ${t.name} (OID ${t.oid}) at ${t.location}: ${formatBytes(t.rawBytes)} (stored ${formatBytes(t.storedBytes)})`,
+            );
         }
       } finally {
         store.close();

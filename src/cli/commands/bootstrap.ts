@@ -9,6 +9,8 @@ import { notifyLifecycle } from '../../alerts/notify.js';
 import { durationMs } from '../../config/units.js';
 import type { Context } from '../../context.js';
 import { UsageError } from '../../errors.js';
+import { parseTablespaceMapping, tablespaceMappingArgs } from '../../backup/tablespaces.js';
+import { collect } from '../flags.js';
 
 interface BootstrapFlags {
   force?: boolean;
@@ -21,6 +23,7 @@ interface BootstrapFlags {
   fromArchive?: boolean;
   backup?: string;
   timeout?: string;
+  tablespaceMapping?: string[];
 }
 
 export function registerBootstrap(program: Command, env: CommandEnv): void {
@@ -45,6 +48,11 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
     )
     .option('--backup <id>', 'with --from-archive: this backup instead of the newest complete one')
     .option('--timeout <duration>', 'with --from-archive: how long to wait for streaming or replay', '10m')
+    .option(
+      '--tablespace-mapping <old=new>',
+      'put the tablespace at OLD in directory NEW (absent or empty), as pg_basebackup does; repeatable',
+      collect,
+    )
     .option('--json', 'print the result as JSON')
     .action(async (flags: BootstrapFlags) => {
       const ctx = await env.context({
@@ -61,8 +69,10 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
         await bootstrapFromArchiveCommand(env, ctx, flags);
         return;
       }
+      const mapping = parseTablespaceMapping(flags.tablespaceMapping);
       const result = await bootstrapFollower(ctx, {
         force: flags.force === true,
+        basebackupArgs: tablespaceMappingArgs(mapping),
         start: flags.start,
         maxRate: flags.maxRate,
         restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
@@ -115,11 +125,13 @@ async function bootstrapFromArchiveCommand(
 ): Promise<void> {
   const { output } = env;
   const { openArchiveStore } = await import('../../archive/store/open-store.js');
-  const { bootstrapFromArchive, recordRestoreMeasurements } = await import('../../bootstrap/from-archive.js');
+  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const { recordRestoreMeasurements } = await import('../../bootstrap/restore-measurements.js');
   const store = openArchiveStore(ctx.config);
   try {
     const result = await bootstrapFromArchive(ctx, store, {
       backupId: flags.backup,
+      tablespaceMapping: parseTablespaceMapping(flags.tablespaceMapping),
       force: flags.force === true,
       start: flags.start,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),

@@ -5,7 +5,8 @@ import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild } from '../../failover/rebuild/execute.js';
 import { planRebuild } from '../../failover/rebuild/plan.js';
 import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
-import { parseDurationFlag, parseRateFlag } from '../flags.js';
+import { collect, parseDurationFlag, parseRateFlag } from '../flags.js';
+import { parseTablespaceMapping } from '../../backup/tablespaces.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
 
 interface RebuildFlags {
@@ -19,6 +20,7 @@ interface RebuildFlags {
   json?: boolean;
   fromArchive?: boolean;
   backup?: string;
+  tablespaceMapping?: string[];
 }
 
 export const registerRebuild: RegisterCommand = (program, env) => {
@@ -51,6 +53,11 @@ export const registerRebuild: RegisterCommand = (program, env) => {
       'restore a base backup from the archive instead (no load on the leader, works with it down); the old directory is moved aside and kept',
     )
     .option('--backup <id>', 'with --from-archive: this backup instead of the newest complete one')
+    .option(
+      '--tablespace-mapping <old=new>',
+      'with --from-archive: restore the tablespace at OLD into NEW (absent or empty); needed while the old tablespace directory is still there; repeatable',
+      collect,
+    )
     .option('--json', 'print the plan and result as JSON')
     .action(async (flags: RebuildFlags) => {
       const out = env.output;
@@ -61,6 +68,10 @@ export const registerRebuild: RegisterCommand = (program, env) => {
       const leader = ctx.config.leader.conninfo;
       if (!leader)
         throw new UsageError('no leader given', { hint: 'pass --leader CONNINFO or set leader.conninfo' });
+      if (flags.tablespaceMapping && !flags.fromArchive)
+        throw new UsageError(
+          '--tablespace-mapping needs --from-archive (pg_rewind and a clone keep the locations)',
+        );
       if (flags.fromArchive) {
         await rebuildFromArchive(env, ctx, flags);
         return;
@@ -174,11 +185,13 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
   }
   const { openArchiveStore } = await import('../../archive/store/open-store.js');
   const { restoreCommandFor } = await import('../../archive/follower/restore-command.js');
-  const { bootstrapFromArchive, recordRestoreMeasurements } = await import('../../bootstrap/from-archive.js');
+  const { bootstrapFromArchive } = await import('../../bootstrap/from-archive.js');
+  const { recordRestoreMeasurements } = await import('../../bootstrap/restore-measurements.js');
   const store = openArchiveStore(ctx.config);
   try {
     const result = await bootstrapFromArchive(ctx, store, {
       backupId: flags.backup,
+      tablespaceMapping: parseTablespaceMapping(flags.tablespaceMapping),
       force: true,
       stopRunning: true,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
