@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, chown, lchown, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { codecOfKey, decode } from '../archive/store/codec.js';
 import { withArchiveRetries } from '../archive/store/retry.js';
 import type { ArchiveStore, StoredObject } from '../archive/store/store.js';
@@ -94,9 +94,16 @@ async function unpackParts(
   includeManifest: boolean,
 ): Promise<number> {
   const runAs = ctx.exec.runAs;
-  await mkdir(root, { recursive: true, mode: 0o700 });
+  // Every directory made on the way belongs to the server's user: it must reach a tablespace.
+  const first = await mkdir(root, { recursive: true, mode: 0o700 });
   await chmod(root, 0o700);
-  if (runAs) await chown(root, runAs.uid, runAs.gid);
+  if (runAs) {
+    for (let dir = root; first !== undefined; dir = dirname(dir)) {
+      await chown(dir, runAs.uid, runAs.gid);
+      if (dir === first || dirname(dir) === dir) break;
+    }
+    await chown(root, runAs.uid, runAs.gid);
+  }
   let handle: FileHandle | undefined;
   let files = 0;
   const own = async (path: string, link = false): Promise<void> => {

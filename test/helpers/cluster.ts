@@ -141,7 +141,13 @@ export function trackDataDirectory(dataDirectory: string): void {
 /** A plain follower made with raw pg_basebackup -R: for tests of anything but bootstrap itself. */
 export async function cloneFollower(
   leader: TestCluster,
-  options: { slot?: string; settings?: Record<string, string | number | boolean>; start?: boolean } = {},
+  options: {
+    slot?: string;
+    settings?: Record<string, string | number | boolean>;
+    start?: boolean;
+    /** More pg_basebackup arguments (e.g. ['-T', 'OLD=NEW'] for a tablespace on the same host). */
+    args?: string[];
+  } = {},
 ): Promise<TestCluster> {
   const tools = await pgTools();
   const root = await makeTempDir('pgf-follower-');
@@ -149,6 +155,7 @@ export async function cloneFollower(
   const dataDirectory = join(root, 'data');
   const args = ['-D', dataDirectory, '-d', leader.conninfo, '-X', 'stream', '-R', '-c', 'fast'];
   if (options.slot) args.push('-C', '-S', options.slot);
+  args.push(...(options.args ?? []));
   await tools.exec.run(tools.bin.path('pg_basebackup'), args);
   const { appendConf } = await import('../../src/postgres/cluster.js');
   await appendConf(tools, join(dataDirectory, 'postgresql.conf'), {

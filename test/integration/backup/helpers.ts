@@ -36,7 +36,13 @@ export interface BackupRig {
  * that takes the backups.
  */
 export async function createBackupRig(
-  options: { archive?: Record<string, unknown>; envPrefix?: string; backup?: Record<string, unknown> } = {},
+  options: {
+    archive?: Record<string, unknown>;
+    envPrefix?: string;
+    backup?: Record<string, unknown>;
+    /** Runs on the leader before the follower is cloned; returns more pg_basebackup arguments. */
+    prepareLeader?: (leader: TestCluster, dir: string) => Promise<string[]>;
+  } = {},
 ): Promise<BackupRig> {
   const dir = await makeTempDir('pgf-bk-');
   const archiveDir = join(dir, 'archive');
@@ -47,7 +53,7 @@ export async function createBackupRig(
     envPrefix: options.envPrefix,
     settings: { max_wal_size: '64MB', wal_keep_size: '128MB' },
   });
-  const follower = await cloneFollower(leader);
+  const follower = await cloneFollower(leader, { args: await options.prepareLeader?.(leader, dir) });
   const tree = {
     node: {
       name: 'replica_a',

@@ -1,46 +1,219 @@
 import { existsSync } from 'node:fs';
-import { chown, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chown, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { takeBackup } from '../../../src/backup/take.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { ExitCode } from '../../../src/errors.js';
-import { pgTools } from '../../helpers/cluster.js';
+import {
+  clusterHandle,
+  pgbench,
+  pgTools,
+  trackDataDirectory,
+  type TestCluster,
+} from '../../helpers/cluster.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
-import { createBackupRig } from './helpers.js';
+import { waitFor } from '../../helpers/wait.js';
+import { archiveEverything, checksumSql, createBackupRig, newNodeConfig } from './helpers.js';
+
+async function runCli(args: string[]): Promise<{ code: number; text: string; stdout: string }> {
+  const output = createMemoryOutput();
+  const code = await main(args, { output });
+  return { code, text: output.text(), stdout: output.stdout.join('\n') };
+}
+
+/** A directory owned by the PostgreSQL OS user (the server creates files in a tablespace). */
+async function ownedDir(path: string): Promise<string> {
+  const tools = await pgTools();
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  if (tools.exec.runAs) await chown(path, tools.exec.runAs.uid, tools.exec.runAs.gid);
+  return path;
+}
+
+const tsSql =
+  "select count(*)::text as n, md5(string_agg(id::text || ':' || v, ',' order by id)) as sum from in_ts1";
 
 /**
- * Tablespaces are not supported by `backup` yet (one tar stream carries only the main data
- * directory): the command refuses up front, names each tablespace, and writes nothing to the archive.
+ * A leader with a user tablespace (table in_ts1 in it), and a follower on the same host whose
+ * copy of the tablespace lives elsewhere (pg_basebackup -T). The follower's tablespace location
+ * is what its backups record.
  */
+async function tablespaceRig(options: { backup?: Record<string, unknown>; rows: number }) {
+  const locations = { leader: '', follower: '' };
+  const rig = await createBackupRig({
+    backup: options.backup,
+    prepareLeader: async (leader: TestCluster, dir: string) => {
+      locations.leader = await ownedDir(join(dir, 'ts-leader'));
+      locations.follower = join(dir, 'ts-follower');
+      await leader.query(`create tablespace ts1 location '${locations.leader}'`);
+      await leader.query(
+        'create table in_ts1 (id bigint generated always as identity primary key, v text) tablespace ts1',
+      );
+      await leader.query(
+        `insert into in_ts1 (v) select md5(g::text) from generate_series(1, ${options.rows}) g`,
+      );
+      return ['-T', `${locations.leader}=${locations.follower}`];
+    },
+  });
+  await waitFor('the follower to replay in_ts1', async () => {
+    const [row] = await rig.follower.query<{ n: string }>('select count(*)::text as n from in_ts1');
+    return row?.n === String(options.rows);
+  });
+  return { rig, locations };
+}
+
 describe('backup of a cluster with a tablespace', () => {
   beforeAll(requireBuiltCli);
 
-  it('is refused with the tablespaces named, exit 3, nothing in the archive', async () => {
-    const rig = await createBackupRig();
+  it('backs up under load, verifies, restores with a mapping (leader down, rows equal), refuses a non-empty target', async () => {
+    const { rig, locations } = await tablespaceRig({ rows: 20_000 });
     const { leader, follower, store } = rig;
     const tools = await pgTools();
+    let restored: ReturnType<typeof clusterHandle> | undefined;
     try {
-      // A follower on the same host would replay CREATE TABLESPACE into the leader's directory.
-      await follower.stop();
-      const location = join(rig.dir, 'tablespace-ts1');
-      await mkdir(location, { mode: 0o700 });
-      if (tools.exec.runAs) await chown(location, tools.exec.runAs.uid, tools.exec.runAs.gid);
-      await leader.query(`create tablespace ts1 location '${location}'`);
-      await leader.query('create table in_ts1 (id int) tablespace ts1');
+      await pgbench(leader, ['-i', '-s', '2', '-q']);
+      await archiveEverything(leader);
+      // Load on both tablespaces while the backup runs: pgbench's and inserts into in_ts1.
+      const script = join(rig.dir, 'insert-ts1.sql');
+      await writeFile(script, 'insert into in_ts1 (v) values (md5(random()::text));\n', { mode: 0o644 });
+      const { child: load } = await tools.exec.spawn(tools.bin.path('pgbench'), [
+        ...['-h', '127.0.0.1', '-p', String(leader.port), '-U', 'postgres', '-n', '-c', '2', '-T', '10'],
+        ...['-b', 'tpcb-like', '-f', script, 'postgres'],
+      ]);
+      const backup = await takeBackup(rig.ctx, store);
+      expect((await load).exitCode).toBe(0);
 
-      const output = createMemoryOutput();
-      const code = await main(['--config', rig.file, 'backup', '--source', 'leader'], { output });
-      expect(code, output.text()).toBe(ExitCode.REFUSED);
-      expect(output.text()).toContain('backup does not support tablespaces yet');
-      expect(output.text()).toContain(`ts1 (${location})`);
-      expect(output.text()).toContain('pgfollower bootstrap');
-      expect(await store.list('basebackups/')).toEqual([]);
-      expect(existsSync(join(rig.archiveDir, 'basebackups'))).toBe(false);
+      expect(backup.tablespaces?.map((t) => [t.name, t.location, t.part])).toEqual([
+        ['ts1', locations.follower, `${backup.tablespaces?.[0]?.oid}.tar`],
+      ]);
+      const ts = backup.tablespaces?.[0];
+      expect(ts?.parts.length).toBeGreaterThan(0);
+      expect(ts?.rawBytes).toBeGreaterThan(1024 * 1024);
+      expect(ts?.files).toBeGreaterThan(0);
+      const baseBytes = backup.parts.reduce((n, p) => n + p.rawBytes, 0);
+      expect(backup.rawBytes).toBe(baseBytes + (ts?.rawBytes ?? 0));
+      const tsKey = ts?.parts[0]?.key ?? '';
+      expect(tsKey).toMatch(new RegExp(`^basebackups/${backup.id}/${ts?.oid}\\.tar\\.00000\\.lz4$`));
+      expect(existsSync(join(rig.archiveDir, tsKey))).toBe(true);
+      // The staging directory beside the follower's data directory is gone.
+      const stagingParent = dirname(follower.dataDirectory);
+      expect((await readdir(stagingParent)).filter((n) => n.startsWith('.pgfollower-backup-'))).toEqual([]);
+
+      const listed = await runCli(['--config', rig.file, 'backup', 'list', '--json']);
+      expect(JSON.parse(listed.stdout)).toMatchObject([
+        { id: backup.id, complete: true, tablespaces: [{ name: 'ts1', location: locations.follower }] },
+      ]);
+
+      // verify restores the tablespace into its own scratch directory and removes it after.
+      const scratch = await ownedDir(join(rig.dir, 'scratch'));
+      const verified = await runCli([
+        '--config',
+        rig.file,
+        'backup',
+        'verify',
+        '--scratch-directory',
+        scratch,
+      ]);
+      expect(verified.text).toContain('[ ok ] pg_verifybackup');
+      expect(verified.text).toContain('1 tablespace(s): ts1');
+      expect(verified.code, verified.text).toBe(0);
+      expect(await readdir(scratch)).toEqual([]);
+
+      // Writes after the backup, in both tablespaces: replayed from the archive.
+      await pgbench(leader, ['-n', '-c', '1', '-t', '200']);
+      await leader.query(
+        "insert into in_ts1 (v) select md5(g::text || 'after') from generate_series(1, 500) g",
+      );
+      const [expected] = await leader.query(checksumSql);
+      const [expectedTs] = await leader.query(tsSql);
+      const finalLsn = await archiveEverything(leader);
+      await leader.stop();
+      await follower.stop();
+
+      const node = await newNodeConfig(rig, 'replica_b');
+      trackDataDirectory(node.dataDirectory);
+      // A target that is not empty: refused, nothing written there nor to the data directory.
+      const occupied = await ownedDir(join(rig.dir, 'ts-occupied'));
+      await writeFile(join(occupied, 'someone-elses-file'), 'keep me\n');
+      const refused = await runCli([
+        ...['--config', node.file, 'bootstrap', '--from-archive', '--yes'],
+        ...['--tablespace-mapping', `${locations.follower}=${occupied}`],
+      ]);
+      expect(refused.code, refused.text).toBe(ExitCode.REFUSED);
+      expect(refused.text).toContain(`${occupied} is not empty`);
+      expect(refused.text).toContain('--tablespace-mapping');
+      expect(await readdir(occupied)).toEqual(['someone-elses-file']);
+      expect(await readFile(join(occupied, 'someone-elses-file'), 'utf8')).toBe('keep me\n');
+      expect(existsSync(node.dataDirectory)).toBe(false);
+      // Without a mapping the target is the follower's own tablespace, which is not empty either.
+      const unmapped = await runCli(['--config', node.file, 'bootstrap', '--from-archive', '--yes']);
+      expect(unmapped.code, unmapped.text).toBe(ExitCode.REFUSED);
+      expect(unmapped.text).toContain(`${locations.follower} is not empty`);
+
+      const target = join(rig.dir, 'ts-restored');
+      const run = await runCli([
+        ...['--config', node.file, 'bootstrap', '--from-archive', '--yes', '--json', '--timeout', '3m'],
+        ...['--tablespace-mapping', `${locations.follower}=${target}`],
+      ]);
+      expect(run.code, run.text).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ state: 'archive-recovery', backup: { id: backup.id } });
+      expect(await readlink(join(node.dataDirectory, 'pg_tblspc', String(ts?.oid)))).toBe(target);
+      restored = clusterHandle('restored', node.socketDirectory, node.dataDirectory, node.port, tools);
+      await waitFor(
+        `the restored follower to replay up to the leader's last LSN ${finalLsn}`,
+        async () => {
+          const [row] = await restored!.query<{ ok: boolean }>(
+            'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
+            [finalLsn],
+          );
+          return row?.ok;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      expect(await restored.query(tsSql)).toEqual([expectedTs]);
+      expect(Number((expectedTs as { n: string }).n)).toBeGreaterThan(20_500);
+      expect(await restored.query(checksumSql)).toEqual([expected]);
+      const [where] = await restored.query<{ loc: string }>(
+        "select pg_tablespace_location(oid) as loc from pg_tablespace where spcname = 'ts1'",
+      );
+      expect(where?.loc).toBe(target);
+      // The original tablespace directories were never touched.
+      expect((await readdir(locations.follower)).some((n) => n.startsWith('PG_'))).toBe(true);
     } finally {
+      await restored?.stop();
       await follower.stop();
       await leader.stop();
       store.close();
     }
-  }, 120_000);
+  }, 300_000);
+
+  it('backup verify catches a corrupted tablespace part', async () => {
+    const { rig } = await tablespaceRig({ rows: 30_000, backup: { compression: 'none', partSize: '1MB' } });
+    try {
+      const taken = await runCli(['--config', rig.file, 'backup', '--json']);
+      expect(taken.code, taken.text).toBe(0);
+      const backup = JSON.parse(taken.stdout) as {
+        id: string;
+        tablespaces: Array<{ parts: Array<{ key: string }> }>;
+      };
+      const parts = backup.tablespaces[0]?.parts ?? [];
+      expect(parts.length).toBeGreaterThan(1);
+      const key = (parts[1] as { key: string }).key;
+      const path = join(rig.archiveDir, key);
+      const bytes = await readFile(path);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = (bytes[at] as number) ^ 0xff;
+      await writeFile(path, bytes);
+
+      const bad = await runCli(['--config', rig.file, 'backup', 'verify', backup.id]);
+      expect(bad.code, bad.text).toBe(ExitCode.FAILED);
+      expect(bad.text).toContain(`[FAIL] parts: ${key} is corrupt`);
+      expect(bad.text).toContain('FAILED: backup');
+    } finally {
+      await rig.follower.stop();
+      await rig.leader.stop();
+      rig.store.close();
+    }
+  }, 240_000);
 });
