@@ -4,18 +4,22 @@ import type { Context } from '../context.js';
 import { connect, localConninfo, type PgClient } from '../postgres/client.js';
 import { parseLsn } from '../postgres/lsn.js';
 import { listBackups } from './list.js';
-import { measurementsFileFor, rateOf, readMeasurements } from './measurements.js';
+import { readSupervisorStatus } from '../daemon/status-client.js';
+import type { StatusDocument } from '../monitor/status.js';
+import { measurementsFileFor, rateOf, readMeasurements, type Measurement } from './measurements.js';
 
 /**
  * `pgfollower estimate`: restore-time maths from measured figures (docs/estimates.md has the
  * formulas). Every input says where it came from: a flag, a measurement on this host, a live
  * reading of the servers, the newest backup, or a stated fallback.
  */
-export type Source = 'flag' | 'measured' | 'live' | 'backup' | 'fallback' | 'unknown';
+export type Source = 'flag' | 'measured' | 'supervisor' | 'live' | 'backup' | 'fallback' | 'unknown';
 
 export interface Input {
   value: number | null;
   source: Source;
+  /** Where exactly, when the source alone does not say (which measurement, when, over what). */
+  detail?: string;
 }
 
 export interface EstimateInputs {
@@ -121,6 +125,49 @@ export interface EstimateOverrides {
   walBytesPerSecond?: number | undefined;
   /** How long to sample the leader's WAL position when no backup gives a long-run rate. */
   sampleMs?: number;
+  /**
+   * The running supervisor's status (its catch-up rates), when the caller already has it; null =
+   * no supervisor; undefined = ask it over http.listen.
+   */
+  supervisor?: Pick<StatusDocument, 'state' | 'catchUp' | 'source'> | null;
+}
+
+/**
+ * The replay rate p (docs/estimates.md): a flag wins; then the running supervisor's rate when it
+ * measured replay itself (during archive catch-up, or limited by replay: replay ran as fast as it
+ * could) over its window, newer than any stored measurement; then the last stored measurement of
+ * a restore; then the supervisor's rate limited by the network or the fetch (replay was waiting
+ * for WAL, so the rate is only a lower bound: said so in the detail); else unknown.
+ */
+export function chooseReplayRate(
+  flag: number | undefined,
+  supervisor: Pick<StatusDocument, 'state' | 'catchUp'> | null | undefined,
+  stored: Measurement | undefined,
+): Input {
+  if (flag !== undefined) return { value: flag, source: 'flag' };
+  const c = supervisor?.catchUp;
+  const measured = c && c.replayBytesPerSecond > 0 ? c : undefined;
+  const window = measured ? `over ${Math.round(measured.windowSeconds)} s` : '';
+  const replayBound =
+    measured !== undefined &&
+    (measured.limitedBy === 'replay' ||
+      (supervisor?.state === 'archive-recovery' && measured.limitedBy !== 'fetch'));
+  if (measured && replayBound)
+    return {
+      value: measured.replayBytesPerSecond,
+      source: 'supervisor',
+      detail: `measured by the running supervisor ${window} during ${supervisor?.state}${measured.limitedBy ? `, limited by ${measured.limitedBy}` : ''}`,
+    };
+  const storedRate = rateOf(stored);
+  if (stored && storedRate !== undefined)
+    return { value: storedRate, source: 'measured', detail: `replay after the restore of ${stored.at}` };
+  if (measured)
+    return {
+      value: measured.replayBytesPerSecond,
+      source: 'supervisor',
+      detail: `measured by the running supervisor ${window} during ${supervisor?.state}, limited by ${measured.limitedBy ?? 'unknown'}: a lower bound (replay waited for WAL)`,
+    };
+  return { value: null, source: 'unknown' };
 }
 
 /** Reads the servers, the archive and this host's measurements; flags win. */
@@ -135,6 +182,8 @@ export async function gatherEstimateInputs(
   const flag = (value: number | undefined): Input | undefined =>
     value === undefined ? undefined : { value, source: 'flag' };
 
+  const supervisor =
+    overrides.supervisor === undefined ? await readSupervisorStatus(ctx) : overrides.supervisor;
   const backups = store ? await listBackups(store, ctx.signal).catch(() => []) : [];
   const newest = backups.filter((b) => b.descriptor).at(-1)?.descriptor;
   const leader = config.leader.conninfo
@@ -174,7 +223,6 @@ export async function gatherEstimateInputs(
 
     const cloneMeasured = rateOf(measurements.clone);
     const restoreMeasured = rateOf(measurements.restore);
-    const replayMeasured = rateOf(measurements.replay);
     const backupCopyRate = newest && newest.copyMs > 0 ? (newest.rawBytes * 1000) / newest.copyMs : undefined;
     const dbBytes = leaderFacts?.databaseBytes ?? localFacts?.databaseBytes;
 
@@ -212,9 +260,7 @@ export async function gatherEstimateInputs(
           : backupCopyRate !== undefined
             ? { value: backupCopyRate, source: 'backup' }
             : unknown),
-      replayBytesPerSecond:
-        flag(overrides.replayBytesPerSecond) ??
-        (replayMeasured !== undefined ? { value: replayMeasured, source: 'measured' } : unknown),
+      replayBytesPerSecond: chooseReplayRate(overrides.replayBytesPerSecond, supervisor, measurements.replay),
       walBytesPerSecond: flag(overrides.walBytesPerSecond) ?? walRate,
       retainedBytes:
         leaderFacts?.retainedBytes !== undefined

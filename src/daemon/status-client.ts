@@ -20,6 +20,14 @@ export async function readStatus(
   return buildStatus(await takeSnapshot(ctx, { twoSamples: true }), 'direct');
 }
 
+/** The running supervisor's status document, or undefined when none answers on http.listen. */
+export async function readSupervisorStatus(
+  ctx: Context,
+  timeoutMs = 1500,
+): Promise<StatusDocument | undefined> {
+  return ctx.config.http.enabled ? fetchFromDaemon(ctx, timeoutMs) : undefined;
+}
+
 async function fetchFromDaemon(ctx: Context, timeoutMs: number): Promise<StatusDocument | undefined> {
   const { host, port } = parseListen(ctx.config.http.listen);
   // A wildcard listen address is reached over loopback.

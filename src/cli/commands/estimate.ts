@@ -86,7 +86,7 @@ export const registerEstimate: RegisterCommand = (program, env) => {
         out.print('inputs:');
         for (const [name, input] of Object.entries(estimate.inputs))
           out.print(
-            `  ${name}: ${input.value === null ? 'unknown' : name.endsWith('PerSecond') ? `${formatBytes(input.value)}/s` : formatBytes(input.value)} (${input.source})`,
+            `  ${name}: ${input.value === null ? 'unknown' : name.endsWith('PerSecond') ? `${formatBytes(input.value)}/s` : formatBytes(input.value)} (${input.source}${input.detail ? `: ${input.detail}` : ''})`,
           );
         for (const note of estimate.notes) out.print(`note: ${note}`);
       } finally {

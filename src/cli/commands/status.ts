@@ -38,7 +38,10 @@ async function waysBackFor(ctx: Context, doc: StatusDocument): Promise<WaysBack 
   const { computeEstimate, gatherEstimateInputs } = await import('../../backup/estimate.js');
   const store = ctx.config.archive.type === 'none' ? undefined : openArchiveStore(ctx.config);
   try {
-    const inputs = await gatherEstimateInputs(ctx, store, { walBytesPerSecond: 0 });
+    const inputs = await gatherEstimateInputs(ctx, store, {
+      walBytesPerSecond: 0,
+      supervisor: doc.source === 'supervisor' ? doc : null,
+    });
     return computeWaysBack(doc, computeEstimate(inputs), { archiveConfigured: store !== undefined });
   } catch (error) {
     ctx.logger.info({ err: (error as Error).message }, 'no estimate of the ways back');

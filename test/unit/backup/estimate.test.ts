@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { computeEstimate, type EstimateInputs, type Input } from '../../../src/backup/estimate.js';
+import {
+  chooseReplayRate,
+  computeEstimate,
+  type EstimateInputs,
+  type Input,
+} from '../../../src/backup/estimate.js';
 
 const MB = 1024 * 1024;
 const i = (value: number | null): Input => ({ value, source: value === null ? 'unknown' : 'flag' });
@@ -41,5 +46,73 @@ describe('computeEstimate (docs/estimates.md)', () => {
     const noBackup = computeEstimate(inputs({ backupBytes: i(null) }));
     expect(noBackup.restoreFromArchiveSeconds).toBeNull();
     expect(noBackup.rebuildFromLeaderSeconds).toBe(1000);
+  });
+});
+
+describe('chooseReplayRate: which replay rate the estimate uses', () => {
+  const stored = { bytes: 20 * MB * 10, ms: 10_000, at: '2026-11-30T10:00:00.000Z' }; // 20 MB/s
+  const catchUp = (limitedBy: 'replay' | 'fetch' | 'network' | null, replay = 80 * MB) => ({
+    catchingUp: true,
+    etaSeconds: 60,
+    limitedBy,
+    leaderBytesPerSecond: 1 * MB,
+    receiveBytesPerSecond: replay,
+    replayBytesPerSecond: replay,
+    windowSeconds: 30,
+  });
+
+  it('a flag wins over everything', () => {
+    expect(
+      chooseReplayRate(5 * MB, { state: 'archive-recovery', catchUp: catchUp('replay') }, stored),
+    ).toEqual({
+      value: 5 * MB,
+      source: 'flag',
+    });
+  });
+
+  it("prefers the supervisor's rate measured in archive catch-up or limited by replay over a stored one", () => {
+    const archive = chooseReplayRate(
+      undefined,
+      { state: 'archive-recovery', catchUp: catchUp(null) },
+      stored,
+    );
+    expect(archive).toMatchObject({ value: 80 * MB, source: 'supervisor' });
+    expect(archive.detail).toBe('measured by the running supervisor over 30 s during archive-recovery');
+    const replayBound = chooseReplayRate(
+      undefined,
+      { state: 'catching-up', catchUp: catchUp('replay') },
+      stored,
+    );
+    expect(replayBound).toMatchObject({ value: 80 * MB, source: 'supervisor' });
+    expect(replayBound.detail).toContain('limited by replay');
+  });
+
+  it('keeps the stored measurement when the supervisor saw replay wait for WAL (network, fetch)', () => {
+    for (const [state, limit] of [
+      ['catching-up', 'network'],
+      ['archive-recovery', 'fetch'],
+    ] as const) {
+      const got = chooseReplayRate(undefined, { state, catchUp: catchUp(limit, 3 * MB) }, stored);
+      expect(got).toMatchObject({ value: 20 * MB, source: 'measured' });
+      expect(got.detail).toContain(stored.at);
+    }
+  });
+
+  it("falls back to the supervisor's lower bound, then unknown", () => {
+    const bound = chooseReplayRate(
+      undefined,
+      { state: 'catching-up', catchUp: catchUp('network', 3 * MB) },
+      undefined,
+    );
+    expect(bound).toMatchObject({ value: 3 * MB, source: 'supervisor' });
+    expect(bound.detail).toContain('a lower bound');
+    // No supervisor, or one with no catch-up measured (streaming, or replay standing still).
+    expect(chooseReplayRate(undefined, null, undefined)).toEqual({ value: null, source: 'unknown' });
+    expect(chooseReplayRate(undefined, { state: 'streaming', catchUp: null }, undefined).source).toBe(
+      'unknown',
+    );
+    expect(
+      chooseReplayRate(undefined, { state: 'archive-recovery', catchUp: catchUp(null, 0) }, stored).source,
+    ).toBe('measured');
   });
 });
