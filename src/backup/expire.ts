@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import { connect, localConninfo, withClient } from '../postgres/client.js';
 import { parseLsn, parseWalFileName, walFileNameForSegNo } from '../postgres/lsn.js';
 import { backupDir, descriptorKey } from './layout.js';
-import { listBackups } from './list.js';
+import { listBackups, listLeftoverFolders, type LeftoverFolder } from './list.js';
 
 export interface WalProtection {
   /** Who needs WAL from here on: "backup <id>", "this follower's restart point", "slot <name> on the leader". */
@@ -21,6 +21,8 @@ export interface ExpirePlan {
   oldestNeededSegment: string | undefined;
   protections: WalProtection[];
   removeWal: string[];
+  /** Folders holding only `.meta` sidecars of parts removed by old code: never backups, always removed. */
+  removeLeftovers: LeftoverFolder[];
   /** Why nothing is removed, when that is the case. */
   note: string | undefined;
 }
@@ -40,8 +42,10 @@ export async function planExpire(
 ): Promise<ExpirePlan> {
   const keepCount = options.keep ?? ctx.config.backup.keep;
   const backups = await listBackups(store, ctx.signal);
+  const removeLeftovers = await listLeftoverFolders(store, ctx.signal);
   const complete = backups.filter((b) => b.descriptor);
   const empty = (note: string): ExpirePlan => ({
+    removeLeftovers,
     keepCount,
     kept: complete.map((b) => b.id),
     removeBackups: [],
@@ -99,6 +103,7 @@ export async function planExpire(
     oldestNeededSegment: oldest?.segment,
     protections,
     removeWal,
+    removeLeftovers,
     note: undefined,
   };
 }
@@ -106,9 +111,14 @@ export async function planExpire(
 export interface ExpireResult {
   removedBackups: string[];
   removedWal: number;
+  /** Ids of leftover sidecar-only folders removed. */
+  removedLeftovers: string[];
 }
 
-/** Deletes what the plan names: backups first (backup.json first in each), then WAL, oldest first. */
+/**
+ * Deletes what the plan names: backups first (backup.json first in each), then leftover
+ * sidecar-only folders, then WAL, oldest first.
+ */
 export async function executeExpire(
   ctx: Context,
   store: ArchiveStore,
@@ -121,13 +131,22 @@ export async function executeExpire(
     removedBackups.push(b.id);
     log.info({ id: b.id, objects: b.keys.length }, `removed backup ${b.id}`);
   }
+  const removedLeftovers: string[] = [];
+  for (const folder of plan.removeLeftovers) {
+    for (const key of folder.keys) await store.delete(key, ctx.signal);
+    removedLeftovers.push(folder.id);
+    log.info(
+      { id: folder.id, sidecars: folder.keys.length },
+      `removed leftover folder ${folder.id} (only metadata sidecars)`,
+    );
+  }
   let removedWal = 0;
   for (const key of plan.removeWal) {
     if (await store.delete(key, ctx.signal)) removedWal++;
   }
   if (removedWal > 0)
     log.info({ removedWal, keptFrom: plan.oldestNeededSegment }, `removed ${removedWal} WAL file(s)`);
-  return { removedBackups, removedWal };
+  return { removedBackups, removedWal, removedLeftovers };
 }
 
 /** This follower resumes replay at its last restart point's REDO after a restart. */

@@ -10,18 +10,53 @@ export interface BackupListing {
   descriptor: BackupDescriptor | undefined;
 }
 
-/** Every backup in the archive, oldest first; incomplete ones (no backup.json) included. */
+/**
+ * Every backup in the archive, oldest first; incomplete ones (no backup.json) included. A folder
+ * holding nothing but leftover metadata sidecars is no backup: see listLeftoverFolders.
+ */
 export async function listBackups(store: ArchiveStore, signal?: AbortSignal): Promise<BackupListing[]> {
+  return (await scanBackupFolders(store, signal)).backups;
+}
+
+/** A `basebackups/<id>/` folder that holds only `.meta` sidecars of parts removed long ago. */
+export interface LeftoverFolder {
+  id: string;
+  /** Keys whose sidecars remain; deleting each removes its sidecar (and the folder once empty). */
+  keys: string[];
+}
+
+/** Folders left by old code that deleted a backup's parts but not their sidecars (fs archives). */
+export async function listLeftoverFolders(
+  store: ArchiveStore,
+  signal?: AbortSignal,
+): Promise<LeftoverFolder[]> {
+  return (await scanBackupFolders(store, signal)).leftovers;
+}
+
+async function scanBackupFolders(
+  store: ArchiveStore,
+  signal?: AbortSignal,
+): Promise<{ backups: BackupListing[]; leftovers: LeftoverFolder[] }> {
   const objects = await store.list(BACKUP_ROOT, { signal });
   const ids = [
     ...new Set(objects.map((o) => backupIdOfKey(o.key)).filter((id): id is string => !!id)),
   ].sort();
-  const out: BackupListing[] = [];
+  const backups: BackupListing[] = [];
+  const leftovers: LeftoverFolder[] = [];
   for (const id of ids) {
     const descriptor = await readDescriptor(store, id, signal);
-    out.push({ id, complete: descriptor !== undefined, descriptor });
+    if (!descriptor && store.orphanedSidecars && (await store.list(backupDir(id), { signal })).length === 0) {
+      // Nothing visible inside: a folder being created holds only a writer's temp file (not a
+      // sidecar); one holding sidecars of objects that are gone is a leftover, not a backup.
+      const keys = await store.orphanedSidecars(backupDir(id), signal);
+      if (keys.length > 0) {
+        leftovers.push({ id, keys });
+        continue;
+      }
+    }
+    backups.push({ id, complete: descriptor !== undefined, descriptor });
   }
-  return out;
+  return { backups, leftovers };
 }
 
 export async function readDescriptor(

@@ -73,7 +73,7 @@ function backupScheduleService(): SupervisorService {
           const removed = await executeExpire(ctx, store, expirePlan);
           log.info(
             { id: backup.id, removedBackups: removed.removedBackups, removedWal: removed.removedWal },
-            `scheduled backup ${backup.id} done; expired ${removed.removedBackups.length} backup(s) and ${removed.removedWal} WAL file(s)`,
+            `scheduled backup ${backup.id} done; expired ${removed.removedBackups.length} backup(s), ${removed.removedLeftovers.length} leftover folder(s) and ${removed.removedWal} WAL file(s)`,
           );
           due = nextBackupDue(Date.parse(backup.finishedAt), ctx.config.backup.schedule, Math.random);
         } catch (error) {

@@ -192,6 +192,7 @@ export function withEncryption(inner: ArchiveStore, keyring: Keyring | undefined
       return keyring ? objects.map((o) => ({ ...o, size: -1 })) : objects;
     },
     delete: (key, signal) => inner.delete(key, signal),
+    ...(inner.orphanedSidecars ? { orphanedSidecars: inner.orphanedSidecars.bind(inner) } : {}),
     close: () => inner.close(),
   };
 }

@@ -185,6 +185,26 @@ export function createFsStore(options: { path: string; fsync: boolean }): Archiv
       return existed;
     },
 
+    async orphanedSidecars(folder): Promise<string[]> {
+      const dir = full(folder.endsWith('/') ? folder : `${folder}/`);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw toArchiveError(error, `list ${dir}`);
+      }
+      const keys: string[] = [];
+      for (const name of names.sort()) {
+        // `.<object>.meta`; a writer's `.tmp.*` files are its own (and the orphan sweep's).
+        const match = /^\.(.+)\.meta$/.exec(name);
+        if (!match?.[1] || name.startsWith('.tmp.')) continue;
+        const object = match[1];
+        if (!names.includes(object)) keys.push(`${folder.endsWith('/') ? folder : `${folder}/`}${object}`);
+      }
+      return keys;
+    },
+
     close() {},
   };
 }

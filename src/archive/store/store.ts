@@ -33,6 +33,13 @@ export interface ArchiveStore {
    * deletes, and only what it printed first. On fs, a folder left empty is removed too.
    */
   delete(key: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Keys in `folder` whose object is gone but whose metadata sidecar is still there (fs only: old
+   * code deleted a backup's parts but not their `.meta` files, leaving folders that held nothing
+   * else). `delete(key)` removes such a sidecar, and the folder once empty. Stores that keep
+   * metadata with the object (s3) have none and leave this out.
+   */
+  orphanedSidecars?(folder: string, signal?: AbortSignal): Promise<string[]>;
   /** Releases connections. */
   close(): void;
 }

@@ -173,6 +173,10 @@ export const registerBackup: RegisterCommand = (program, env) => {
             out.print(
               `${flags.dryRun ? 'would remove' : 'removing'} backup ${b.id}${b.complete ? '' : ' (incomplete)'}: ${b.keys.length} object(s)`,
             );
+          for (const f of plan.removeLeftovers)
+            out.print(
+              `${flags.dryRun ? 'would remove' : 'removing'} leftover folder basebackups/${f.id}/: no backup, only ${f.keys.length} metadata sidecar(s) of parts removed earlier`,
+            );
           out.print(
             plan.removeWal.length > 0
               ? `${flags.dryRun ? 'would remove' : 'removing'} ${plan.removeWal.length} WAL file(s) before ${plan.oldestNeededSegment}: ${plan.removeWal[0]} .. ${plan.removeWal.at(-1)} (.history files are always kept)`
@@ -187,7 +191,9 @@ export const registerBackup: RegisterCommand = (program, env) => {
         const result = await executeExpire(ctx, store, plan);
         if (wantsJson(flags)) out.json({ plan, result });
         else
-          out.print(`removed ${result.removedBackups.length} backup(s) and ${result.removedWal} WAL file(s)`);
+          out.print(
+            `removed ${result.removedBackups.length} backup(s), ${result.removedLeftovers.length} leftover folder(s) and ${result.removedWal} WAL file(s)`,
+          );
       } finally {
         store.close();
       }

@@ -77,7 +77,11 @@ describe('backup expire', () => {
       expect(plan.removeWal.some((k) => k.endsWith('.history'))).toBe(false);
 
       const result = await executeExpire(ctx, store, plan);
-      expect(result).toEqual({ removedBackups: [first.id], removedWal: expectedGone.length });
+      expect(result).toEqual({
+        removedBackups: [first.id],
+        removedWal: expectedGone.length,
+        removedLeftovers: [],
+      });
       const after = await archivedSegments(store);
       expect(after).toEqual(before.filter((n) => n >= cutoff));
       for (const name of second.walFiles) expect(after).toContain(name);
