@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { chown, mkdtemp, readdir, readFile, rm, statfs, unlink } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,9 +21,9 @@ const POLL_MS = 250;
  * tar per tablespace (`<oid>.tar`) and `base.tar`, which it cannot do on stdout. The staging
  * directory is on this host (backup.stagingDirectory, default beside the data directory), checked
  * for free space against the database size first. pg_basebackup writes one tar at a time: a tar is
- * stored (in parts, with the archive codec) and deleted from staging as soon as a later tar
- * appears, the last ones when pg_basebackup has exited; so staging holds little more than the tar
- * being written. The staging directory is removed at the end, on failure too.
+ * stored (in parts, with the archive codec) and deleted from staging as soon as it is complete
+ * (completeTars), the last one when pg_basebackup has exited; so staging holds little more than
+ * the tar being written and the one being stored. The staging directory is removed at the end, on failure too.
  */
 export async function copyByStaging(
   ctx: Context,
@@ -120,22 +120,24 @@ async function stageAndStore(
     exited = true;
     return r;
   });
-  // A tar seen at poll n is complete once a tar first seen at a later poll exists (pg_basebackup
-  // writes them one after another); two seen in the same poll wait for a later one or the exit.
-  const seenAt = new Map<string, number>();
+  const seen = new Map<string, SeenTar>();
   const queued = new Set<string>();
   let queue: Promise<void> = Promise.resolve();
   let uploadError: unknown;
   const enqueue = (name: string): void => {
     queued.add(name);
+    if (!exited) ctx.reporter.done(`${name} is complete: storing it while pg_basebackup writes the next`);
     queue = queue.then(() => storeTar(name));
     queue.catch((error: unknown) => {
       uploadError ??= error;
     });
   };
   const scan = async (poll: number): Promise<void> => {
-    for (const name of await readdir(staging))
-      if (TAR_RE.test(name) && !seenAt.has(name)) seenAt.set(name, poll);
+    for (const name of await readdir(staging)) {
+      if (!TAR_RE.test(name) || queued.has(name)) continue;
+      const info = await stat(join(staging, name), { bigint: true }).catch(() => undefined);
+      if (info) seen.set(name, { firstPoll: seen.get(name)?.firstPoll ?? poll, mtimeNs: info.mtimeNs });
+    }
   };
   try {
     for (let poll = 0; !exited; poll++) {
@@ -143,14 +145,13 @@ async function stageAndStore(
       if (uploadError !== undefined) throw uploadError;
       if (exited) break;
       await scan(poll);
-      const latest = Math.max(...seenAt.values());
-      for (const [name, at] of seenAt) if (at < latest && !queued.has(name)) enqueue(name);
+      for (const name of completeTars(seen)) if (!queued.has(name)) enqueue(name);
     }
     const result = await finished;
     if (result.exitCode !== 0 || result.isCanceled)
       throw basebackupFailed(result.exitCode, String(result.stderr ?? ''));
     await scan(Number.MAX_SAFE_INTEGER);
-    for (const name of [...seenAt.keys()].sort()) if (!queued.has(name)) enqueue(name);
+    for (const name of [...seen.keys()].sort()) if (!queued.has(name)) enqueue(name);
     await queue;
   } catch (error) {
     child.kill();
@@ -187,6 +188,29 @@ async function stageAndStore(
     files,
     rawBytes,
   };
+}
+
+export interface SeenTar {
+  /** The poll that first saw it. */
+  firstPoll: number;
+  mtimeNs: bigint;
+}
+
+/**
+ * The tars pg_basebackup has finished, while it runs: it writes one at a time and closes a tar
+ * before it creates the next. So a tar is complete when another one was first seen at a later
+ * poll, or was modified strictly later (the open tar is written to after the previous one was
+ * closed; equal times within the clock's granularity prove nothing and wait). The tar written
+ * last is only complete when pg_basebackup has exited.
+ */
+export function completeTars(seen: ReadonlyMap<string, SeenTar>): string[] {
+  const all = [...seen];
+  return all
+    .filter(([name, a]) =>
+      all.some(([other, b]) => other !== name && (b.firstPoll > a.firstPoll || b.mtimeNs > a.mtimeNs)),
+    )
+    .map(([name]) => name)
+    .sort();
 }
 
 async function freeBytes(dir: string): Promise<number | undefined> {
