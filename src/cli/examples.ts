@@ -8,6 +8,7 @@ export const commandExamples: Record<string, readonly string[]> = {
   bootstrap: [
     'pgfollower --config /etc/pgfollower/pgfollower.yaml bootstrap',
     'pgfollower bootstrap -D /var/lib/postgresql/15/main --leader "host=10.0.0.1 user=replicator" --max-rate 100M',
+    'pgfollower bootstrap --from-archive --tablespace-mapping /srv/ts1=/srv/replica/ts1 --yes',
   ],
   run: ['pgfollower --config /etc/pgfollower/pgfollower.yaml run', 'pgfollower run --listen 10.0.0.2:8008'],
   status: ['pgfollower status', 'pgfollower status --json | jq .lagBytes'],
@@ -27,6 +28,7 @@ export const commandExamples: Record<string, readonly string[]> = {
   rebuild: [
     'pgfollower rebuild --dry-run',
     'pgfollower rebuild --leader "host=10.0.0.2 user=replicator" --yes',
+    'pgfollower rebuild --from-archive --tablespace-mapping /srv/ts1=/srv/ts1-rebuilt --yes',
   ],
   'wal-push': ["archive_command = 'pgfollower --config /etc/pgfollower/pgfollower.yaml wal-push %p'"],
   'wal-fetch': ["restore_command = 'pgfollower --config /etc/pgfollower/pgfollower.yaml wal-fetch %f %p'"],

@@ -120,6 +120,13 @@ describe('backup of a cluster with a tablespace', () => {
       expect(verified.code, verified.text).toBe(0);
       expect(await readdir(scratch)).toEqual([]);
 
+      // rebuild never moves nor empties the old tablespace directory (the old data directory kept
+      // aside still links to it): without a mapping it refuses, before stopping anything.
+      const rebuild = await runCli(['--config', rig.file, 'rebuild', '--from-archive', '--yes']);
+      expect(rebuild.code, rebuild.text).toBe(ExitCode.REFUSED);
+      expect(rebuild.text).toContain(`${locations.follower} is not empty`);
+      expect(await follower.isRunning()).toBe(true);
+
       // Writes after the backup, in both tablespaces: replayed from the archive.
       await pgbench(leader, ['-n', '-c', '1', '-t', '200']);
       await leader.query(
