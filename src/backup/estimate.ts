@@ -213,6 +213,13 @@ export async function gatherEstimateInputs(
       if (seconds > 60)
         walRate = { value: Number(leaderFacts.lsn - parseLsn(newest.endLsn)) / seconds, source: 'backup' };
     }
+    const supervised = supervisor?.catchUp;
+    if (walRate.value === null && supervised && overrides.walBytesPerSecond === undefined)
+      walRate = {
+        value: supervised.leaderBytesPerSecond,
+        source: 'supervisor',
+        detail: `the leader's WAL rate the running supervisor measured over ${Math.round(supervised.windowSeconds)} s`,
+      };
     if (walRate.value === null && leader && overrides.walBytesPerSecond === undefined) {
       const sampleMs = overrides.sampleMs ?? 2000;
       const before = await readLeader(leader, undefined);

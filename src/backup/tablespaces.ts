@@ -90,6 +90,8 @@ export function checkTablespaceTargets(
     if (targets.filter((o) => o.target === target).length > 1)
       problem = `${target} is the target of another tablespace too`;
     else if (normalize(target) === normalize(dataDirectory)) problem = `${target} is the data directory`;
+    else if (normalize(target).startsWith(`${normalize(dataDirectory)}/`))
+      problem = `${target} is inside the data directory (a tablespace there breaks moving the directory aside)`;
     else if (existsSync(target)) {
       if (!statSync(target).isDirectory()) problem = `${target} exists and is not a directory`;
       else if (readdirSync(target).length > 0) problem = `${target} is not empty`;

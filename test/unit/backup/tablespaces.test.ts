@@ -85,6 +85,14 @@ describe('tablespace mapping and targets', () => {
       '/d',
     );
     expect(clash.every((c) => !c.ok && c.detail.includes('another tablespace'))).toBe(true);
+    const inside = checkTablespaceTargets(
+      tablespaceTargets(
+        { id: 'B', tablespaces: [ts(1, '/a')] },
+        parseTablespaceMapping([`/a=${dir}/data/ts`]),
+      ),
+      join(dir, 'data'),
+    );
+    expect(inside[0]?.detail).toContain('is inside the data directory');
   });
 
   it('undoes a failed restore: removes a created target, empties one that was empty', async () => {
