@@ -113,7 +113,7 @@ async function stageAndStore(
   const { child } = await ctx.exec.spawn(
     ctx.bin.path('pg_basebackup'),
     [`--pgdata=${staging}`, '--format=tar', ...input.args],
-    { signal: ctx.signal, env: { LC_ALL: 'C' } },
+    { signal: ctx.signal, env: { LC_ALL: 'C', ...input.env } },
   );
   let exited = false;
   const finished = child.then((r) => {

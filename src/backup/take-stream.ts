@@ -12,6 +12,8 @@ export interface CopyInput {
   args: string[];
   /** For progress before the copy knows its size. */
   expectedBytes: number;
+  /** Environment for pg_basebackup (PGPASSFILE when the conninfo had a password). */
+  env?: Record<string, string>;
 }
 
 /** What a copy stored and read on the way. */
@@ -131,7 +133,7 @@ export async function copyByStream(ctx: Context, store: ArchiveStore, input: Cop
   const { child } = await ctx.exec.spawn(
     ctx.bin.path('pg_basebackup'),
     ['--pgdata=-', '--format=tar', ...input.args],
-    { signal: ctx.signal, env: { LC_ALL: 'C' }, streamStdout: true },
+    { signal: ctx.signal, env: { LC_ALL: 'C', ...input.env }, streamStdout: true },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

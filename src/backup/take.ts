@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { ArchiveError, ExitCode, PgFollowerError, RefusedError } from '../errors.js';
 import { localConninfo, withClient } from '../postgres/client.js';
 import { maskConninfo } from '../postgres/conninfo.js';
+import { withPasswordFile } from '../postgres/passfile.js';
 import {
   BACKUP_FORMAT_VERSION,
   descriptorKey,
@@ -76,13 +77,14 @@ export async function takeBackup(
   const started = ctx.clock.now();
   const id = newBackupId(started);
   const codec = config.backup.compression;
-  const args = [
+  // A password in the conninfo goes to a temporary passfile, never onto the command line.
+  const argsFor = (dbname: string): string[] => [
     '--wal-method=none',
     '--checkpoint=fast',
     `--label=pgfollower ${id}`,
     '--no-password',
     '--dbname',
-    conninfo,
+    dbname,
     ...(options.maxRate ? [`--max-rate=${options.maxRate}`] : []),
   ];
   const staged = facts.tablespaces.length > 0;
@@ -91,14 +93,12 @@ export async function takeBackup(
   );
   let copy: CopyResult;
   try {
-    copy = staged
-      ? await copyByStaging(ctx, store, {
-          id,
-          args,
-          expectedBytes: facts.databaseBytes,
-          tablespaces: facts.tablespaces,
-        })
-      : await copyByStream(ctx, store, { id, args, expectedBytes: facts.databaseBytes });
+    copy = await withPasswordFile(conninfo, ctx.exec.runAs, (dbname, env) => {
+      const input = { id, args: argsFor(dbname), env, expectedBytes: facts.databaseBytes };
+      return staged
+        ? copyByStaging(ctx, store, { ...input, tablespaces: facts.tablespaces })
+        : copyByStream(ctx, store, input);
+    });
   } catch (error) {
     log.warn(
       { id },
