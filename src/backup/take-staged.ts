@@ -163,7 +163,7 @@ async function stageAndStore(
   const baseInfo = base.read();
   const map = parseTablespaceMap(baseInfo.tablespaceMap ?? '');
   const tablespaces: BackupTablespace[] = [];
-  for (const [name, tar] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, tar] of stored) {
     if (name === 'base.tar') continue;
     const oid = Number(name.slice(0, -'.tar'.length));
     const known = input.tablespaces.find((t) => t.oid === oid);
@@ -179,6 +179,7 @@ async function stageAndStore(
       parts: tar.parts,
     });
   }
+  tablespaces.sort((a, b) => a.oid - b.oid);
   const files = [...stored.values()].reduce((sum, t) => sum + t.files, 0);
   return {
     parts: stored.get('base.tar')?.parts ?? [],
