@@ -66,7 +66,7 @@ async function tablespaceRig(options: { backup?: Record<string, unknown>; rows: 
 describe('backup of a cluster with a tablespace', () => {
   beforeAll(requireBuiltCli);
 
-  it('backs up under load, verifies, restores with a mapping (leader down, rows equal), refuses a non-empty target', async () => {
+  it('backs up under load, verifies, rebuilds and restores with a mapping (leader down, rows equal), refuses a non-empty target', async () => {
     const { rig, locations } = await tablespaceRig({ rows: 20_000 });
     const { leader, follower, store } = rig;
     const tools = await pgTools();
@@ -126,6 +126,32 @@ describe('backup of a cluster with a tablespace', () => {
       expect(rebuild.code, rebuild.text).toBe(ExitCode.REFUSED);
       expect(rebuild.text).toContain(`${locations.follower} is not empty`);
       expect(await follower.isRunning()).toBe(true);
+      // With a mapping it rebuilds: the old directory is kept aside, still linked to the old
+      // tablespace directory (untouched); the new one has its tablespace at the mapped place.
+      trackDataDirectory(follower.dataDirectory);
+      const oid = String(backup.tablespaces?.[0]?.oid);
+      const rebuiltAt = join(rig.dir, 'ts-rebuilt');
+      const rebuilt = await runCli([
+        ...['--config', rig.file, 'rebuild', '--from-archive', '--yes', '--json'],
+        ...['--tablespace-mapping', `${locations.follower}=${rebuiltAt}`],
+      ]);
+      expect(rebuilt.code, rebuilt.text).toBe(0);
+      const { result } = JSON.parse(rebuilt.stdout) as { result: { state: string; movedAside: string } };
+      expect(result.state).toBe('streaming');
+      expect(await readlink(join(result.movedAside, 'pg_tblspc', oid))).toBe(locations.follower);
+      expect(await readlink(join(follower.dataDirectory, 'pg_tblspc', oid))).toBe(rebuiltAt);
+      expect((await readdir(locations.follower)).some((n) => n.startsWith('PG_'))).toBe(true);
+      const [{ lsn } = { lsn: '' }] = await leader.query<{ lsn: string }>(
+        'select pg_current_wal_lsn()::text as lsn',
+      );
+      await waitFor('the rebuilt follower to replay the leader position', async () => {
+        const [row] = await follower.query<{ ok: boolean }>(
+          'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
+          [lsn],
+        );
+        return row?.ok;
+      });
+      expect(await follower.query(tsSql)).toEqual(await leader.query(tsSql));
 
       // Writes after the backup, in both tablespaces: replayed from the archive.
       await pgbench(leader, ['-n', '-c', '1', '-t', '200']);
