@@ -221,14 +221,17 @@ describe('backup of a cluster with a tablespace', () => {
     }
   }, 300_000);
 
-  it('backup verify catches a corrupted tablespace part', async () => {
-    const { rig } = await tablespaceRig({ rows: 30_000, backup: { compression: 'none', partSize: '1MB' } });
+  it('backup verify catches a corrupted tablespace part; bootstrap from the leader maps tablespaces too', async () => {
+    const { rig, locations } = await tablespaceRig({
+      rows: 30_000,
+      backup: { compression: 'none', partSize: '1MB' },
+    });
     try {
       const taken = await runCli(['--config', rig.file, 'backup', '--json']);
       expect(taken.code, taken.text).toBe(0);
       const backup = JSON.parse(taken.stdout) as {
         id: string;
-        tablespaces: Array<{ parts: Array<{ key: string }> }>;
+        tablespaces: Array<{ oid: number; parts: Array<{ key: string }> }>;
       };
       const parts = backup.tablespaces[0]?.parts ?? [];
       expect(parts.length).toBeGreaterThan(1);
@@ -243,6 +246,19 @@ describe('backup of a cluster with a tablespace', () => {
       expect(bad.code, bad.text).toBe(ExitCode.FAILED);
       expect(bad.text).toContain(`[FAIL] parts: ${key} is corrupt`);
       expect(bad.text).toContain('FAILED: backup');
+
+      // bootstrap from the leader passes the same mapping to pg_basebackup.
+      const node = await newNodeConfig(rig, 'replica_c');
+      const mapped = join(rig.dir, 'ts-from-leader');
+      const cloned = await runCli([
+        ...['--config', node.file, 'bootstrap', '--no-start', '--yes'],
+        ...['--tablespace-mapping', `${locations.leader}=${mapped}`],
+      ]);
+      expect(cloned.code, cloned.text).toBe(0);
+      expect(await readlink(join(node.dataDirectory, 'pg_tblspc', String(backup.tablespaces[0]?.oid)))).toBe(
+        mapped,
+      );
+      expect((await readdir(mapped)).some((n) => n.startsWith('PG_'))).toBe(true);
     } finally {
       await rig.follower.stop();
       await rig.leader.stop();
