@@ -2,9 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   chooseReplayRate,
   computeEstimate,
+  gatherEstimateInputs,
   type EstimateInputs,
   type Input,
 } from '../../../src/backup/estimate.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { silentReporter, systemClock, type Context } from '../../../src/context.js';
+import { createExec } from '../../../src/exec/run.js';
+import { createSilentLogger } from '../../../src/logging/logger.js';
 
 const MB = 1024 * 1024;
 const i = (value: number | null): Input => ({ value, source: value === null ? 'unknown' : 'flag' });
@@ -114,5 +119,42 @@ describe('chooseReplayRate: which replay rate the estimate uses', () => {
     expect(
       chooseReplayRate(undefined, { state: 'archive-recovery', catchUp: catchUp(null, 0) }, stored).source,
     ).toBe('measured');
+  });
+});
+
+describe('gatherEstimateInputs with a running supervisor', () => {
+  it("takes the replay and leader WAL rates from the supervisor's catch-up, each saying so", async () => {
+    const ctx: Context = {
+      config: loadConfig({ overrides: { backup: { measurementsFile: '/nonexistent/m.json' } }, env: {} }),
+      logger: createSilentLogger(),
+      exec: createExec(undefined),
+      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
+      clock: systemClock,
+      signal: new AbortController().signal,
+      reporter: silentReporter,
+    };
+    const supervisor = {
+      state: 'archive-recovery' as const,
+      source: 'supervisor' as const,
+      catchUp: {
+        catchingUp: true,
+        etaSeconds: 100,
+        limitedBy: 'replay' as const,
+        leaderBytesPerSecond: 2 * MB,
+        receiveBytesPerSecond: 60 * MB,
+        replayBytesPerSecond: 60 * MB,
+        windowSeconds: 30,
+        text: '',
+      },
+    };
+    const got = await gatherEstimateInputs(ctx, undefined, { supervisor });
+    expect(got.replayBytesPerSecond).toMatchObject({ value: 60 * MB, source: 'supervisor' });
+    expect(got.walBytesPerSecond).toMatchObject({ value: 2 * MB, source: 'supervisor' });
+    expect(got.walBytesPerSecond.detail).toContain('over 30 s');
+    const e = computeEstimate(got, { outageSeconds: 3600 });
+    expect(e.catchUpSecondsAfterOutage).toBe(124.1); // 2 * 3600 / (60 - 2)
+    // No supervisor and nothing stored: unknown, not invented.
+    const none = await gatherEstimateInputs(ctx, undefined, { supervisor: null });
+    expect(none.replayBytesPerSecond).toEqual({ value: null, source: 'unknown' });
   });
 });
