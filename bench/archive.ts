@@ -9,10 +9,19 @@
  * reaches the end of the backlog. Printed: seconds and ratio against `cp` (the floor), plus the
  * per-call latency of restore_command for a prefetched segment (shell fast path) and for a miss
  * (Node fallback).
+ *
+ * Knobs for iterating (the published figures use the defaults):
+ * - BENCH_ARCHIVE_ONLY=fs-lz4,s3-lz4,...: only these rows besides `cp` (fs-lz4, fs-none, s3-lz4,
+ *   s3-none, pgbackrest, no-prefetch, latency: the per-call restore_command figures);
+ * - BENCH_ARCHIVE_PUSH=inprocess: fill the archives in-process instead of timing the `wal-push` CLI;
+ * - BENCH_ARCHIVE_ROUNDS=n: run every row n times, interleaved, and report the median;
+ * - BENCH_ARCHIVE_CPU_PROF=dir: a V8 CPU profile of this process (where the prefetcher runs) per
+ *   catch-up, written to dir/<method>.cpuprofile.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { openArchiveStore } from '../src/archive/store/open-store.js';
@@ -69,6 +78,11 @@ export async function run(): Promise<void> {
   const psql = (port: number) =>
     connect(`host=127.0.0.1 port=${port} user=postgres dbname=postgres`, { connectTimeoutMs: 10_000 });
   const rows: Row[] = [];
+  const only = process.env.BENCH_ARCHIVE_ONLY?.split(',').map((k) => k.trim());
+  /** Whether a row (fs-lz4, fs-none, s3-lz4, s3-none, pgbackrest, no-prefetch) is to be run. */
+  const want = (key: string): boolean => !only || only.includes(key);
+  const rounds = Math.max(1, Number(process.env.BENCH_ARCHIVE_ROUNDS ?? 1));
+  const profileDir = process.env.BENCH_ARCHIVE_CPU_PROF;
   try {
     console.log(`setting up: leader, base backup, pgbench -i -s ${scale} (this takes a while)`);
     await initCluster(tools, {
@@ -156,8 +170,27 @@ export async function run(): Promise<void> {
       await own(file);
       configs[name] = file;
     }
+    const ctxFor = (tree: Record<string, unknown>, dataDirectory: string): Context => ({
+      config: loadConfig({ overrides: { ...tree, node: { dataDirectory } }, env: {} }),
+      logger: createSilentLogger(),
+      exec,
+      bin,
+      clock: systemClock,
+      signal: new AbortController().signal,
+      reporter: silentReporter,
+    });
+
+    const inProcessPush = process.env.BENCH_ARCHIVE_PUSH === 'inprocess';
     for (const kind of ['fs', 's3'] as const) {
       const started = performance.now();
+      if (inProcessPush) {
+        const ctx = ctxFor(kind === 'fs' ? fsTree : s3Tree, '/nonexistent');
+        const store = openArchiveStore(ctx.config);
+        for (const seg of segments) await pushWal(ctx, store, join(dirs.raw, seg));
+        store.close();
+        if (kind === 'fs' && runAs) await chownTree(dirs.fs, runAs.uid, runAs.gid);
+        continue;
+      }
       for (const seg of segments) {
         await exec.run(node, [cli, '--config', configs[kind] as string, 'wal-push', join(dirs.raw, seg)], {
           env: S3RVER_ENV,
@@ -168,7 +201,7 @@ export async function run(): Promise<void> {
         `wal-push ${kind}: ${segments.length} segments in ${secs.toFixed(1)} s = ${(segments.length / secs).toFixed(1)} segments/s (${((secs / segments.length) * 1000).toFixed(0)} ms per call, lz4)`,
       );
     }
-    const pgbackrest = existsSync('/usr/bin/pgbackrest');
+    const pgbackrest = existsSync('/usr/bin/pgbackrest') && want('pgbackrest');
     const pgbrConf = join(root, 'pgbackrest.conf');
     if (pgbackrest) {
       await writeFile(
@@ -208,23 +241,14 @@ export async function run(): Promise<void> {
     }
     await stopServer(tools, leaderData, { mode: 'fast' });
 
-    const ctxFor = (tree: Record<string, unknown>, dataDirectory: string): Context => ({
-      config: loadConfig({ overrides: { ...tree, node: { dataDirectory } }, env: {} }),
-      logger: createSilentLogger(),
-      exec,
-      bin,
-      clock: systemClock,
-      signal: new AbortController().signal,
-      reporter: silentReporter,
-    });
-
     /** Restores the base backup, sets restore_command, times replay to `target` with no streaming. */
     const catchUp = async (
       method: string,
       restore: (dataDirectory: string) => string | Promise<string>,
       prefetchTree?: Record<string, unknown>,
     ): Promise<number> => {
-      const data = join(root, `follower-${method.replace(/\W+/g, '-')}`);
+      const slug = method.replace(/\W+/g, '-');
+      const data = join(root, `follower-${slug}`);
       await exec.run('cp', ['-a', base, data]);
       const port = await getPort();
       await editAutoConf(
@@ -244,15 +268,19 @@ export async function run(): Promise<void> {
           spoolDir: join(data, 'pg_wal', '.pgfollower-spool'),
           depth: ctx.config.archive.prefetch,
           concurrency: ctx.config.archive.prefetchConcurrency,
-          pollMs: 20,
           dataDirectory: data,
         });
       }
+      const session = profileDir ? new Session() : undefined;
+      if (session) {
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      const cpuBefore = process.cpuUsage();
+      const s3Before = processTicks(s3.pid);
       const started = performance.now();
-      await startServer(tools, data, {
-        logFile: join(root, `${method.replace(/\W+/g, '-')}.log`),
-        timeoutS: 600,
-      });
+      await startServer(tools, data, { logFile: join(root, `${slug}.log`), timeoutS: 600 });
       const client = await psql(port);
       const deadline = Date.now() + 900_000;
       for (;;) {
@@ -265,32 +293,45 @@ export async function run(): Promise<void> {
         await new Promise((r) => setTimeout(r, 20));
       }
       const secs = (performance.now() - started) / 1000;
+      // Where the time went: the startup process's own CPU (replay) and its children's
+      // (restore_command: sh, mv, sleep, the Node fallback), this process (prefetcher), s3rver.
+      const startup = await startupProcessTicks(data);
+      const cpu = process.cpuUsage(cpuBefore);
+      const s3Ticks = processTicks(s3.pid) - s3Before;
+      if (session) {
+        const { profile } = await session.post('Profiler.stop');
+        await mkdir(profileDir as string, { recursive: true });
+        await writeFile(join(profileDir as string, `${slug}.cpuprofile`), JSON.stringify(profile));
+        session.disconnect();
+      }
+      const stats = prefetcher?.stats();
       await client.end();
       await stopServer(tools, data, { mode: 'immediate' });
       await prefetcher?.stop();
       store?.close();
       await rm(data, { recursive: true, force: true });
-      console.log(`  ${method}: ${secs.toFixed(2)} s`);
+      const detail = [
+        `replay CPU ${(startup.own / TICKS).toFixed(2)} s`,
+        `restore_command CPU ${(startup.children / TICKS).toFixed(2)} s`,
+        `bench+prefetcher CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`,
+        ...(method.includes('s3') ? [`s3rver CPU ${(s3Ticks / TICKS).toFixed(2)} s`] : []),
+        ...(stats ? [`spool: fetched ${stats.fetched}, consumed ${stats.consumed}`] : []),
+        `load ${loadavg()[0]?.toFixed(1)}`,
+      ];
+      console.log(`  ${method}: ${secs.toFixed(2)} s (${detail.join('; ')})`);
       return secs;
     };
 
     console.log('catch-up from the archive (no streaming):');
-    const cpSecs = await catchUp('cp (floor)', () => `cp ${dirs.raw}/%f %p`);
-    rows.push({ method: 'cp from a local directory (floor)', seconds: cpSecs });
     const fsConfig = loadConfig({
       overrides: { ...fsTree, archive: { ...fsTree.archive, command: `'${node}' '${cli}'` } },
       env: {},
     });
+    const s3Command = `${Object.entries(S3RVER_ENV)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} '${node}' '${cli}'`;
     const s3Config = loadConfig({
-      overrides: {
-        ...s3Tree,
-        archive: {
-          ...s3Tree.archive,
-          command: `${Object.entries(S3RVER_ENV)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')} '${node}' '${cli}'`,
-        },
-      },
+      overrides: { ...s3Tree, archive: { ...s3Tree.archive, command: s3Command } },
       env: {},
     });
     // Each follower gets its own config file: the fallback wal-fetch must see the same spool
@@ -307,40 +348,13 @@ export async function run(): Promise<void> {
         ) ?? ''
       );
     };
-    rows.push({
-      method: 'pgfollower fs (lz4, prefetch 16)',
-      seconds: await catchUp('pgfollower fs', (d) => withData(fsConfig, d, configs.fs as string), fsTree),
-    });
-    // The codec choice: the same fs archive without compression (pushed in-process: only the
+    // The codec choice: the same archives without compression (pushed in-process: only the
     // catch-up is compared here).
     const fsNoneTree = {
       ...fsTree,
       archive: { ...fsTree.archive, fs: { path: join(root, 'fs-none') }, compression: 'none' },
     };
     const fsNoneFile = join(root, 'pgfollower-fs-none.json');
-    await writeFile(fsNoneFile, JSON.stringify(fsNoneTree));
-    await own(fsNoneFile);
-    {
-      const ctx = ctxFor(fsNoneTree, '/nonexistent');
-      const store = openArchiveStore(ctx.config);
-      for (const seg of segments) await pushWal(ctx, store, join(dirs.raw, seg));
-      store.close();
-      // Pushed as root here; the fallback wal-fetch reads as the PostgreSQL OS user.
-      if (runAs) await chownTree(join(root, 'fs-none'), runAs.uid, runAs.gid);
-    }
-    const fsNoneConfig = loadConfig({
-      overrides: { ...fsNoneTree, archive: { ...fsNoneTree.archive, command: `'${node}' '${cli}'` } },
-      env: {},
-    });
-    rows.push({
-      method: 'pgfollower fs (no compression, prefetch 16)',
-      seconds: await catchUp('pgfollower fs none', (d) => withData(fsNoneConfig, d, fsNoneFile), fsNoneTree),
-    });
-    rows.push({
-      method: 'pgfollower s3 via s3rver (lz4, prefetch 16)',
-      seconds: await catchUp('pgfollower s3', (d) => withData(s3Config, d, configs.s3 as string), s3Tree),
-    });
-    // S3 without compression (the default codec), pushed in-process like fs-none above.
     const s3NoneTree = {
       ...s3Tree,
       archive: {
@@ -350,55 +364,94 @@ export async function run(): Promise<void> {
       },
     };
     const s3NoneFile = join(root, 'pgfollower-s3-none.json');
-    await writeFile(s3NoneFile, JSON.stringify(s3NoneTree));
-    await own(s3NoneFile);
-    {
-      const ctx = ctxFor(s3NoneTree, '/nonexistent');
+    for (const [key, tree, file] of [
+      ['fs-none', fsNoneTree, fsNoneFile],
+      ['s3-none', s3NoneTree, s3NoneFile],
+    ] as const) {
+      if (!want(key)) continue;
+      await writeFile(file, JSON.stringify(tree));
+      await own(file);
+      const ctx = ctxFor(tree, '/nonexistent');
       const store = openArchiveStore(ctx.config);
       for (const seg of segments) await pushWal(ctx, store, join(dirs.raw, seg));
       store.close();
+      // Pushed as root here; the fallback wal-fetch reads as the PostgreSQL OS user.
+      if (key === 'fs-none' && runAs) await chownTree(join(root, 'fs-none'), runAs.uid, runAs.gid);
     }
-    const s3NoneConfig = loadConfig({
-      overrides: {
-        ...s3NoneTree,
-        archive: {
-          ...s3NoneTree.archive,
-          command: `${Object.entries(S3RVER_ENV)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')} '${node}' '${cli}'`,
-        },
-      },
+    const fsNoneConfig = loadConfig({
+      overrides: { ...fsNoneTree, archive: { ...fsNoneTree.archive, command: `'${node}' '${cli}'` } },
       env: {},
     });
-    rows.push({
-      method: 'pgfollower s3 via s3rver (no compression, prefetch 16)',
-      seconds: await catchUp('pgfollower s3 none', (d) => withData(s3NoneConfig, d, s3NoneFile), s3NoneTree),
+    const s3NoneConfig = loadConfig({
+      overrides: { ...s3NoneTree, archive: { ...s3NoneTree.archive, command: s3Command } },
+      env: {},
     });
+    const prefetchNote = `prefetch up to ${fsConfig.archive.prefetch}, ${fsConfig.archive.prefetchConcurrency} at once`;
+    const methods: Array<{ key: string; method: string; run: () => Promise<number> }> = [
+      {
+        key: 'cp',
+        method: 'cp from a local directory (floor)',
+        run: () => catchUp('cp (floor)', () => `cp ${dirs.raw}/%f %p`),
+      },
+      {
+        key: 'fs-lz4',
+        method: `pgfollower fs (lz4, ${prefetchNote})`,
+        run: () => catchUp('pgfollower fs', (d) => withData(fsConfig, d, configs.fs as string), fsTree),
+      },
+      {
+        key: 'fs-none',
+        method: `pgfollower fs (no compression, ${prefetchNote})`,
+        run: () => catchUp('pgfollower fs none', (d) => withData(fsNoneConfig, d, fsNoneFile), fsNoneTree),
+      },
+      {
+        key: 's3-lz4',
+        method: `pgfollower s3 via s3rver (lz4, ${prefetchNote})`,
+        run: () => catchUp('pgfollower s3', (d) => withData(s3Config, d, configs.s3 as string), s3Tree),
+      },
+      {
+        key: 's3-none',
+        method: `pgfollower s3 via s3rver (no compression, ${prefetchNote})`,
+        run: () => catchUp('pgfollower s3 none', (d) => withData(s3NoneConfig, d, s3NoneFile), s3NoneTree),
+      },
+    ];
     if (pgbackrest) {
-      rows.push({
+      methods.push({
+        key: 'pgbackrest',
         method: 'pgBackRest archive-get async (lz4, process-max 2)',
-        seconds: await catchUp(
-          'pgbackrest async',
-          (d) => `pgbackrest --config=${pgbrConf} --stanza=bench --pg1-path=${d} archive-get %f "%p"`,
-        ),
+        run: () =>
+          catchUp(
+            'pgbackrest async',
+            (d) => `pgbackrest --config=${pgbrConf} --stanza=bench --pg1-path=${d} archive-get %f "%p"`,
+          ),
       });
-    } else {
+    } else if (want('pgbackrest')) {
       console.log('  pgbackrest not installed (apt-get install -y pgbackrest): skipped');
     }
-    if (process.env.BENCH_ARCHIVE_NO_PREFETCH === '1') {
+    if (process.env.BENCH_ARCHIVE_NO_PREFETCH === '1' || only?.includes('no-prefetch')) {
       const noPrefetch = loadConfig({
         overrides: { ...fsTree, archive: { ...fsTree.archive, prefetch: 0, command: `'${node}' '${cli}'` } },
         env: {},
       });
-      rows.push({
+      methods.push({
+        key: 'no-prefetch',
         method: 'pgfollower fs, no prefetch (Node per segment)',
-        seconds: await catchUp('pgfollower fs no prefetch', (d) =>
-          withData(noPrefetch, d, configs.fs as string),
-        ),
+        run: () => catchUp('pgfollower fs no prefetch', (d) => withData(noPrefetch, d, configs.fs as string)),
       });
     }
+    const chosen = methods.filter((m) => m.key === 'cp' || want(m.key));
+    const times = new Map<string, number[]>(chosen.map((m) => [m.key, []]));
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.log(` round ${round} of ${rounds}`);
+      for (const m of chosen) times.get(m.key)?.push(await m.run());
+    }
+    for (const m of chosen) rows.push({ method: m.method, seconds: median(times.get(m.key) ?? []) });
+    const cpSecs = rows[0]?.seconds ?? Number.NaN;
 
     // Per-call latency of restore_command: prefetched (shell mv) vs a spool miss (Node fallback).
+    if (only && !only.includes('latency')) {
+      printRows(rows, cpSecs);
+      return;
+    }
     const latData = join(root, 'latency');
     await mkdir(join(latData, 'pg_wal', '.pgfollower-spool'), { recursive: true });
     for (const d of [latData, join(latData, 'pg_wal'), join(latData, 'pg_wal', '.pgfollower-spool')])
@@ -420,10 +473,7 @@ export async function run(): Promise<void> {
       await exec.run('sh', ['-c', cmd]);
       miss.push(performance.now() - t);
     }
-    console.log('\n| restore_command | seconds | vs cp |');
-    console.log('| --- | --- | --- |');
-    for (const row of rows)
-      console.log(`| ${row.method} | ${row.seconds.toFixed(2)} | ${(row.seconds / cpSecs).toFixed(2)}x |`);
+    printRows(rows, cpSecs);
     console.log(
       `\nrestore_command per call, median of 20: prefetched (sh mv) ${median(hit).toFixed(1)} ms; spool miss (Node wal-fetch, fs, lz4) ${median(miss).toFixed(1)} ms`,
     );
@@ -444,6 +494,57 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
     if (entry.isDirectory()) await chownTree(child, uid, gid);
     else await chown(child, uid, gid);
   }
+}
+
+function printRows(rows: Row[], cpSecs: number): void {
+  console.log('\n| restore_command | seconds | vs cp |');
+  console.log('| --- | --- | --- |');
+  for (const row of rows)
+    console.log(`| ${row.method} | ${row.seconds.toFixed(2)} | ${(row.seconds / cpSecs).toFixed(2)}x |`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const TICKS = 100;
+
+/** utime + stime of a process, in clock ticks (0 when unknown). */
+function processTicks(pid: number | undefined): number {
+  return pid === undefined ? 0 : (readStatTicks(pid)?.own ?? 0);
+}
+
+function readStatTicks(pid: number): { own: number; children: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14 .. cstime 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const n = (i: number): number => Number(fields[i - 3] ?? 0);
+    return { own: n(14) + n(15), children: n(16) + n(17) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU of the startup process (replay) and of its waited-for children (restore_command). */
+async function startupProcessTicks(data: string): Promise<{ own: number; children: number }> {
+  const postmaster = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== postmaster) continue;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('startup')) return readStatTicks(pid) ?? { own: 0, children: 0 };
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return { own: 0, children: 0 };
 }
 
 function median(values: number[]): number {

@@ -19,6 +19,8 @@ export const S3RVER_ENV = {
 
 export interface S3rverProcess {
   endpoint: string;
+  /** The server process (its CPU is part of what an S3 fetch costs on this machine). */
+  pid: number | undefined;
   stop(): void;
 }
 
@@ -46,5 +48,5 @@ export async function startS3rverProcess(directory: string): Promise<S3rverProce
     });
     child.on('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
   });
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
