@@ -3,7 +3,7 @@ import { chown, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../../context.js';
 import { ArchiveError, UsageError } from '../../errors.js';
-import { codecOfKey, decode, MAX_SEGMENT_BYTES } from '../store/codec.js';
+import { codecOfKey, decodeChecked, MAX_SEGMENT_BYTES } from '../store/codec.js';
 import { parseWalFile, type WalFile } from '../store/layout.js';
 import { findExisting } from '../store/lookup.js';
 import { writeRequested } from './spool.js';
@@ -92,6 +92,11 @@ export interface ReadVerifiedOptions {
   systemIdentifier?: bigint | undefined;
   /** The local WAL segment size: decompression never produces more (default 1 GiB, the maximum). */
   segmentSize?: number | undefined;
+  /**
+   * A buffer the caller reuses for every segment (the prefetcher's pool): an lz4 object is decoded
+   * into it and `data` is a view of it, valid until the caller reuses it.
+   */
+  output?: Buffer | undefined;
 }
 
 /** Reads, decompresses and verifies one archived file; undefined when the archive lacks it. */
@@ -112,7 +117,8 @@ export async function readVerified(
     options.segmentSize ?? MAX_SEGMENT_BYTES,
     Number.isSafeInteger(recorded) && recorded > 0 ? recorded : MAX_SEGMENT_BYTES,
   );
-  const data = await decode(codecOfKey(key), object.body, maxBytes);
+  const codec = codecOfKey(key);
+  const { data, checksummed } = await decodeChecked(codec, object.body, maxBytes, options.output);
   const expectedSize = object.metadata.size;
   if (expectedSize !== undefined && Number(expectedSize) !== data.length) {
     throw new ArchiveError(
@@ -123,16 +129,11 @@ export async function readVerified(
     );
   }
   // lz4 frames (content checksum) and gzip (CRC32) already proved the bytes are the ones written;
-  // hashing 16 MB again costs more CPU than decompressing it, on the path that must keep up with
-  // replay. Uncompressed (and zstd) objects are checked against the SHA-256 recorded at push (S3
-  // metadata, the fs sidecar). Segments must carry this cluster's system identifier.
-  const codec = codecOfKey(key);
-  verifyWalFile(
-    file,
-    data,
-    codec === 'lz4' || codec === 'gzip' ? undefined : object.metadata.sha256,
-    options.systemIdentifier,
-  );
+  // hashing 16 MB again with SHA-256 would add CPU on the path that must keep up with replay.
+  // Uncompressed and zstd objects (and an lz4 frame without a content checksum) are checked against
+  // the SHA-256 recorded at push (S3 metadata, the fs sidecar). Segments must carry this cluster's
+  // system identifier.
+  verifyWalFile(file, data, checksummed ? undefined : object.metadata.sha256, options.systemIdentifier);
   return { key, data };
 }
 

@@ -10,6 +10,7 @@ import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/contr
 import { findExisting } from '../store/lookup.js';
 import { parseWalFile } from '../store/layout.js';
 import { readRequested } from './spool.js';
+import { createBufferPool } from './buffer-pool.js';
 import type { ArchiveStore } from '../store/store.js';
 
 /**
@@ -114,6 +115,10 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     stats.cursor = control.cursor;
     segmentSize = control.segmentSize ?? segmentSize;
   }
+  const buffers = createBufferPool(
+    () => localSegmentSize ?? (segmentSize === null ? undefined : Number(segmentSize)),
+    () => options.concurrency,
+  );
   /** Segments we placed in the spool and have not seen consumed or removed. */
   const placed = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
@@ -141,10 +146,12 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     // Tells restore_command the file is on its way: waiting a moment beats starting Node.
     const inflight = join(options.spoolDir, `${name}${INFLIGHT_SUFFIX}`);
     await writeFile(inflight, '', { mode: 0o600 }).catch(() => undefined);
+    const output = buffers.acquire();
     try {
       const got = await readVerified(options.store, file, signal, {
         systemIdentifier,
         segmentSize: localSegmentSize,
+        output,
       });
       if (!got) {
         missingUntil.set(name, ctx.clock.now() + missingRetryMs);
@@ -171,6 +178,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         `prefetch of ${name} failed; restore_command will fetch it directly, retrying in ${transient ? 1 : 5}s`,
       );
     } finally {
+      buffers.release(output);
       await unlink(inflight).catch(() => undefined);
     }
   }
