@@ -2,34 +2,33 @@ import { chown, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../../context.js';
-import { readControlData } from '../../postgres/cluster.js';
 import { ArchiveError } from '../../errors.js';
 import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
 import { readVerified } from './fetch.js';
 import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 import { findExisting } from '../store/lookup.js';
 import { parseWalFile } from '../store/layout.js';
-import { readRequested } from './spool.js';
+import { clearSpool, INFLIGHT_SUFFIX, MISSING_SUFFIX, readRedoCursor, readRequested } from './spool.js';
+import { createWindowSizer, describeWindow } from './window.js';
 import { createBufferPool } from './buffer-pool.js';
 import type { ArchiveStore } from '../store/store.js';
 
-/**
- * `<name>.missing`: the prefetcher asked the archive for `name` within the last second or so and it
- * was not there. restore_command answers "not available" from a marker younger than a few seconds
- * (restore-command.ts) instead of starting Node; an old marker (prefetcher gone) is ignored.
- */
-export const MISSING_SUFFIX = '.missing';
-/** `<name>.inflight`: the prefetcher is fetching `name` right now; restore_command waits for it. */
-export const INFLIGHT_SUFFIX = '.inflight';
+export { INFLIGHT_SUFFIX, MISSING_SUFFIX } from './spool.js';
 
 export interface PrefetcherOptions {
   store: ArchiveStore;
   spoolDir: string;
-  /** Segments kept ready ahead of replay (archive.prefetch). */
+  /**
+   * The most segments kept ready ahead of replay (archive.prefetch); the window in use is sized
+   * from the measured replay rate and fetch latency (window.ts).
+   */
   depth: number;
-  /** Parallel downloads (archive.prefetchConcurrency). */
+  /** The most downloads at once (archive.prefetchConcurrency), sized the same way. */
   concurrency: number;
-  /** How often the spool is looked at; each look is one readdir. Default 50 ms. */
+  /**
+   * How often the spool is looked at when nothing else happens; each look is one readdir. A fetch
+   * that ends starts the next look at once. Default 50 ms.
+   */
   pollMs?: number;
   /** Wait before asking the archive again for a segment it did not have. Default 1 s. */
   missingRetryMs?: number;
@@ -61,6 +60,14 @@ export interface PrefetchStats {
   cursor: string | null;
   /** Last error talking to the archive, cleared by a success. */
   lastError: string | null;
+  /** Segments ahead of replay the prefetcher keeps ready or fetching now (<= archive.prefetch). */
+  window: number;
+  /** Fetches it runs at once now (<= archive.prefetchConcurrency). */
+  concurrency: number;
+  /** Segments replay took from the spool per second, while it reads from it; null while unknown. */
+  replayRate: number | null;
+  /** 90th percentile of recent fetch latencies (request to file in the spool); null before one. */
+  fetchLatencyMs: number | null;
 }
 
 export interface Prefetcher {
@@ -88,17 +95,17 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   await mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
   if (runAs) await chown(options.spoolDir, runAs.uid, runAs.gid);
   // Leftovers of an earlier run may be from another timeline or half-written: start clean.
-  for (const name of await readdir(options.spoolDir)) {
-    if (
-      name.startsWith('.tmp.') ||
-      name.endsWith(MISSING_SUFFIX) ||
-      name.endsWith(INFLIGHT_SUFFIX) ||
-      WAL_SEGMENT_RE.test(name)
-    )
-      await unlink(join(options.spoolDir, name)).catch(() => undefined);
-  }
+  await clearSpool(options.spoolDir);
 
-  const stats: PrefetchStats = { fetched: 0, consumed: 0, spooled: 0, cursor: null, lastError: null };
+  const sizer = createWindowSizer(() => ({ maxDepth: options.depth, maxConcurrency: options.concurrency }));
+  const stats: PrefetchStats = {
+    fetched: 0,
+    consumed: 0,
+    spooled: 0,
+    cursor: null,
+    lastError: null,
+    ...describeWindow(sizer.size(ctx.clock.now())),
+  };
   // Segments of another cluster are never spooled (the same check as wal-fetch's).
   // and decompression is bounded by the local segment size.
   const systemIdentifier = options.dataDirectory
@@ -140,9 +147,13 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     }
   };
 
+  /** Ends the loop's wait early: a fetch finished, so the next one can start now. */
+  let wake = (): void => undefined;
+
   async function fetchOne(name: string): Promise<void> {
     const file = parseWalFile(name);
     if (!file) return;
+    const started = ctx.clock.now();
     // Tells restore_command the file is on its way: waiting a moment beats starting Node.
     const inflight = join(options.spoolDir, `${name}${INFLIGHT_SUFFIX}`);
     await writeFile(inflight, '', { mode: 0o600 }).catch(() => undefined);
@@ -164,6 +175,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       if (runAs) await chown(tmp, runAs.uid, runAs.gid);
       await rename(tmp, join(options.spoolDir, name));
       placed.add(name);
+      sizer.fetched(ctx.clock.now() - started);
       // verify checked the length against the segment's own header: it is the segment size.
       segmentSize ??= BigInt(got.data.length);
       stats.fetched++;
@@ -180,6 +192,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     } finally {
       buffers.release(output);
       await unlink(inflight).catch(() => undefined);
+      wake();
     }
   }
 
@@ -214,14 +227,17 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     const listing = await readdir(options.spoolDir);
     const present = new Set(listing.filter((n) => WAL_SEGMENT_RE.test(n)));
     const markers = listing.filter((n) => n.endsWith(MISSING_SUFFIX));
+    let consumed = 0;
     for (const name of placed) {
       if (!present.has(name) && !inFlight.has(name)) {
         placed.delete(name);
-        stats.consumed++;
+        consumed++;
         advance(name);
         activeUntil = ctx.clock.now() + activeForMs;
       }
     }
+    if (consumed > 0) sizer.consumed(ctx.clock.now(), consumed);
+    stats.consumed += consumed;
     const requested = await readRequested(options.spoolDir);
     if (requested && requested !== lastRequested && WAL_SEGMENT_RE.test(requested)) {
       lastRequested = requested;
@@ -244,16 +260,21 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     await refreshHistoryMarker(cursor).catch(() => undefined);
     segmentSize = options.segmentSize?.() ?? segmentSize;
     const tli = Number.parseInt(cursor.slice(0, 8), 16);
-    const wanted: string[] = [];
+    const window = sizer.size(ctx.clock.now());
+    Object.assign(stats, describeWindow(window));
+    // Fetched: the measured window. Kept: up to the ceiling, so a window that shrinks does not
+    // throw away segments already fetched.
+    const kept: string[] = [];
     if (segmentSize !== null) {
       const first = parseWalFileName(cursor, segmentSize).segNo + 1n;
       for (let i = 0n; i < BigInt(options.depth); i++)
-        wanted.push(walFileNameForSegNo(tli, first + i, segmentSize));
+        kept.push(walFileNameForSegNo(tli, first + i, segmentSize));
     } else if (lastRequested) {
       // Size not known yet: fetch what replay asked for, whose length then tells the size.
-      wanted.push(lastRequested);
+      kept.push(lastRequested);
     }
-    const wantedSet = new Set(wanted);
+    const wanted = segmentSize === null ? kept : kept.slice(0, window.depth);
+    const wantedSet = new Set(kept);
     for (const marker of markers) {
       const name = marker.slice(0, -MISSING_SUFFIX.length);
       if (WAL_SEGMENT_RE.test(name) && !wantedSet.has(name)) {
@@ -271,13 +292,27 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     const now = ctx.clock.now();
     if (now > activeUntil) return;
     for (const name of wanted) {
-      if (inFlight.size >= options.concurrency) break;
+      if (inFlight.size >= window.concurrency) break;
       if (present.has(name) || inFlight.has(name) || (missingUntil.get(name) ?? 0) > now) continue;
       missingUntil.delete(name);
       const job = fetchOne(name).finally(() => inFlight.delete(name));
       inFlight.set(name, job);
       // Segments arrive in order most of the time; the window keeps going past a missing one so
       // a hole in the archive does not hide the segments after it.
+    }
+  }
+
+  /** Sleeps `ms`, or less when a fetch ends (wake) or the prefetcher stops. */
+  async function waitOrWake(ms: number): Promise<void> {
+    const early = new AbortController();
+    wake = () => early.abort();
+    const onStop = (): void => early.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    try {
+      await sleep(ms, undefined, { signal: early.signal }).catch(() => undefined);
+    } finally {
+      signal.removeEventListener('abort', onStop);
+      wake = () => undefined;
     }
   }
 
@@ -297,7 +332,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         await sleep(1000, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+      await waitOrWake(pollMs);
     }
     await Promise.allSettled(inFlight.values());
     log.info({ fetched: stats.fetched, consumed: stats.consumed }, 'prefetcher stopped');
@@ -311,29 +346,4 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       await done;
     },
   };
-}
-
-/**
- * The segment before the control file's REDO segment (replay starts there) and the cluster's WAL
- * segment size, each null when unknown.
- */
-async function readRedoCursor(
-  ctx: Context,
-  dataDirectory: string,
-): Promise<{ cursor: string | null; segmentSize: bigint | null }> {
-  try {
-    const control = await readControlData({ exec: ctx.exec, bin: ctx.bin }, dataDirectory);
-    const bytes = control['Bytes per WAL segment'];
-    const segmentSize = bytes && /^\d+$/.test(bytes) ? BigInt(bytes) : null;
-    const redo = control["Latest checkpoint's REDO WAL file"];
-    if (!redo || !WAL_SEGMENT_RE.test(redo) || segmentSize === null) return { cursor: null, segmentSize };
-    const { segNo } = parseWalFileName(redo, segmentSize);
-    return {
-      cursor: walFileNameForSegNo(Number.parseInt(redo.slice(0, 8), 16), segNo - 1n, segmentSize),
-      segmentSize,
-    };
-  } catch {
-    // No control file or no pg_controldata: the first request through wal-fetch sets the window.
-    return { cursor: null, segmentSize: null };
-  }
 }

@@ -90,7 +90,14 @@ export function decodeLz4Frame(src: Buffer, out: Buffer): Lz4FrameResult {
 }
 
 /** One LZ4 block from src[start, end) appended to out at `at`; returns the new output length. */
-function decodeBlock(src: Buffer, start: number, end: number, out: Buffer, at: number, floor: number): number {
+function decodeBlock(
+  src: Buffer,
+  start: number,
+  end: number,
+  out: Buffer,
+  at: number,
+  floor: number,
+): number {
   let s = start;
   let o = at;
   const limit = out.length;
