@@ -3,12 +3,12 @@ import { chown, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../../context.js';
 import { ArchiveError, UsageError } from '../../errors.js';
-import { codecOfKey, decodeChecked, MAX_SEGMENT_BYTES } from '../store/codec.js';
-import { parseWalFile, type WalFile } from '../store/layout.js';
+import { codecOfKey, decodeChecked, MAX_SEGMENT_BYTES, type CodecName } from '../store/codec.js';
+import { objectKey, parseWalFile, type WalFile } from '../store/layout.js';
 import { findExisting } from '../store/lookup.js';
 import { writeRequested } from './spool.js';
 import { withArchiveRetries } from '../store/retry.js';
-import type { ArchiveStore } from '../store/store.js';
+import type { ArchiveStore, StoredObject } from '../store/store.js';
 import { verifyWalFile } from '../store/verify.js';
 import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 import { withDeadline } from '../../util/deadline.js';
@@ -97,6 +97,12 @@ export interface ReadVerifiedOptions {
    * into it and `data` is a view of it, valid until the caller reuses it.
    */
   output?: Buffer | undefined;
+  /**
+   * The codec the previous segment was archived with: its key is asked for directly (one GET),
+   * and only when it is not there does a listing find the file under any codec. Saves a LIST (or
+   * a readdir of the timeline folder) per segment.
+   */
+  likelyCodec?: CodecName | undefined;
 }
 
 /** Reads, decompresses and verifies one archived file; undefined when the archive lacks it. */
@@ -106,10 +112,9 @@ export async function readVerified(
   signal?: AbortSignal,
   options: ReadVerifiedOptions = {},
 ): Promise<{ key: string; data: Buffer } | undefined> {
-  const key = await findExisting(store, file, signal);
-  if (!key) return undefined;
-  const object = await store.get(key, signal);
-  if (!object) return undefined;
+  const found = await findObject(store, file, signal, options.likelyCodec);
+  if (!found) return undefined;
+  const { key, object } = found;
   // Bound the output by what the object can legitimately be: the segment size, and the size
   // recorded at push when there is one.
   const recorded = Number(object.metadata.size);
@@ -135,6 +140,23 @@ export async function readVerified(
   // system identifier.
   verifyWalFile(file, data, checksummed ? undefined : object.metadata.sha256, options.systemIdentifier);
   return { key, data };
+}
+
+/** The archived object of `file`: by the likely codec's key first, else by a listing. */
+async function findObject(
+  store: ArchiveStore,
+  file: WalFile,
+  signal: AbortSignal | undefined,
+  likelyCodec: CodecName | undefined,
+): Promise<{ key: string; object: StoredObject } | undefined> {
+  if (likelyCodec) {
+    const key = objectKey(file, likelyCodec);
+    const object = await store.get(key, signal);
+    if (object) return { key, object };
+  }
+  const key = await findExisting(store, file, signal);
+  const object = key ? await store.get(key, signal) : undefined;
+  return key && object ? { key, object } : undefined;
 }
 
 /** Resolves like `work`, or rejects with `error()` as soon as `signal` aborts (work is abandoned). */

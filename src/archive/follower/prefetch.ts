@@ -8,12 +8,11 @@ import { readVerified } from './fetch.js';
 import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 import { findExisting } from '../store/lookup.js';
 import { parseWalFile } from '../store/layout.js';
+import { codecOfKey, type CodecName } from '../store/codec.js';
 import { clearSpool, INFLIGHT_SUFFIX, MISSING_SUFFIX, readRedoCursor, readRequested } from './spool.js';
 import { createWindowSizer, describeWindow } from './window.js';
 import { createBufferPool } from './buffer-pool.js';
 import type { ArchiveStore } from '../store/store.js';
-
-export { INFLIGHT_SUFFIX, MISSING_SUFFIX } from './spool.js';
 
 export interface PrefetcherOptions {
   store: ArchiveStore;
@@ -107,7 +106,6 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     ...describeWindow(sizer.size(ctx.clock.now())),
   };
   // Segments of another cluster are never spooled (the same check as wal-fetch's).
-  // and decompression is bounded by the local segment size.
   const systemIdentifier = options.dataDirectory
     ? await readSystemIdentifier(options.dataDirectory)
     : undefined;
@@ -122,10 +120,9 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     stats.cursor = control.cursor;
     segmentSize = control.segmentSize ?? segmentSize;
   }
-  const buffers = createBufferPool(
-    () => localSegmentSize ?? (segmentSize === null ? undefined : Number(segmentSize)),
-    () => options.concurrency,
-  );
+  const poolSize = (): number | undefined =>
+    localSegmentSize ?? (segmentSize ? Number(segmentSize) : undefined);
+  const buffers = createBufferPool(poolSize, () => options.concurrency);
   /** Segments we placed in the spool and have not seen consumed or removed. */
   const placed = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
@@ -147,6 +144,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     }
   };
 
+  /** The codec of the last segment fetched: the next is most likely archived the same way. */
+  let likelyCodec: CodecName | undefined;
   /** Ends the loop's wait early: a fetch finished, so the next one can start now. */
   let wake = (): void => undefined;
 
@@ -163,6 +162,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         systemIdentifier,
         segmentSize: localSegmentSize,
         output,
+        likelyCodec,
       });
       if (!got) {
         missingUntil.set(name, ctx.clock.now() + missingRetryMs);
@@ -175,6 +175,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       if (runAs) await chown(tmp, runAs.uid, runAs.gid);
       await rename(tmp, join(options.spoolDir, name));
       placed.add(name);
+      likelyCodec = codecOfKey(got.key);
       sizer.fetched(ctx.clock.now() - started);
       // verify checked the length against the segment's own header: it is the segment size.
       segmentSize ??= BigInt(got.data.length);
