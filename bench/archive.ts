@@ -315,7 +315,12 @@ export async function run(): Promise<void> {
         `restore_command CPU ${(startup.children / TICKS).toFixed(2)} s`,
         `bench+prefetcher CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`,
         ...(method.includes('s3') ? [`s3rver CPU ${(s3Ticks / TICKS).toFixed(2)} s`] : []),
-        ...(stats ? [`spool: fetched ${stats.fetched}, consumed ${stats.consumed}`] : []),
+        ...(stats
+          ? [
+              `spool: fetched ${stats.fetched}, consumed ${stats.consumed}`,
+              `window ${stats.window} (${stats.concurrency} at once) for ${stats.replayRate} segments/s, p90 fetch ${stats.fetchLatencyMs} ms`,
+            ]
+          : []),
         `load ${loadavg()[0]?.toFixed(1)}`,
       ];
       console.log(`  ${method}: ${secs.toFixed(2)} s (${detail.join('; ')})`);

@@ -176,6 +176,26 @@ export function createSupervisorMetrics(): SupervisorMetrics {
     help: 'Segments waiting in the prefetch spool',
     ...reg,
   });
+  const prefetchWindow = new Gauge({
+    name: 'pgfollower_archive_prefetch_window_segments',
+    help: 'Segments ahead of replay the prefetcher keeps ready or fetching (sized from the replay rate and fetch latency, at most archive.prefetch)',
+    ...reg,
+  });
+  const prefetchConcurrency = new Gauge({
+    name: 'pgfollower_archive_prefetch_concurrency',
+    help: 'Fetches the prefetcher runs at once (at most archive.prefetchConcurrency)',
+    ...reg,
+  });
+  const replayRate = new Gauge({
+    name: 'pgfollower_archive_replay_segments_per_second',
+    help: 'Segments replay takes from the prefetch spool per second, while it reads from it',
+    ...reg,
+  });
+  const fetchLatency = new Gauge({
+    name: 'pgfollower_archive_fetch_latency_seconds',
+    help: '90th percentile of recent prefetch latencies (request to segment in the spool)',
+    ...reg,
+  });
   const ticks = new Counter({ name: 'pgfollower_ticks_total', help: 'Monitor ticks taken', ...reg });
   const tickDuration = new Histogram({
     name: 'pgfollower_tick_duration_seconds',
@@ -278,6 +298,10 @@ export function createSupervisorMetrics(): SupervisorMetrics {
       const archive = snapshot.archive?.ok ? snapshot.archive.value : null;
       mirror(archiveFetched, archive?.fetchedSegments);
       setOrReset(archiveSpooled, archive?.spooledSegments);
+      setOrReset(prefetchWindow, archive?.prefetchWindowSegments);
+      setOrReset(prefetchConcurrency, archive?.prefetchConcurrency);
+      setOrReset(replayRate, archive?.replaySegmentsPerSecond);
+      setOrReset(fetchLatency, archive?.fetchLatencySeconds);
     },
   };
 }

@@ -151,6 +151,16 @@ export interface ArchiveSample {
   fetchedSegments: number;
   /** Segments waiting in the prefetch spool. */
   spooledSegments: number;
+  /**
+   * The prefetcher's window now (segments ahead of replay kept ready or fetching) and its
+   * fetches at once, sized from the two rates below; absent without a prefetcher.
+   */
+  prefetchWindowSegments?: number | undefined;
+  prefetchConcurrency?: number | undefined;
+  /** Segments replay takes from the spool per second (while it reads from it), null while unknown. */
+  replaySegmentsPerSecond?: number | null | undefined;
+  /** 90th percentile of recent prefetch latencies (request to file in the spool), in seconds. */
+  fetchLatencySeconds?: number | null | undefined;
 }
 
 export interface Lag {

@@ -95,6 +95,14 @@ export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOpt
       missingSegment: missing,
       fetchedSegments: stats?.fetched ?? 0,
       spooledSegments: stats?.spooled ?? 0,
+      ...(stats
+        ? {
+            prefetchWindowSegments: stats.window,
+            prefetchConcurrency: stats.concurrency,
+            replaySegmentsPerSecond: stats.replayRate,
+            fetchLatencySeconds: stats.fetchLatencyMs === null ? null : stats.fetchLatencyMs / 1000,
+          }
+        : {}),
     };
   };
 }

@@ -44,9 +44,12 @@ export const archiveSection = z
     // Default by store, from `npm run bench archive`: uncompressed is fastest from a local
     // directory (0.92x of cp), lz4 from S3 where bytes over the wire cost more (1.19x vs 2.26x).
     compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).optional(),
-    /** Segments fetched ahead of replay into the spool (0 = no prefetch). */
+    /**
+     * The most segments fetched ahead of replay into the spool (0 = no prefetch). The window in use
+     * is sized from the measured replay rate and fetch latency (archive/follower/window.ts).
+     */
     prefetch: z.number().int().min(0).max(256).default(16),
-    /** Parallel downloads of the prefetcher. */
+    /** The most parallel downloads of the prefetcher (the number in use is sized the same way). */
     prefetchConcurrency: z.number().int().min(1).max(32).default(4),
     /**
      * Where prefetched segments wait. Must be on the filesystem of pg_wal so the restore_command's

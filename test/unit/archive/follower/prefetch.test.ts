@@ -88,6 +88,10 @@ describe('prefetcher', () => {
       );
       expect(prefetcher.stats().consumed).toBe(2);
       expect(prefetcher.stats().fetched).toBeGreaterThanOrEqual(4);
+      // Two consumptions are too few for a rate: the window is still the ceilings, and the
+      // latency of the fetches so far is measured.
+      expect(prefetcher.stats()).toMatchObject({ window: 3, concurrency: 2, replayRate: null });
+      expect(prefetcher.stats().fetchLatencyMs).toBeGreaterThanOrEqual(0);
       // Archived later, 6 replaces its marker.
       await store.put(`wal/00000001/${seg(6)}.lz4`, await encode('lz4', fakeSegment(seg(6))), {});
       await waitFor('segment 6 spooled', async () => ((await names()).includes(seg(6)) ? true : undefined));
@@ -141,6 +145,62 @@ describe('prefetcher', () => {
         (await readdir(spool)).includes('000000010000000100000001.missing') ? true : undefined,
       );
       expect(await readdir(spool)).not.toContain('000000010000001000000000.missing');
+    } finally {
+      await prefetcher.stop();
+    }
+  });
+});
+
+describe('prefetcher window', () => {
+  it('shrinks from the ceiling to what the measured replay rate and fetch latency need', async () => {
+    const MiB = 1024 * 1024;
+    const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
+    dirs.push(root);
+    const store = createFsStore({ path: join(root, 'archive'), fsync: false });
+    const name = (n: number): string =>
+      `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`;
+    for (let i = 1; i <= 30; i++)
+      await store.put(`wal/00000001/${name(i)}.lz4`, await encode('lz4', fakeSegment(name(i), MiB)), {});
+    const ctx: Context = {
+      config: loadConfig({ overrides: {}, env: {} }),
+      logger: createSilentLogger(),
+      exec: createExec(undefined),
+      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
+      clock: systemClock,
+      signal: new AbortController().signal,
+      reporter: silentReporter,
+    };
+    const spool = join(root, 'spool');
+    const prefetcher = await startPrefetcher(ctx, {
+      store,
+      spoolDir: spool,
+      depth: 12,
+      concurrency: 4,
+      pollMs: 10,
+      segmentSize: () => BigInt(MiB),
+    });
+    lastState = () => JSON.stringify(prefetcher.stats());
+    try {
+      await writeRequested(spool, name(1));
+      expect(prefetcher.stats()).toMatchObject({ window: 12, concurrency: 4 });
+      // Replay takes one segment every 150 ms (6.7 segments/s) from a local archive that answers
+      // in milliseconds: a few segments ahead and one fetch at a time are enough.
+      for (let i = 2; i <= 9; i++) {
+        await waitFor(`segment ${i} spooled`, async () =>
+          (await readdir(spool)).includes(name(i)) ? true : undefined,
+        );
+        await rename(join(spool, name(i)), join(root, 'RECOVERYXLOG'));
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      const stats = await waitFor('a measured window', async () => {
+        const s = prefetcher.stats();
+        return s.replayRate !== null ? s : undefined;
+      });
+      expect(stats.replayRate).toBeGreaterThan(2);
+      expect(stats.replayRate).toBeLessThan(8);
+      expect(stats.window).toBeLessThan(12);
+      expect(stats.window).toBeGreaterThanOrEqual(3);
+      expect(stats.concurrency).toBeLessThan(4);
     } finally {
       await prefetcher.stop();
     }

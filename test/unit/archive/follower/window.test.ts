@@ -45,7 +45,12 @@ describe('sizeWindow', () => {
 describe('createWindowSizer', () => {
   it('measures the replay rate from consumptions and the p90 fetch latency', () => {
     const sizer = createWindowSizer(() => limits);
-    expect(sizer.size(0)).toMatchObject({ depth: 16, concurrency: 4, replayRate: null, fetchLatencyMs: null });
+    expect(sizer.size(0)).toMatchObject({
+      depth: 16,
+      concurrency: 4,
+      replayRate: null,
+      fetchLatencyMs: null,
+    });
     for (let i = 0; i < 10; i++) sizer.fetched(i === 9 ? 500 : 40);
     // 10 segments/s for 2 s; one slow fetch in ten sets the p90 at 500 ms.
     for (let t = 0; t <= 2000; t += 100) sizer.consumed(t);

@@ -16,8 +16,7 @@ function walLike(size: number): Buffer {
     if (kind === 1) randomBytes(len).copy(out, pos);
     else if (kind === 2) out.fill(i & 0xff, pos, pos + len);
     else if (kind === 3) out.write('pgbench_accounts '.repeat(3).slice(0, len), pos, 'latin1');
-    else if (kind === 4)
-      for (let j = 0; j < len; j++) out[pos + j] = (j % 13) + (j % 7 === 0 ? 100 : 0);
+    else if (kind === 4) for (let j = 0; j < len; j++) out[pos + j] = (j % 13) + (j % 7 === 0 ? 100 : 0);
     else out.writeUIntLE(pos, pos, Math.min(6, len));
     pos += len;
   }
