@@ -3,7 +3,7 @@
  * count: the replay rate (segments taken from the spool per second) and the fetch latency (request
  * to file in the spool). By Little's law, keeping replay fed at `rate` with fetches that take
  * `latency` needs `rate x latency` fetches running at once; the window holds that many in flight,
- * the same again as headroom (bursts, a slower fetch) and a small margin of segments ready.
+ * the same again as headroom (bursts, a slower fetch), and a second of replay ready (at least 2).
  *
  * The headroom also makes the window grow when it is too small: while replay waits for the
  * prefetcher, the rate it shows is the prefetcher's own throughput (concurrency / latency), so
@@ -14,7 +14,11 @@
 
 /** Fetches kept in flight per fetch Little's law asks for. */
 export const WINDOW_HEADROOM = 2;
-/** Segments kept ready beyond the ones in flight. */
+/**
+ * Ready segments beyond the ones in flight: what replay consumes in this long (a pause of the
+ * prefetcher, a slow fetch, a busy CPU), and never fewer than WINDOW_MARGIN.
+ */
+export const WINDOW_MARGIN_MS = 1000;
 export const WINDOW_MARGIN = 2;
 /** Consumptions older than this no longer count towards the rate. */
 export const RATE_HORIZON_MS = 30_000;
@@ -55,7 +59,8 @@ export function sizeWindow(
   if (replayRate === null || fetchLatencyMs === null) return { depth: maxDepth, concurrency: maxConcurrency };
   const inFlight = Math.ceil(((replayRate * fetchLatencyMs) / 1000) * WINDOW_HEADROOM);
   const concurrency = clamp(inFlight, 1, maxConcurrency);
-  const depth = clamp(inFlight + WINDOW_MARGIN, Math.min(1 + WINDOW_MARGIN, maxDepth), maxDepth);
+  const margin = Math.max(WINDOW_MARGIN, Math.ceil((replayRate * WINDOW_MARGIN_MS) / 1000));
+  const depth = clamp(inFlight + margin, Math.min(1 + WINDOW_MARGIN, maxDepth), maxDepth);
   return { depth, concurrency };
 }
 

@@ -16,11 +16,15 @@ describe('sizeWindow', () => {
     expect(sizeWindow(null, 50, limits)).toEqual({ depth: 16, concurrency: 4 });
   });
 
-  it('covers rate x latency twice over, plus a margin of ready segments', () => {
-    // 10 segments/s, 150 ms per fetch: 1.5 in flight by Little's law, 3 with headroom.
-    expect(sizeWindow(10, 150, limits)).toEqual({ depth: 3 + WINDOW_MARGIN, concurrency: 3 });
+  it('covers rate x latency twice over, plus a second of replay ready', () => {
+    // 5 segments/s, 150 ms per fetch: 0.75 in flight by Little's law, 2 with headroom, 5 ready.
+    expect(sizeWindow(5, 150, limits)).toEqual({ depth: 2 + 5, concurrency: 2 });
     // A slow replay (1 segment/s) with a fast archive: one fetch at a time, a few segments ahead.
     expect(sizeWindow(1, 20, limits)).toEqual({ depth: 1 + WINDOW_MARGIN, concurrency: 1 });
+    expect(sizeWindow(10, 150, { maxDepth: 64, maxConcurrency: 8 })).toEqual({
+      depth: 3 + 10,
+      concurrency: 3,
+    });
   });
 
   it('never exceeds archive.prefetch and archive.prefetchConcurrency', () => {
@@ -52,14 +56,14 @@ describe('createWindowSizer', () => {
       fetchLatencyMs: null,
     });
     for (let i = 0; i < 10; i++) sizer.fetched(i === 9 ? 500 : 40);
-    // 10 segments/s for 2 s; one slow fetch in ten sets the p90 at 500 ms.
-    for (let t = 0; t <= 2000; t += 100) sizer.consumed(t);
+    // 4 segments/s for 2 s; one slow fetch in ten sets the p90 at 500 ms.
+    for (let t = 0; t <= 2000; t += 250) sizer.consumed(t);
     const size = sizer.size(2000);
-    expect(size.replayRate).toBe(10);
+    expect(size.replayRate).toBe(4);
     expect(size.fetchLatencyMs).toBe(500);
     expect(size.concurrency).toBe(4);
-    expect(size.depth).toBe(10 * 0.5 * 2 + WINDOW_MARGIN);
-    expect(describeWindow(size)).toEqual({ window: 12, concurrency: 4, replayRate: 10, fetchLatencyMs: 500 });
+    expect(size.depth).toBe(4 * 0.5 * 2 + 4);
+    expect(describeWindow(size)).toEqual({ window: 8, concurrency: 4, replayRate: 4, fetchLatencyMs: 500 });
   });
 
   it('needs a few consumptions over a quarter second before trusting a rate, and forgets old ones', () => {
@@ -68,11 +72,11 @@ describe('createWindowSizer', () => {
     // Three taken in one look at the spool: no rate yet.
     sizer.consumed(1000, 3);
     expect(sizer.size(1000).replayRate).toBeNull();
-    sizer.consumed(1500, 2);
-    expect(sizer.size(1500).replayRate).toBeCloseTo(8, 5);
-    expect(sizer.size(1500).depth).toBe(1 + WINDOW_MARGIN);
+    sizer.consumed(2500, 2);
+    expect(sizer.size(2500).replayRate).toBeCloseTo(2.67, 2);
+    expect(sizer.size(2500).depth).toBe(1 + 3);
     // A pause keeps the window of the last rate; past the horizon the rate is unknown again.
-    expect(sizer.size(1500 + RATE_HORIZON_MS / 2).depth).toBe(1 + WINDOW_MARGIN);
-    expect(sizer.size(1500 + RATE_HORIZON_MS + 1)).toMatchObject({ replayRate: null, depth: 16 });
+    expect(sizer.size(2500 + RATE_HORIZON_MS / 2).depth).toBe(1 + 3);
+    expect(sizer.size(1000 + RATE_HORIZON_MS + 1)).toMatchObject({ replayRate: null, depth: 16 });
   });
 });
