@@ -8,6 +8,8 @@ export interface BufferPool {
   /** A buffer of the current size, or undefined while the size is not known. */
   acquire(): Buffer | undefined;
   release(buffer: Buffer | undefined): void;
+  /** Drops the kept buffers (the prefetcher is idle: its memory should not stay held). */
+  clear(): void;
   /** Buffers kept (for tests and stats). */
   readonly kept: number;
 }
@@ -23,6 +25,9 @@ export function createBufferPool(size: () => number | undefined, max: () => numb
     },
     release(buffer) {
       if (buffer && buffer.length === size() && free.length < max()) free.push(buffer);
+    },
+    clear() {
+      free.length = 0;
     },
     get kept() {
       return free.length;

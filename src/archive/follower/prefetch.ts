@@ -12,6 +12,7 @@ import { codecOfKey, type CodecName } from '../store/codec.js';
 import { clearSpool, INFLIGHT_SUFFIX, MISSING_SUFFIX, readRedoCursor, readRequested } from './spool.js';
 import { createWindowSizer, describeWindow } from './window.js';
 import { createBufferPool } from './buffer-pool.js';
+import { createWaker } from './waker.js';
 import type { ArchiveStore } from '../store/store.js';
 
 export interface PrefetcherOptions {
@@ -146,8 +147,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
 
   /** The codec of the last segment fetched: the next is most likely archived the same way. */
   let likelyCodec: CodecName | undefined;
-  /** Ends the loop's wait early: a fetch finished, so the next one can start now. */
-  let wake = (): void => undefined;
+  /** A finished fetch ends the pause before the next look at the spool. */
+  const waker = createWaker(signal);
 
   async function fetchOne(name: string): Promise<void> {
     const file = parseWalFile(name);
@@ -193,7 +194,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     } finally {
       buffers.release(output);
       await unlink(inflight).catch(() => undefined);
-      wake();
+      waker.wake();
     }
   }
 
@@ -291,7 +292,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     }
     stats.spooled = present.size;
     const now = ctx.clock.now();
-    if (now > activeUntil) return;
+    // Idle (a streaming follower): the segment buffers go back to the allocator.
+    if (now > activeUntil) return buffers.clear();
     for (const name of wanted) {
       if (inFlight.size >= window.concurrency) break;
       if (present.has(name) || inFlight.has(name) || (missingUntil.get(name) ?? 0) > now) continue;
@@ -300,20 +302,6 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
       inFlight.set(name, job);
       // Segments arrive in order most of the time; the window keeps going past a missing one so
       // a hole in the archive does not hide the segments after it.
-    }
-  }
-
-  /** Sleeps `ms`, or less when a fetch ends (wake) or the prefetcher stops. */
-  async function waitOrWake(ms: number): Promise<void> {
-    const early = new AbortController();
-    wake = () => early.abort();
-    const onStop = (): void => early.abort();
-    signal.addEventListener('abort', onStop, { once: true });
-    try {
-      await sleep(ms, undefined, { signal: early.signal }).catch(() => undefined);
-    } finally {
-      signal.removeEventListener('abort', onStop);
-      wake = () => undefined;
     }
   }
 
@@ -333,7 +321,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
         await sleep(1000, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      await waitOrWake(pollMs);
+      await waker.pause(pollMs);
     }
     await Promise.allSettled(inFlight.values());
     log.info({ fetched: stats.fetched, consumed: stats.consumed }, 'prefetcher stopped');
