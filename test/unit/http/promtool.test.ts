@@ -39,7 +39,16 @@ function fullSnapshot(fetched: number, failed: number): Snapshot {
       }),
       archive: {
         ok: true,
-        value: { newestSegment: null, missingSegment: null, fetchedSegments: fetched, spooledSegments: 1 },
+        value: {
+          newestSegment: null,
+          missingSegment: null,
+          fetchedSegments: fetched,
+          spooledSegments: 1,
+          prefetchWindowSegments: 7,
+          prefetchConcurrency: 2,
+          replaySegmentsPerSecond: 9.5,
+          fetchLatencySeconds: 0.12,
+        },
       },
     }),
     'archive-recovery',
@@ -76,6 +85,11 @@ describe('/metrics', () => {
     const text = await m.registry.metrics();
     expect(text).toMatch(/^# TYPE pgfollower_archive_fetched_segments_total counter$/m);
     expect(text).toMatch(/^pgfollower_archive_fetched_segments_total 5$/m);
+    // The prefetcher's window and the rates it is sized from.
+    expect(text).toMatch(/^pgfollower_archive_prefetch_window_segments 7$/m);
+    expect(text).toMatch(/^pgfollower_archive_prefetch_concurrency 2$/m);
+    expect(text).toMatch(/^pgfollower_archive_replay_segments_per_second 9.5$/m);
+    expect(text).toMatch(/^pgfollower_archive_fetch_latency_seconds 0.12$/m);
     expect(text).toMatch(/^# TYPE pgfollower_leader_archiver_failed_total counter$/m);
     expect(text).toMatch(/^pgfollower_leader_archiver_failed_total 2$/m);
     expect(text).toMatch(/^pgfollower_slot_until_limit_seconds 600$/m);
