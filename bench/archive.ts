@@ -20,6 +20,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,6 +278,9 @@ export async function run(): Promise<void> {
         await session.post('Profiler.enable');
         await session.post('Profiler.start');
       }
+      // How long the prefetcher's event loop (the daemon's, in production) is blocked at a time.
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
       const cpuBefore = process.cpuUsage();
       const s3Before = processTicks(s3.pid);
       const started = performance.now();
@@ -297,6 +301,7 @@ export async function run(): Promise<void> {
       // (restore_command: sh, mv, sleep, the Node fallback), this process (prefetcher), s3rver.
       const startup = await startupProcessTicks(data);
       const cpu = process.cpuUsage(cpuBefore);
+      loopDelay.disable();
       const s3Ticks = processTicks(s3.pid) - s3Before;
       if (session) {
         const { profile } = await session.post('Profiler.stop');
@@ -314,6 +319,7 @@ export async function run(): Promise<void> {
         `replay CPU ${(startup.own / TICKS).toFixed(2)} s`,
         `restore_command CPU ${(startup.children / TICKS).toFixed(2)} s`,
         `bench+prefetcher CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`,
+        `event loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
         ...(method.includes('s3') ? [`s3rver CPU ${(s3Ticks / TICKS).toFixed(2)} s`] : []),
         ...(stats
           ? [
