@@ -15,6 +15,8 @@
  *   s3-none, pgbackrest, no-prefetch, latency: the per-call restore_command figures);
  * - BENCH_ARCHIVE_PUSH=inprocess: fill the archives in-process instead of timing the `wal-push` CLI;
  * - BENCH_ARCHIVE_ROUNDS=n: run every row n times, interleaved, and report the median;
+ * - BENCH_ARCHIVE_PREFETCH=n, BENCH_ARCHIVE_CONCURRENCY=n: other archive.prefetch and
+ *   archive.prefetchConcurrency ceilings than the defaults;
  * - BENCH_ARCHIVE_CPU_PROF=dir: a V8 CPU profile of this process (where the prefetcher runs) per
  *   catch-up, written to dir/<method>.cpuprofile.
  */
@@ -144,9 +146,16 @@ export async function run(): Promise<void> {
     );
 
     // Push into the pgfollower archives with the real CLI, one process per segment as archive_command does.
+    // BENCH_ARCHIVE_PREFETCH=n / BENCH_ARCHIVE_CONCURRENCY=n: other ceilings than the defaults.
+    const prefetchKnobs = {
+      ...(process.env.BENCH_ARCHIVE_PREFETCH ? { prefetch: Number(process.env.BENCH_ARCHIVE_PREFETCH) } : {}),
+      ...(process.env.BENCH_ARCHIVE_CONCURRENCY
+        ? { prefetchConcurrency: Number(process.env.BENCH_ARCHIVE_CONCURRENCY) }
+        : {}),
+    };
     const fsTree = {
       node: { dataDirectory: '/nonexistent' },
-      archive: { type: 'fs', fs: { path: dirs.fs }, compression: 'lz4' },
+      archive: { type: 'fs', fs: { path: dirs.fs }, compression: 'lz4', ...prefetchKnobs },
       log: { level: 'warn' },
     };
     const s3Tree = {
@@ -161,6 +170,7 @@ export async function run(): Promise<void> {
           checksums: 'when-required',
         },
         compression: 'lz4',
+        ...prefetchKnobs,
       },
       log: { level: 'warn' },
     };
