@@ -13,6 +13,7 @@ import {
   type PgTools,
 } from '../../src/postgres/cluster.js';
 import { connect, type PgClient } from '../../src/postgres/client.js';
+import { waitFor } from './wait.js';
 
 /**
  * Real PostgreSQL clusters for integration tests: initdb in temp dirs on free ports. When the
@@ -212,4 +213,24 @@ export async function followerConfig(
     ...extra,
   };
   return { config, dataDirectory, port, socketDirectory: root };
+}
+
+/** Waits (with a deadline) until `cluster` has replayed up to `lsn`. */
+export async function waitForReplay(
+  cluster: TestCluster,
+  lsn: string,
+  what = `replay to reach ${lsn}`,
+  timeoutMs = 120_000,
+): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      const [row] = await cluster.query<{ ok: boolean }>(
+        'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
+        [lsn],
+      );
+      return row?.ok;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
 }

@@ -6,7 +6,7 @@ import { restoreCommandFor } from '../../../src/archive/follower/restore-command
 import { listBackups } from '../../../src/backup/list.js';
 import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';
-import { clusterHandle, pgbench, pgTools, trackDataDirectory } from '../../helpers/cluster.js';
+import { clusterHandle, pgbench, pgTools, trackDataDirectory, waitForReplay } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
@@ -90,16 +90,10 @@ describe('backup and bootstrap --from-archive', () => {
       expect(result.state).toBe('archive-recovery');
       expect(result.slot).toBe('leader-unreachable');
       restored = clusterHandle('restored', node.socketDirectory, node.dataDirectory, node.port, tools);
-      await waitFor(
+      await waitForReplay(
+        restored,
+        finalLsn,
         `the restored follower to replay up to the leader's last LSN ${finalLsn}`,
-        async () => {
-          const [row] = await restored!.query<{ ok: boolean }>(
-            'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
-            [finalLsn],
-          );
-          return row?.ok;
-        },
-        { timeoutMs: 120_000, intervalMs: 500 },
       );
       const [actual] = await restored.query(checksumSql);
       expect(actual).toEqual(expected);

@@ -7,7 +7,14 @@ import { withEncryption } from '../../../src/archive/store/encryption.js';
 import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';
 import { requireBuiltCli, testContext } from '../../helpers/archive.js';
-import { clusterHandle, makeTempDir, pgbench, pgTools, trackDataDirectory } from '../../helpers/cluster.js';
+import {
+  clusterHandle,
+  makeTempDir,
+  pgbench,
+  pgTools,
+  trackDataDirectory,
+  waitForReplay,
+} from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 import { archiveEverything, createBackupRig, newNodeConfig } from './helpers.js';
 
@@ -91,16 +98,10 @@ describe('archive encryption', () => {
       });
       expect(result.state).toBe('archive-recovery');
       restored = clusterHandle('restored', node.socketDirectory, node.dataDirectory, node.port, tools);
-      await waitFor(
+      await waitForReplay(
+        restored,
+        finalLsn,
         `the restored follower to replay to ${finalLsn} through the encrypted archive`,
-        async () => {
-          const [row] = await restored!.query<{ ok: boolean }>(
-            'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
-            [finalLsn],
-          );
-          return row?.ok;
-        },
-        { timeoutMs: 120_000, intervalMs: 500 },
       );
       const [count] = await restored.query<{ n: string }>(
         `select count(*)::text as n from secrets where note like '${marker}%'`,

@@ -12,6 +12,7 @@ import {
   pgTools,
   trackDataDirectory,
   type TestCluster,
+  waitForReplay,
 } from '../../helpers/cluster.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -193,16 +194,10 @@ describe('backup of a cluster with a tablespace', () => {
       expect(JSON.parse(run.stdout)).toMatchObject({ state: 'archive-recovery', backup: { id: backup.id } });
       expect(await readlink(join(node.dataDirectory, 'pg_tblspc', String(ts?.oid)))).toBe(target);
       restored = clusterHandle('restored', node.socketDirectory, node.dataDirectory, node.port, tools);
-      await waitFor(
+      await waitForReplay(
+        restored,
+        finalLsn,
         `the restored follower to replay up to the leader's last LSN ${finalLsn}`,
-        async () => {
-          const [row] = await restored!.query<{ ok: boolean }>(
-            'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok',
-            [finalLsn],
-          );
-          return row?.ok;
-        },
-        { timeoutMs: 120_000, intervalMs: 500 },
       );
       expect(await restored.query(tsSql)).toEqual([expectedTs]);
       expect(Number((expectedTs as { n: string }).n)).toBeGreaterThan(20_500);
