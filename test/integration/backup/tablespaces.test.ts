@@ -18,8 +18,12 @@ import { requireBuiltCli } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
 import { archiveEverything, checksumSql, createBackupRig, newNodeConfig } from './helpers.js';
 
-async function runCli(args: string[]): Promise<{ code: number; text: string; stdout: string }> {
-  const output = createMemoryOutput();
+async function runCli(
+  args: string[],
+  options: { steps?: boolean } = {},
+): Promise<{ code: number; text: string; stdout: string }> {
+  // steps: the reporter's steps in the text too (they go to stderr on a terminal only).
+  const output = { ...createMemoryOutput(), stderrIsTTY: options.steps === true };
   const code = await main(args, { output });
   return { code, text: output.text(), stdout: output.stdout.join('\n') };
 }
@@ -254,6 +258,64 @@ describe('backup of a cluster with a tablespace', () => {
         mapped,
       );
       expect((await readdir(mapped)).some((n) => n.startsWith('PG_'))).toBe(true);
+    } finally {
+      await rig.follower.stop();
+      await rig.leader.stop();
+      rig.store.close();
+    }
+  }, 240_000);
+  it('a restore that fails halfway through a tablespace removes what it wrote there and leaves no data directory', async () => {
+    const { rig, locations } = await tablespaceRig({
+      rows: 30_000,
+      backup: { compression: 'none', partSize: '1MB' },
+    });
+    try {
+      const backup = await takeBackup(rig.ctx, rig.store);
+      const parts = backup.tablespaces?.[0]?.parts ?? [];
+      expect(parts.length).toBeGreaterThan(2);
+      // base.tar is restored first, then the tablespace's tar part by part: the last part is
+      // damaged, so the failure comes after files were written into the tablespace target.
+      const key = (parts.at(-1) as { key: string }).key;
+      const path = join(rig.archiveDir, key);
+      const bytes = await readFile(path);
+      bytes[0] = (bytes[0] as number) ^ 0xff;
+      await writeFile(path, bytes);
+      const node = await newNodeConfig(rig, 'replica_d');
+      trackDataDirectory(node.dataDirectory);
+      const nodeParent = dirname(node.dataDirectory);
+      const leftovers = async () =>
+        (await readdir(nodeParent)).filter((n) => n.startsWith('data.') || n === 'data');
+
+      // A target the restore creates: removed again.
+      const created = join(rig.dir, 'ts-created');
+      const first = await runCli(
+        [
+          ...['--config', node.file, 'bootstrap', '--from-archive', '--yes', '--no-start'],
+          ...['--tablespace-mapping', `${locations.follower}=${created}`],
+        ],
+        { steps: true },
+      );
+      expect(first.code, first.text).toBe(ExitCode.FAILED);
+      expect(first.text).toContain(
+        `restoring tablespace ts1 (OID ${backup.tablespaces?.[0]?.oid}) into ${created}`,
+      );
+      expect(first.text).toContain(`${key} is corrupt`);
+      expect(first.text).toContain('restore another one (--backup ID) or bootstrap from the leader');
+      expect(existsSync(created)).toBe(false);
+      expect(await leftovers()).toEqual([]);
+
+      // A target that was an empty directory: emptied, kept.
+      const empty = await ownedDir(join(rig.dir, 'ts-empty'));
+      const second = await runCli([
+        ...['--config', node.file, 'bootstrap', '--from-archive', '--yes', '--no-start'],
+        ...['--tablespace-mapping', `${locations.follower}=${empty}`],
+      ]);
+      expect(second.code, second.text).toBe(ExitCode.FAILED);
+      expect(second.text).toContain(`${key} is corrupt`);
+      expect(await readdir(empty)).toEqual([]);
+      expect(await leftovers()).toEqual([]);
+      // The follower's own tablespace was never touched.
+      expect((await readdir(locations.follower)).some((n) => n.startsWith('PG_'))).toBe(true);
     } finally {
       await rig.follower.stop();
       await rig.leader.stop();
