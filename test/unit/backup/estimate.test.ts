@@ -6,10 +6,8 @@ import {
   type EstimateInputs,
   type Input,
 } from '../../../src/backup/estimate.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createExec } from '../../../src/exec/run.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { type Context } from '../../../src/context.js';
+import { unitContext } from '../../helpers/context.js';
 
 const MB = 1024 * 1024;
 const i = (value: number | null): Input => ({ value, source: value === null ? 'unknown' : 'flag' });
@@ -124,15 +122,7 @@ describe('chooseReplayRate: which replay rate the estimate uses', () => {
 
 describe('gatherEstimateInputs with a running supervisor', () => {
   it("takes the replay and leader WAL rates from the supervisor's catch-up, each saying so", async () => {
-    const ctx: Context = {
-      config: loadConfig({ overrides: { backup: { measurementsFile: '/nonexistent/m.json' } }, env: {} }),
-      logger: createSilentLogger(),
-      exec: createExec(undefined),
-      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
-      clock: systemClock,
-      signal: new AbortController().signal,
-      reporter: silentReporter,
-    };
+    const ctx: Context = unitContext({ backup: { measurementsFile: '/nonexistent/m.json' } });
     const supervisor = {
       state: 'archive-recovery' as const,
       source: 'supervisor' as const,

@@ -7,12 +7,10 @@ import { createFsStore } from '../../../src/archive/store/fs-store.js';
 import { executeExpire, planExpire } from '../../../src/backup/expire.js';
 import { descriptorKey, partKey } from '../../../src/backup/layout.js';
 import { listBackups, listLeftoverFolders } from '../../../src/backup/list.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createExec } from '../../../src/exec/run.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { type Context } from '../../../src/context.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
+import { unitContext } from '../../helpers/context.js';
 
 const meta = { sha256: 'x', size: '4', codec: 'none' };
 
@@ -21,18 +19,7 @@ describe('backup expire and leftover .meta-only folders (fs store)', () => {
   let ctx: Context;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pgf-expire-unit-'));
-    ctx = {
-      config: loadConfig({
-        overrides: { archive: { type: 'fs', fs: { path: dir, fsync: false } }, backup: { keep: 1 } },
-        env: {},
-      }),
-      logger: createSilentLogger(),
-      exec: createExec(undefined),
-      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
-      clock: systemClock,
-      signal: new AbortController().signal,
-      reporter: silentReporter,
-    };
+    ctx = unitContext({ archive: { type: 'fs', fs: { path: dir, fsync: false } }, backup: { keep: 1 } });
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -3,13 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFollowerConfig } from '../../../src/bootstrap/follower-config.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createExec } from '../../../src/exec/run.js';
+import { type Context } from '../../../src/context.js';
 import { configureRewoundStandby } from '../../../src/failover/rebuild/execute.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
 import { parseConninfo } from '../../../src/postgres/conninfo.js';
 import { isStandbyDirectory, readAutoConf } from '../../../src/postgres/standby-config.js';
+import { unitContext } from '../../helpers/context.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -17,18 +15,10 @@ afterEach(() => {
 });
 
 function contextFor(leader: string): Context {
-  return {
-    config: loadConfig({
-      overrides: { node: { name: 'replica-a', port: 5433, host: '/run/pg' }, leader: { conninfo: leader } },
-      env: {},
-    }),
-    logger: createSilentLogger(),
-    exec: createExec(undefined),
-    bin: { binDir: '', major: 15, path: () => '/nonexistent' },
-    clock: systemClock,
-    signal: new AbortController().signal,
-    reporter: silentReporter,
-  };
+  return unitContext({
+    node: { name: 'replica-a', port: 5433, host: '/run/pg' },
+    leader: { conninfo: leader },
+  });
 }
 
 function tempDir(): string {

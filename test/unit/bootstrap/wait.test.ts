@@ -1,11 +1,9 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { waitForStreaming } from '../../../src/bootstrap/wait.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
+import { type Context } from '../../../src/context.js';
 import { PgFollowerError } from '../../../src/errors.js';
-import { createExec } from '../../../src/exec/run.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { unitContext } from '../../helpers/context.js';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -17,15 +15,7 @@ async function closedPort(): Promise<number> {
 
 describe('waitForStreaming', () => {
   it('gives up at the deadline naming the timeline waited for, with the caller hint', async () => {
-    const ctx: Context = {
-      config: loadConfig({ overrides: { node: { host: '127.0.0.1', port: await closedPort() } }, env: {} }),
-      logger: createSilentLogger(),
-      exec: createExec(undefined),
-      bin: { binDir: '', major: 15, path: () => '/nonexistent' },
-      clock: systemClock,
-      signal: new AbortController().signal,
-      reporter: silentReporter,
-    };
+    const ctx: Context = unitContext({ node: { host: '127.0.0.1', port: await closedPort() } });
     const started = Date.now();
     const error = await waitForStreaming(ctx, { timeoutMs: 400, timeline: 3, hint: 'run rebuild' }).catch(
       (e: unknown) => e,

@@ -1,21 +1,11 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../src/context.js';
-import { createExec } from '../../../src/exec/run.js';
+import { type Context } from '../../../src/context.js';
 import { requireDataDirectory } from '../../../src/failover/local-node.js';
-import { createSilentLogger } from '../../../src/logging/logger.js';
+import { unitContext } from '../../helpers/context.js';
 
 function contextWith(node: Record<string, unknown>): Context {
-  return {
-    config: loadConfig({ overrides: { node }, env: {} }),
-    logger: createSilentLogger(),
-    exec: createExec(undefined),
-    bin: { binDir: '', major: 15, path: () => '/nonexistent' },
-    clock: systemClock,
-    signal: new AbortController().signal,
-    reporter: silentReporter,
-  };
+  return unitContext({ node });
 }
 
 describe('local node', () => {

@@ -7,23 +7,7 @@ import { encode } from '../../../../src/archive/store/codec.js';
 import { createFsStore } from '../../../../src/archive/store/fs-store.js';
 import { startPrefetcher } from '../../../../src/archive/follower/prefetch.js';
 import { writeRequested } from '../../../../src/archive/follower/spool.js';
-import { loadConfig } from '../../../../src/config/index.js';
-import { silentReporter, systemClock, type Context } from '../../../../src/context.js';
-import { createExec } from '../../../../src/exec/run.js';
-import { createSilentLogger } from '../../../../src/logging/logger.js';
-
-/** A Context for the prefetcher in this process: defaults, no PostgreSQL programs needed. */
-function inProcessContext(signal = new AbortController().signal): Context {
-  return {
-    config: loadConfig({ overrides: {}, env: {} }),
-    logger: createSilentLogger(),
-    exec: createExec(undefined),
-    bin: { binDir: '', major: 15, path: () => '/nonexistent' },
-    clock: systemClock,
-    signal,
-    reporter: silentReporter,
-  };
-}
+import { unitContext } from '../../../helpers/context.js';
 
 const SEG = 16 * 1024 * 1024;
 
@@ -58,7 +42,7 @@ describe('prefetcher', () => {
       await store.put(`wal/00000001/${seg(i)}.lz4`, await encode('lz4', fakeSegment(seg(i))), {});
     }
     const controller = new AbortController();
-    const ctx = inProcessContext(controller.signal);
+    const ctx = unitContext({}, controller.signal);
     const spool = join(root, 'spool');
     const prefetcher = await startPrefetcher(ctx, {
       store,
@@ -119,7 +103,7 @@ describe('prefetcher', () => {
     const names = ['000000010000000000000FFE', '000000010000000000000FFF', '000000010000000100000000'];
     for (const n of names)
       await store.put(`wal/00000001/${n}.lz4`, await encode('lz4', fakeSegment(n, MiB)), {});
-    const ctx = inProcessContext();
+    const ctx = unitContext();
     const spool = join(root, 'spool');
     const prefetcher = await startPrefetcher(ctx, {
       store,
@@ -158,7 +142,7 @@ describe('prefetcher window', () => {
       `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`;
     for (let i = 1; i <= 30; i++)
       await store.put(`wal/00000001/${name(i)}.lz4`, await encode('lz4', fakeSegment(name(i), MiB)), {});
-    const ctx = inProcessContext();
+    const ctx = unitContext();
     const spool = join(root, 'spool');
     const prefetcher = await startPrefetcher(ctx, {
       store,
