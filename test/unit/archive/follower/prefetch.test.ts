@@ -33,17 +33,21 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
+/** A temp dir with an fs archive holding `names` as lz4 segments of `size` bytes, and a spool path. */
+async function archiveOf(names: string[], size = SEG) {
+  const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
+  dirs.push(root);
+  const store = createFsStore({ path: join(root, 'archive'), fsync: false });
+  for (const n of names)
+    await store.put(`wal/00000001/${n}.lz4`, await encode('lz4', fakeSegment(n, size)), {});
+  return { root, store, spool: join(root, 'spool') };
+}
+
 describe('prefetcher', () => {
   it('fills the window after the requested segment, follows consumption, marks what the archive lacks', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
-    dirs.push(root);
-    const store = createFsStore({ path: join(root, 'archive'), fsync: false });
-    for (let i = 1; i <= 5; i++) {
-      await store.put(`wal/00000001/${seg(i)}.lz4`, await encode('lz4', fakeSegment(seg(i))), {});
-    }
+    const { root, store, spool } = await archiveOf([1, 2, 3, 4, 5].map(seg));
     const controller = new AbortController();
     const ctx = unitContext({}, controller.signal);
-    const spool = join(root, 'spool');
     const prefetcher = await startPrefetcher(ctx, {
       store,
       spoolDir: spool,
@@ -97,14 +101,9 @@ describe('prefetcher', () => {
     ['learned from the first segment', false],
   ])('names the window of 1 MiB segments across a log id (size %s)', async (_how, told) => {
     const MiB = 1024 * 1024;
-    const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
-    dirs.push(root);
-    const store = createFsStore({ path: join(root, 'archive'), fsync: false });
     const names = ['000000010000000000000FFE', '000000010000000000000FFF', '000000010000000100000000'];
-    for (const n of names)
-      await store.put(`wal/00000001/${n}.lz4`, await encode('lz4', fakeSegment(n, MiB)), {});
+    const { store, spool } = await archiveOf(names, MiB);
     const ctx = unitContext();
-    const spool = join(root, 'spool');
     const prefetcher = await startPrefetcher(ctx, {
       store,
       spoolDir: spool,
@@ -135,15 +134,13 @@ describe('prefetcher', () => {
 describe('prefetcher window', () => {
   it('shrinks from the ceiling to what the measured replay rate and fetch latency need', async () => {
     const MiB = 1024 * 1024;
-    const root = await mkdtemp(join(tmpdir(), 'pgf-prefetch-'));
-    dirs.push(root);
-    const store = createFsStore({ path: join(root, 'archive'), fsync: false });
     const name = (n: number): string =>
       `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`;
-    for (let i = 1; i <= 30; i++)
-      await store.put(`wal/00000001/${name(i)}.lz4`, await encode('lz4', fakeSegment(name(i), MiB)), {});
+    const { root, store, spool } = await archiveOf(
+      Array.from({ length: 30 }, (_, i) => name(i + 1)),
+      MiB,
+    );
     const ctx = unitContext();
-    const spool = join(root, 'spool');
     const prefetcher = await startPrefetcher(ctx, {
       store,
       spoolDir: spool,
