@@ -127,3 +127,10 @@ export async function archiveEverything(leader: TestCluster): Promise<string> {
   );
   return target.lsn;
 }
+
+/** Stops the rig's servers and closes its store (a test's `finally`). */
+export async function closeRig(rig: BackupRig): Promise<void> {
+  await rig.follower.stop();
+  await rig.leader.stop();
+  rig.store.close();
+}

@@ -8,7 +8,7 @@ import { withClient } from '../../../src/postgres/client.js';
 import { makeTempDir, pgTools, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
-import { createBackupRig, type BackupRig } from './helpers.js';
+import { createBackupRig, type BackupRig, closeRig } from './helpers.js';
 
 // Issue 11: a password in the backup source's conninfo reaches pg_basebackup through a temporary
 // 0600 passfile (PGPASSFILE), never its command line (world-readable in /proc/<pid>/cmdline).
@@ -158,9 +158,7 @@ describe('backup with a password in the source conninfo', () => {
       expect(backup.tablespaces ?? []).toEqual([]);
       expect(existsSync(join(rig.archiveDir, 'basebackups', backup.id, 'backup.json'))).toBe(true);
     } finally {
-      await rig.follower.stop();
-      await rig.leader.stop();
-      rig.store.close();
+      await closeRig(rig);
     }
   }, 180_000);
 
@@ -186,9 +184,7 @@ describe('backup with a password in the source conninfo', () => {
       expect(backup.tablespaces.map((t) => t.name)).toEqual(['ts1']);
       expect(existsSync(join(rig.archiveDir, 'basebackups', backup.id, 'backup.json'))).toBe(true);
     } finally {
-      await rig.follower.stop();
-      await rig.leader.stop();
-      rig.store.close();
+      await closeRig(rig);
     }
   }, 180_000);
 });

@@ -11,7 +11,7 @@ import {
   type TestS3,
 } from '../../helpers/archive.js';
 import { pgbench } from '../../helpers/cluster.js';
-import { createBackupRig } from './helpers.js';
+import { createBackupRig, closeRig } from './helpers.js';
 
 /** The same backup, list and verify against a real S3 protocol server (s3rver). */
 describe('backups in an S3 archive', () => {
@@ -47,9 +47,7 @@ describe('backups in an S3 archive', () => {
       expect(verified.checks.filter((c) => !c.ok)).toEqual([]);
       expect(verified.ok).toBe(true);
     } finally {
-      await rig.follower.stop();
-      await rig.leader.stop();
-      rig.store.close();
+      await closeRig(rig);
     }
   }, 240_000);
 });

@@ -5,7 +5,7 @@ import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
 import { supervisorContext } from '../daemon/context.js';
-import { createBackupRig } from './helpers.js';
+import { createBackupRig, closeRig } from './helpers.js';
 
 describe('scheduled backups in pgfollower run', () => {
   beforeAll(requireBuiltCli);
@@ -38,9 +38,7 @@ describe('scheduled backups in pgfollower run', () => {
       expect(backups.filter((b) => b.complete)).toHaveLength(1);
       await supervisor.stop('test over');
     } finally {
-      await rig.follower.stop();
-      await rig.leader.stop();
-      rig.store.close();
+      await closeRig(rig);
     }
   }, 240_000);
 });

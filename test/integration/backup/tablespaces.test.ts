@@ -16,7 +16,7 @@ import {
 } from '../../helpers/cluster.js';
 import { requireBuiltCli } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
-import { archiveEverything, checksumSql, createBackupRig, newNodeConfig } from './helpers.js';
+import { archiveEverything, checksumSql, createBackupRig, newNodeConfig, closeRig } from './helpers.js';
 
 async function runCli(
   args: string[],
@@ -259,9 +259,7 @@ describe('backup of a cluster with a tablespace', () => {
       );
       expect((await readdir(mapped)).some((n) => n.startsWith('PG_'))).toBe(true);
     } finally {
-      await rig.follower.stop();
-      await rig.leader.stop();
-      rig.store.close();
+      await closeRig(rig);
     }
   }, 240_000);
   it('a restore that fails halfway through a tablespace removes what it wrote there and leaves no data directory', async () => {
@@ -317,9 +315,7 @@ describe('backup of a cluster with a tablespace', () => {
       // The follower's own tablespace was never touched.
       expect((await readdir(locations.follower)).some((n) => n.startsWith('PG_'))).toBe(true);
     } finally {
-      await rig.follower.stop();
-      await rig.leader.stop();
-      rig.store.close();
+      await closeRig(rig);
     }
   }, 240_000);
 });
