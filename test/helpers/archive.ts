@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/schema.js';
 import { silentReporter, systemClock, type Context } from '../../src/context.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
-import { createLeader, pgTools, writeConfigFile, type TestCluster } from './cluster.js';
+import { createLeader, pgTools, writeConfigFile, type TestCluster, followerNodeSection } from './cluster.js';
 import { shippedProgram } from '../../src/exec/self.js';
 
 /**
@@ -156,13 +156,7 @@ export function supervisedFollowerTree(
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
-    node: {
-      name: 'replica_a',
-      dataDirectory: follower.dataDirectory,
-      host: follower.socketDirectory,
-      port: follower.port,
-      user: 'postgres',
-    },
+    node: followerNodeSection(follower),
     leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
     slot: { enabled: false },
     archive: { prefetch: 0, ...archive },

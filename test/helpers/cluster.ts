@@ -234,3 +234,14 @@ export async function waitForReplay(
     { timeoutMs, intervalMs: 500 },
   );
 }
+
+/** The `node:` config section of a supervisor watching `follower` (as the postgres role). */
+export function followerNodeSection(follower: TestCluster, name = 'replica_a'): Record<string, unknown> {
+  return {
+    name,
+    dataDirectory: follower.dataDirectory,
+    host: follower.socketDirectory,
+    port: follower.port,
+    user: 'postgres',
+  };
+}

@@ -3,7 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../src/alerts/types.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
-import { cloneFollower, createLeader, makeTempDir, writeConfigFile } from '../../helpers/cluster.js';
+import {
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  writeConfigFile,
+  followerNodeSection,
+} from '../../helpers/cluster.js';
 import { startReceiver } from '../../helpers/receiver.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -19,13 +25,7 @@ describe('pgfollower run with alerts configured', () => {
     closers.push(hook.close);
     const dir = await makeTempDir('pgf-alert-run-');
     const file = await writeConfigFile(dir, {
-      node: {
-        name: 'replica_a',
-        dataDirectory: follower.dataDirectory,
-        host: follower.socketDirectory,
-        port: follower.port,
-        user: 'postgres',
-      },
+      node: followerNodeSection(follower),
       leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
       slot: { enabled: false },
       monitor: { intervalMs: 250 },

@@ -13,7 +13,13 @@ import type { LocalSample } from '../../../src/monitor/snapshot.js';
 /** Test clusters are made by a plain initdb: 16 MiB segments. */
 const SEGMENT_SIZE = 16n * 1024n * 1024n;
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
-import { cloneFollower, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
+import {
+  cloneFollower,
+  makeTempDir,
+  pgTools,
+  writeConfigFile,
+  followerNodeSection,
+} from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 import { requireBuiltCli, testContext } from '../../helpers/archive.js';
 import { createArchivingLeader } from '../../helpers/archive.js';
@@ -33,13 +39,7 @@ describe('gap in the archive', () => {
     const { leader, command } = await createArchivingLeader({ dir, archive });
     const follower = await cloneFollower(leader, { start: false });
     const tree = {
-      node: {
-        name: 'replica_a',
-        dataDirectory: follower.dataDirectory,
-        host: follower.socketDirectory,
-        port: follower.port,
-        user: 'postgres',
-      },
+      node: followerNodeSection(follower),
       leader: { conninfo: leader.conninfo },
       archive: { ...archive, command, prefetch: 4 },
       log: { level: 'warn' },

@@ -11,6 +11,7 @@ import {
   pgTools,
   writeConfigFile,
   type TestCluster,
+  followerNodeSection,
 } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -55,13 +56,7 @@ export async function createBackupRig(
   });
   const follower = await cloneFollower(leader, { args: await options.prepareLeader?.(leader, dir) });
   const tree = {
-    node: {
-      name: 'replica_a',
-      dataDirectory: follower.dataDirectory,
-      port: follower.port,
-      host: follower.socketDirectory,
-      user: 'postgres',
-    },
+    node: followerNodeSection(follower),
     leader: { conninfo: leader.conninfo },
     archive,
     backup: { partSize: '4MB', walTimeoutMs: '90s', ...options.backup },

@@ -8,6 +8,7 @@ import {
   makeTempDir,
   writeConfigFile,
   type TestCluster,
+  followerNodeSection,
 } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
@@ -156,13 +157,7 @@ describe('faults: alert delivery', { timeout: faultTestTimeoutMs }, () => {
     const listen = `127.0.0.1:${await getPort()}`;
     const stateFile = join(dir, 'alerts.json');
     const configFile = await writeConfigFile(dir, {
-      node: {
-        name: 'replica_a',
-        dataDirectory: follower.dataDirectory,
-        port: follower.port,
-        host: follower.socketDirectory,
-        user: 'postgres',
-      },
+      node: followerNodeSection(follower),
       leader: { conninfo: leader.conninfo, connectTimeoutMs: 2000 },
       slot: { enabled: false },
       monitor: { intervalMs: 300, queryTimeoutMs: 2000 },
