@@ -37,11 +37,11 @@ export async function readMeasurements(file: string | undefined): Promise<Measur
   }
 }
 
-/** Records one measurement; never fails the command that measured it. */
+/** Records one measurement, taken at `at` (ms since the epoch); never fails the command that measured it. */
 export async function recordMeasurement(
   file: string | undefined,
   kind: MeasurementKind,
-  value: { bytes: number; ms: number },
+  value: { bytes: number; ms: number; at: number },
   runAs?: RunAs,
 ): Promise<void> {
   if (!file || value.ms <= 0 || value.bytes <= 0) return;
@@ -50,7 +50,7 @@ export async function recordMeasurement(
     current[kind] = {
       bytes: Math.round(value.bytes),
       ms: Math.round(value.ms),
-      at: new Date().toISOString(),
+      at: new Date(value.at).toISOString(),
     };
     await writeFileAtomic(file, JSON.stringify(current, null, 2) + '\n', runAs, 0o644);
   } catch {

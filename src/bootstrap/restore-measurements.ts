@@ -8,11 +8,12 @@ export async function recordRestoreMeasurements(
   result: BootstrapFromArchiveResult,
 ): Promise<void> {
   const file = measurementsFileFor(ctx.config);
+  const at = ctx.clock.now();
   await recordMeasurement(
     file,
     'restore',
-    { bytes: result.backup.rawBytes, ms: result.restoreMs },
+    { bytes: result.backup.rawBytes, ms: result.restoreMs, at },
     ctx.exec.runAs,
   );
-  if (result.replay) await recordMeasurement(file, 'replay', result.replay, ctx.exec.runAs);
+  if (result.replay) await recordMeasurement(file, 'replay', { ...result.replay, at }, ctx.exec.runAs);
 }

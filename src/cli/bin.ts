@@ -14,7 +14,7 @@ const DUPLICATE_WINDOW_MS = 1000;
 const controller = new AbortController();
 let firstAt: number | undefined;
 const onSignal = (name: NodeJS.Signals): void => {
-  const now = Date.now();
+  const now = performance.now();
   if (firstAt !== undefined) {
     if (now - firstAt < DUPLICATE_WINDOW_MS) return;
     // Die by the signal itself: process.exit would wait for a libuv thread stuck in a read (a hung

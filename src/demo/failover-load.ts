@@ -14,8 +14,8 @@ export interface DemoNode {
 
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-export async function replayPosition(conninfo: string): Promise<bigint> {
-  const client = await connect(conninfo, { connectTimeoutMs: 5000 });
+export async function replayPosition(conninfo: string, signal: AbortSignal): Promise<bigint> {
+  const client = await connect(conninfo, { connectTimeoutMs: 5000, signal });
   try {
     const { rows } = await client.query<{ lsn: string }>(
       "SELECT pg_wal_lsn_diff(greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), '0/0')::text AS lsn",
@@ -32,10 +32,11 @@ export async function waitUntil(
   what: string,
   probe: () => Promise<boolean>,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${seconds(timeoutMs)} waiting until ${what}`);
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${seconds(timeoutMs)} waiting until ${what}`);
     await sleep(250, undefined, { signal });
   }
 }
@@ -55,7 +56,7 @@ export async function watch(
   timeoutMs: number,
   done: (views: NodeView[]) => Promise<boolean>,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const leaderLsn = BigInt(
       (
@@ -64,22 +65,23 @@ export async function watch(
         )
       ).rows[0]?.lsn ?? '0',
     );
-    const views = await Promise.all(nodes.map((node) => viewOf(node, leaderLsn)));
+    const views = await Promise.all(nodes.map((node) => viewOf(node, leaderLsn, signal)));
     output.print(
       `  [${new Date().toISOString().slice(11, 19)}] ${views
         .map((v) => `${v.name} ${v.state}${v.lagBytes === null ? '' : `, ${formatBytes(v.lagBytes)} behind`}`)
         .join(' | ')}`,
     );
     if (await done(views)) return;
-    if (Date.now() > deadline) throw new Error(`the followers did not catch up within ${seconds(timeoutMs)}`);
+    if (performance.now() > deadline)
+      throw new Error(`the followers did not catch up within ${seconds(timeoutMs)}`);
     await sleep(1000, undefined, { signal });
   }
 }
 
-export async function viewOf(node: DemoNode, leaderLsn: bigint): Promise<NodeView> {
+async function viewOf(node: DemoNode, leaderLsn: bigint, signal: AbortSignal): Promise<NodeView> {
   let client: PgClient | undefined;
   try {
-    client = await connect(node.conninfo, { connectTimeoutMs: 2000, queryTimeoutMs: 2000 });
+    client = await connect(node.conninfo, { connectTimeoutMs: 2000, queryTimeoutMs: 2000, signal });
     const { rows } = await client.query<{ replay: string | null; receiver: string | null }>(
       `SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::text AS replay,
               (SELECT status FROM pg_stat_wal_receiver) AS receiver`,
@@ -117,14 +119,18 @@ export function startWriter(leaderConninfo: string, followers: DemoNode[], signa
   const loop = (async () => {
     while (!stopped && !signal.aborted) {
       try {
-        client ??= await connect(targets[target] as string, { connectTimeoutMs: 1000, queryTimeoutMs: 5000 });
+        client ??= await connect(targets[target] as string, {
+          connectTimeoutMs: 1000,
+          queryTimeoutMs: 5000,
+          signal,
+        });
         const { rows } = await client.query<{ id: string }>(
           "INSERT INTO demo_orders (note) VALUES ('order') RETURNING id::text AS id",
         );
         const id = rows[0]?.id;
         if (target === 0) {
           if (id !== undefined) acknowledged.push(id);
-        } else firstWriteAt ??= Date.now();
+        } else firstWriteAt ??= performance.now();
         await sleep(20);
       } catch {
         // Leader gone or a standby (read-only): try the next node.
@@ -141,9 +147,9 @@ export function startWriter(leaderConninfo: string, followers: DemoNode[], signa
       return [...acknowledged];
     },
     async firstWriteAfter(since, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
+      const deadline = performance.now() + timeoutMs;
       while (firstWriteAt === undefined) {
-        if (Date.now() > deadline || signal.aborted)
+        if (performance.now() > deadline || signal.aborted)
           throw new Error('no node accepted a write after the leader died');
         await sleep(50);
       }

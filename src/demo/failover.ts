@@ -137,7 +137,7 @@ export async function runFailoverDemo(
     await step('bootstrap replica_a (with a slot)', ['--config', a.configFile, 'bootstrap', '--yes']);
     await step('bootstrap replica_b (no slot)', ['--config', b.configFile, 'bootstrap', '--yes']);
 
-    const leader = await connect(sandbox.leaderConninfo);
+    const leader = await connect(sandbox.leaderConninfo, { signal });
     clients.push(leader);
     output.print(
       "\n== synchronous_standby_names = 'ANY 1 (replica_a, replica_b)' and synchronous_commit = on on the leader: a commit returns once a follower has it",
@@ -186,7 +186,7 @@ export async function runFailoverDemo(
       concurrency: bContext.config.archive.prefetchConcurrency,
       dataDirectory: b.directory,
     });
-    const catchUpStartedAt = Date.now();
+    const catchUpStartedAt = performance.now();
     try {
       await startServer(sandbox.tools, b.directory, { logFile: join(root, 'replica_b.log') });
       await watch(output, signal, leader, [a, b], 300_000, async (views) =>
@@ -197,20 +197,20 @@ export async function runFailoverDemo(
       store.close();
     }
     output.print(
-      `replica_b caught up in ${seconds(Date.now() - catchUpStartedAt)} (${prefetcher.stats().fetched} segments fetched from the archive ahead of replay)`,
+      `replica_b caught up in ${seconds(performance.now() - catchUpStartedAt)} (${prefetcher.stats().fetched} segments fetched from the archive ahead of replay)`,
     );
     await step('status of replica_b after catching up', ['--config', b.configFile, 'status', '--direct']);
 
     // The incident.
     output.print('\n== the leader dies (pg_ctl stop -m immediate)');
     await stopServer(sandbox.tools, sandbox.leaderDirectory, { mode: 'immediate' });
-    const diedAt = Date.now();
+    const diedAt = performance.now();
     // Every id the leader acknowledged: it can acknowledge nothing more.
     const acknowledged = writer.acknowledgedByLeader();
     output.print(`${acknowledged.length} orders were acknowledged before it died`);
 
     const positions = await Promise.all(
-      [a, b].map(async (node) => ({ node, lsn: await replayPosition(node.conninfo) })),
+      [a, b].map(async (node) => ({ node, lsn: await replayPosition(node.conninfo, signal) })),
     );
     positions.sort((x, y) => (x.lsn === y.lsn ? 0 : x.lsn > y.lsn ? -1 : 1));
     const [first, second] = positions;
@@ -268,7 +268,7 @@ export async function runFailoverDemo(
       candidate.conninfo,
       '--yes',
     ]);
-    const newLeader = await connect(candidate.conninfo);
+    const newLeader = await connect(candidate.conninfo, { signal });
     clients.push(newLeader);
     await waitUntil(signal, 120_000, 'both other nodes stream from the new leader', async () => {
       const { rows } = await newLeader.query<{ n: string }>(
@@ -276,7 +276,7 @@ export async function runFailoverDemo(
       );
       return Number(rows[0]?.n ?? 0) >= 2;
     });
-    const allFollowingAt = Date.now();
+    const allFollowingAt = performance.now();
     await writer.stop();
 
     const { rows } = await newLeader.query<{ n: string }>(

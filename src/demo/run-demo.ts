@@ -92,7 +92,7 @@ export async function runDemo(
     );
     output.print('');
 
-    load = await connect(sandbox.leaderConninfo, { applicationName: 'pgfollower-demo-load' });
+    load = await connect(sandbox.leaderConninfo, { applicationName: 'pgfollower-demo-load', signal });
     await load.query(
       'CREATE TABLE IF NOT EXISTS demo_orders (id bigserial primary key, placed_at timestamptz default now(), note text)',
     );
@@ -121,8 +121,10 @@ export async function runDemo(
       await sleep(200, undefined, { signal }).catch(() => undefined);
     }
     finalState = supervisor.latest()?.state;
+    // Not under `signal`: this runs after Ctrl-C too, to report the counts; the timeouts bound it.
     const follower = await connect(
       `host=${sandbox.root} port=${sandbox.followerPort} dbname=postgres user=${exec.runAs?.user ?? 'postgres'}`,
+      { connectTimeoutMs: 5000, queryTimeoutMs: 5000 },
     );
     const stoppedAt = ctx.clock.now();
     try {

@@ -44,12 +44,12 @@ export async function runDoctor(ctx: Context, options: DoctorOptions = {}): Prom
   let leaderMajor: number | undefined;
   let clockOffsetMs: number | undefined;
   try {
-    leader = await connect(conninfo, { connectTimeoutMs, queryTimeoutMs });
-    const sentAt = Date.now();
+    leader = await connect(conninfo, { connectTimeoutMs, queryTimeoutMs, signal: ctx.signal });
+    const sentAt = ctx.clock.now();
     const { rows } = await leader.query<{ version: number; recovery: boolean; epoch: string }>(
       "select current_setting('server_version_num')::int as version, pg_is_in_recovery() as recovery, extract(epoch from clock_timestamp())::text as epoch",
     );
-    const receivedAt = Date.now();
+    const receivedAt = ctx.clock.now();
     const row = rows[0];
     if (!row) throw new Error('the leader returned no row');
     leaderMajor = Math.floor(row.version / 10000);
@@ -79,14 +79,18 @@ export async function runDoctor(ctx: Context, options: DoctorOptions = {}): Prom
   }
 
   add(await checkPrograms(config, leaderMajor));
-  add(await checkReplicationConnection(conninfo, connectTimeoutMs));
+  add(await checkReplicationConnection(conninfo, connectTimeoutMs, ctx.signal));
   add(leader ? await checkSlot(config, leader) : skipped('slot', 'the leader does not answer'));
 
   // The local server: role, restore_command, privileges.
   let local: PgClient | undefined;
   let localError: string | undefined;
   try {
-    local = await connect(localConninfo(config.node), { connectTimeoutMs, queryTimeoutMs });
+    local = await connect(localConninfo(config.node), {
+      connectTimeoutMs,
+      queryTimeoutMs,
+      signal: ctx.signal,
+    });
   } catch (error) {
     localError = messageOf(error);
   }

@@ -66,12 +66,13 @@ function readDataDirectoryMajor(dataDirectory: string | undefined): number | und
 export async function checkReplicationConnection(
   conninfo: string,
   connectTimeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<DoctorCheck> {
   let replication: PgClient | undefined;
   try {
     // A physical walsender: the kind pg_basebackup and the standby open, matched by pg_hba.conf's
     // `replication` keyword.
-    replication = await connect(conninfo, { replication: 'physical', connectTimeoutMs });
+    replication = await connect(conninfo, { replication: 'physical', connectTimeoutMs, signal });
     const { rows } = await replication.query<{ systemid: string; timeline: number }>('IDENTIFY_SYSTEM');
     const row = rows[0];
     return {

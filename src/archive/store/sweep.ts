@@ -20,7 +20,7 @@ export function orphanAgeMs(timeoutMs: number): number {
 export async function sweepOrphanTemps(
   dirs: readonly string[],
   olderThanMs: number,
-  now = Date.now(),
+  now: number,
 ): Promise<string[]> {
   const removed: string[] = [];
   for (const dir of dirs) {

@@ -89,7 +89,7 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
       await recordMeasurement(
         measurementsFileFor(ctx.config),
         'clone',
-        { bytes: result.copiedBytes, ms: result.durationMs },
+        { bytes: result.copiedBytes, ms: result.durationMs, at: ctx.clock.now() },
         ctx.exec.runAs,
       );
       // Channels with `lifecycle: true` hear about it; never fails the bootstrap (bounded wait).

@@ -23,7 +23,7 @@ export async function checkApplyDelay(
   position: NodePosition,
   options: { dryRun: boolean; finishReplay: boolean },
 ): Promise<{ check: CheckResult; heldBack: boolean }> {
-  const delayMs = await withClient(local, { connectTimeoutMs: 10_000 }, readApplyDelayMs);
+  const delayMs = await withClient(local, { connectTimeoutMs: 10_000, signal: ctx.signal }, readApplyDelayMs);
   if (delayMs <= 0) {
     return {
       check: {
@@ -50,7 +50,7 @@ export async function checkApplyDelay(
     ctx.reporter.step(
       `delayed follower (recovery_min_apply_delay ${delay}): lifting the delay so replay finishes before promoting`,
     );
-    await withClient(local, { connectTimeoutMs: 10_000 }, (c) =>
+    await withClient(local, { connectTimeoutMs: 10_000, signal: ctx.signal }, (c) =>
       alterSystem(c, { recovery_min_apply_delay: 0 }),
     );
     return {

@@ -130,7 +130,7 @@ export async function proveZeroLoss(ctx: Context, position: NodePosition): Promi
   try {
     const server = await withClient(
       localConninfo(ctx.config.node),
-      { connectTimeoutMs: 10_000 },
+      { connectTimeoutMs: 10_000, signal: ctx.signal },
       async (c) => {
         const row = (
           await c.query<{ major: number; seg: string }>(
@@ -186,11 +186,14 @@ export async function readCompleteRecords(
   const dataDirectory = ctx.config.node.dataDirectory;
   if (!dataDirectory) return null;
   try {
-    const major = await withClient(localConninfo(ctx.config.node), { connectTimeoutMs: 10_000 }, async (c) =>
-      Number(
-        (await c.query<{ m: number }>(`SELECT current_setting('server_version_num')::int / 10000 AS m`))
-          .rows[0]?.m,
-      ),
+    const major = await withClient(
+      localConninfo(ctx.config.node),
+      { connectTimeoutMs: 10_000, signal: ctx.signal },
+      async (c) =>
+        Number(
+          (await c.query<{ m: number }>(`SELECT current_setting('server_version_num')::int / 10000 AS m`))
+            .rows[0]?.m,
+        ),
     );
     const result = await ctx.exec.tryRun(await pgWaldump(ctx, major), [
       '--path',
