@@ -7,7 +7,7 @@ import { findPgBinaries, type PgBinaries } from '../src/postgres/binaries.js';
 import { initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
 
 /** A running leader in a temp directory for a benchmark (PostgreSQL as `postgres` when root). */
-export interface BenchLeader {
+interface BenchLeader {
   exec: Exec;
   bin: PgBinaries;
   tools: PgTools;

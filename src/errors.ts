@@ -18,7 +18,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /** Nagios plugin convention used by `pgfollower check` (its own table, by that protocol). */
 export const NagiosCode = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
 
-export interface PgFollowerErrorOptions {
+interface PgFollowerErrorOptions {
   cause?: unknown;
   /** What the operator should do next. */
   hint?: string;
@@ -146,8 +146,4 @@ export class StoppedError extends PgFollowerError {
     );
     this.signalName = signalName;
   }
-}
-
-export function isPgFollowerError(error: unknown): error is PgFollowerError {
-  return error instanceof PgFollowerError;
 }

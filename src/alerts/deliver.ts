@@ -96,14 +96,14 @@ export async function deliverWithRetry(
   }
 }
 
-export interface EnqueueOptions {
+interface EnqueueOptions {
   /** Only these channels (by name), e.g. those still owed a notification after a restart. */
   only?: readonly string[];
   /** Called once per channel when its delivery finished (sent, failed or cancelled). */
   onDelivered?: (result: DeliveryResult) => void;
 }
 
-export interface Dispatcher {
+interface Dispatcher {
   /** Names of the channels that accept this notification. */
   targets(notification: Notification): string[];
   /** Queues a notification for every channel that accepts it; returns at once with their names. */

@@ -12,7 +12,7 @@ import {
 
 export type EngineConfig = Pick<Readonly<AlertsConfig>, 'rules' | 'repeatIntervalMs' | 'rateLimitMs'>;
 
-export interface EvaluateResult {
+interface EvaluateResult {
   state: AlertState;
   notifications: Notification[];
 }

@@ -7,7 +7,7 @@ import { createAlertMetrics } from './metrics.js';
 import { makeDedupKey, type Notification } from './types.js';
 import { withDeadline } from '../util/deadline.js';
 
-export type LifecycleKind = 'bootstrap' | 'promote' | 'follow' | 'rebuild';
+type LifecycleKind = 'bootstrap' | 'promote' | 'follow' | 'rebuild';
 
 export function makeLifecycleNotification(
   kind: LifecycleKind,

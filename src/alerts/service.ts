@@ -11,7 +11,7 @@ import { createAlertMetrics, recordFiring } from './metrics.js';
 import { loadAlertState, resolveAlertStateFile, saveAlertState } from './state-file.js';
 import type { AlertState, Notification, OutboxEntry } from './types.js';
 
-export interface AlertServiceOptions {
+interface AlertServiceOptions {
   /** Overrides the resolved state file (tests). */
   stateFile?: string;
   /** Called after each delivery attempt sequence (tests, bench). */

@@ -11,11 +11,11 @@ import { slotRepairPlugin } from '../slot-repair/plugin.js';
  * (services stop in reverse). It lives here, above every domain, so the daemon never imports the
  * domains that plug into it. A new domain adds one import and one entry.
  */
-export type SupervisorPluginFactory = (
+type SupervisorPluginFactory = (
   ctx: Context,
 ) => SupervisorPlugin | undefined | Promise<SupervisorPlugin | undefined>;
 
-export const supervisorPlugins: SupervisorPluginFactory[] = [
+const supervisorPlugins: SupervisorPluginFactory[] = [
   (ctx) => slotRepairPlugin(ctx),
   (ctx) => archivePlugin(ctx),
   (ctx) => alertsPlugin(ctx),

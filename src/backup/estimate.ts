@@ -117,7 +117,7 @@ function round(n: number | null): number | null {
   return n === null ? null : Math.round(n * 10) / 10;
 }
 
-export interface EstimateOverrides {
+interface EstimateOverrides {
   databaseBytes?: number | undefined;
   cloneBytesPerSecond?: number | undefined;
   restoreBytesPerSecond?: number | undefined;

@@ -6,14 +6,14 @@ import { parseLsn, parseWalFileName, walFileNameForSegNo } from '../postgres/lsn
 import { backupDir, descriptorKey } from './layout.js';
 import { listBackups, listLeftoverFolders, type LeftoverFolder } from './list.js';
 
-export interface WalProtection {
+interface WalProtection {
   /** Who needs WAL from here on: "backup <id>", "this follower's restart point", "slot <name> on the leader". */
   by: string;
   lsn: string;
   segment: string;
 }
 
-export interface ExpirePlan {
+interface ExpirePlan {
   keepCount: number;
   kept: string[];
   removeBackups: Array<{ id: string; complete: boolean; keys: string[] }>;
@@ -108,7 +108,7 @@ export async function planExpire(
   };
 }
 
-export interface ExpireResult {
+interface ExpireResult {
   removedBackups: string[];
   removedWal: number;
   /** Ids of leftover sidecar-only folders removed. */

@@ -113,7 +113,7 @@ export function tablespacesOf(backup: Pick<BackupDescriptor, 'tablespaces'>): Ba
 
 const ID_RE = /^\d{8}T\d{6}Z$/;
 
-export function isBackupId(value: string): boolean {
+function isBackupId(value: string): boolean {
   return ID_RE.test(value);
 }
 

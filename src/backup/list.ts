@@ -3,7 +3,7 @@ import type { ArchiveStore } from '../archive/store/store.js';
 import { ArchiveError, PgFollowerError, ExitCode } from '../errors.js';
 import { BACKUP_ROOT, backupDir, backupIdOfKey, descriptorKey, type BackupDescriptor } from './layout.js';
 
-export interface BackupListing {
+interface BackupListing {
   id: string;
   /** Complete when backup.json exists. */
   complete: boolean;
@@ -59,7 +59,7 @@ async function scanBackupFolders(
   return { backups, leftovers };
 }
 
-export async function readDescriptor(
+async function readDescriptor(
   store: ArchiveStore,
   id: string,
   signal?: AbortSignal,

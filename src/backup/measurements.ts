@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../postgres/fs-as.js';
  * backup verify) and the replay rate seen while replaying archived WAL. One small JSON file next to
  * the data directory, so it survives a rebuild of the directory itself.
  */
-export type MeasurementKind = 'clone' | 'restore' | 'replay';
+type MeasurementKind = 'clone' | 'restore' | 'replay';
 
 export interface Measurement {
   bytes: number;
@@ -18,7 +18,7 @@ export interface Measurement {
   at: string;
 }
 
-export type Measurements = Partial<Record<MeasurementKind, Measurement>>;
+type Measurements = Partial<Record<MeasurementKind, Measurement>>;
 
 export function measurementsFileFor(config: Readonly<Config>): string | undefined {
   if (config.backup.measurementsFile) return config.backup.measurementsFile;

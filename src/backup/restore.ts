@@ -12,7 +12,7 @@ import type { BackupDescriptor, BackupPart } from './layout.js';
 import { formatTablespaceMap, tablespaceTargets, type TablespaceTarget } from './tablespaces.js';
 import { TarParser, type TarEntry } from './tar.js';
 
-export interface RestoreFilesOptions {
+interface RestoreFilesOptions {
   /** An absent or empty directory; created with mode 0700. */
   targetDirectory: string;
   /** Write pg_basebackup's backup_manifest into the directory too (for pg_verifybackup). */
@@ -26,7 +26,7 @@ export interface RestoreFilesOptions {
   tablespaceMap?: 'rewrite' | 'keep';
 }
 
-export interface RestoreFilesResult {
+interface RestoreFilesResult {
   rawBytes: number;
   files: number;
   durationMs: number;

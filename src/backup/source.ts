@@ -6,7 +6,7 @@ export interface SourceTablespace {
   location: string;
 }
 
-export interface SourceFacts {
+interface SourceFacts {
   systemIdentifier: string;
   walSegmentSize: number;
   serverVersionNum: number;

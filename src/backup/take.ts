@@ -22,7 +22,7 @@ import { copyByStaging } from './take-staged.js';
 import { copyByStream, type CopyResult } from './take-stream.js';
 import { waitForWal, walFilesForRanges } from './wal.js';
 
-export interface TakeBackupOptions {
+interface TakeBackupOptions {
   /** Overrides backup.source. */
   source?: 'local' | 'leader';
   /** pg_basebackup --max-rate. */

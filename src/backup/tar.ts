@@ -20,7 +20,7 @@ export interface TarEntry {
   linkTarget: string;
 }
 
-export interface TarHandler {
+interface TarHandler {
   entry(entry: TarEntry): void | Promise<void>;
   data(entry: TarEntry, chunk: Buffer): void | Promise<void>;
   end(entry: TarEntry): void | Promise<void>;
@@ -28,7 +28,7 @@ export interface TarHandler {
 
 const BLOCK = 512;
 
-export class TarFormatError extends PgFollowerError {
+class TarFormatError extends PgFollowerError {
   constructor(message: string) {
     super('BACKUP_CORRUPT', `not a valid tar stream: ${message}`, ExitCode.FAILED, {
       hint: 'the stored backup is damaged or was not written by pgfollower backup; run pgfollower backup verify',
@@ -161,7 +161,7 @@ function parseHeader(block: Buffer): TarEntry {
 }
 
 /** "./pg_wal/archive_status/" -> "pg_wal/archive_status"; refuses paths that leave the root. */
-export function normalizePath(raw: string): string {
+function normalizePath(raw: string): string {
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
   if (raw.startsWith('/') || parts.includes('..')) {
     throw new TarFormatError(`entry path "${raw}" leaves the target directory`);

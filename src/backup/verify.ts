@@ -13,7 +13,7 @@ import { tablespacesOf } from './layout.js';
 import { restoreBackupFiles } from './restore.js';
 import { tablespaceTargets } from './tablespaces.js';
 
-export interface VerifyBackupResult {
+interface VerifyBackupResult {
   id: string;
   ok: boolean;
   checks: CheckResult[];

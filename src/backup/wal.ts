@@ -29,7 +29,7 @@ export function walFilesForRanges(ranges: readonly WalRange[], segmentSize: numb
 }
 
 /** The names among `names` that the archive does not hold (under any codec). */
-export async function missingWalFiles(
+async function missingWalFiles(
   store: ArchiveStore,
   names: readonly string[],
   signal?: AbortSignal,

@@ -4,7 +4,7 @@ import type { PgBinaries } from '../postgres/binaries.js';
 import { withPasswordFile } from '../postgres/passfile.js';
 import { formatBytes } from '../config/units.js';
 
-export interface BaseBackupOptions {
+interface BaseBackupOptions {
   conninfo: string;
   targetDirectory: string;
   /** Expected total bytes, for progress before pg_basebackup's own estimate arrives. */

@@ -24,7 +24,7 @@ import { writeFollowerConfig } from './follower-config.js';
 import { evaluatePreflight, measureFreeBytes, readLeaderFacts, type LeaderFacts } from './preflight.js';
 import { leaderSeesStreaming, waitForStreaming, type StreamingInfo } from './wait.js';
 
-export interface BootstrapOptions {
+interface BootstrapOptions {
   /** Move a non-empty data directory aside instead of refusing. */
   force?: boolean;
   /** Leave the server stopped after the copy. */
@@ -43,7 +43,7 @@ export interface BootstrapOptions {
   streamTimeoutMs?: number;
 }
 
-export interface BootstrapResult {
+interface BootstrapResult {
   dataDirectory: string;
   slotName: string | undefined;
   slotCreated: boolean;

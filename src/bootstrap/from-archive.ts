@@ -31,7 +31,7 @@ import { writeFollowerConfig } from './follower-config.js';
 import { newestArchivedSegmentStart, waitForReplay } from './replay.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
-export interface BootstrapFromArchiveOptions {
+interface BootstrapFromArchiveOptions {
   /** Restore this backup (id) instead of the newest complete one. */
   backupId?: string | undefined;
   /** Move a non-empty data directory aside (kept) instead of refusing. */

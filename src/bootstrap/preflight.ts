@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { CheckResult } from '../errors.js';
 import { formatBytes } from '../config/units.js';
 import type { PgClient } from '../postgres/client.js';
-import { inspectDirectory, type DirectoryState } from '../postgres/data-directory.js';
+import type { DirectoryState } from '../postgres/data-directory.js';
 import type { SlotInfo } from '../postgres/slots.js';
 
 export interface LeaderFacts {
@@ -189,5 +189,3 @@ export async function measureFreeBytes(path: string): Promise<number | undefined
     return undefined;
   }
 }
-
-export { inspectDirectory };

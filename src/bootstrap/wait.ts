@@ -16,7 +16,7 @@ export interface StreamingInfo {
 }
 
 /** Reads the local WAL receiver once; status 'unreachable' when the server does not answer yet. */
-export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
+async function readReceiver(ctx: Context): Promise<StreamingInfo> {
   let client;
   try {
     client = await connect(localConninfo(ctx.config.node), {
@@ -74,7 +74,7 @@ export async function readReceiver(ctx: Context): Promise<StreamingInfo> {
  * server could answer because it has no password (no ~/.pgpass line): that one has no SQLSTATE,
  * only its "SASL:" message. A refused login does not go away by waiting, unlike a starting server.
  */
-export function isLoginRefused(error: unknown): boolean {
+function isLoginRefused(error: unknown): boolean {
   const cause = error instanceof Error ? error.cause : undefined;
   const code = sqlState(error) ?? sqlState(cause);
   if (code?.startsWith('28')) return true;
@@ -82,7 +82,7 @@ export function isLoginRefused(error: unknown): boolean {
   return /^SASL: /.test(message) || /SASL: .*password must be a string/.test(message);
 }
 
-export interface WaitForStreamingOptions {
+interface WaitForStreamingOptions {
   timeoutMs?: number;
   /** Wait until the receiver streams on this timeline or a later one (a new leader's, after failover). */
   timeline?: number;
@@ -131,7 +131,7 @@ export async function waitForStreaming(
 }
 
 /** pgfollower cannot log in to the local server: which address, which role, what to change. */
-export function localLoginError(ctx: Context, reason: string): PgFollowerError {
+function localLoginError(ctx: Context, reason: string): PgFollowerError {
   const node = ctx.config.node;
   const role = localUser(node) ?? process.env.PGUSER ?? 'the OS user name';
   const where = node.host.startsWith('/')

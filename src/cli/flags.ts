@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { durationMs, parseSize, sizeHint } from '../config/units.js';
+import { durationMs } from '../config/units.js';
 import { parseLsn } from '../postgres/lsn.js';
 
 /**
@@ -14,13 +14,6 @@ export function parseDurationFlag(value: string): number {
   if (!parsed.success || parsed.data <= 0)
     throw new InvalidArgumentError(`"${value}" is not a duration; write e.g. 30s, 5m, 2h`);
   return parsed.data;
-}
-
-/** A size in bytes (docs/configuration.md). */
-export function parseSizeFlag(value: string): number {
-  const parsed = parseSize(value);
-  if (parsed === undefined) throw new InvalidArgumentError(`"${value}" is not a size; ${sizeHint}`);
-  return parsed;
 }
 
 /** pg_basebackup --max-rate: kilobytes per second, or with a suffix k or M (32k .. 1024M). */

@@ -8,7 +8,7 @@ import { readPackageInfo } from '../exec/self.js';
 import { formatChecklist } from './format.js';
 import { addExamples } from './examples.js';
 
-export interface MainOptions {
+interface MainOptions {
   output?: Output;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -97,7 +97,7 @@ function reportStopped(stopped: StoppedError, error: unknown, output: Output): n
   return stopped.exitCode;
 }
 
-export function reportError(error: unknown, output: Output): number {
+function reportError(error: unknown, output: Output): number {
   if (error instanceof CommanderError) {
     // help and version are not errors
     if (

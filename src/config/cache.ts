@@ -41,7 +41,7 @@ import type { Config } from './schema.js';
 const MAX_ENTRIES = 8;
 const PREFIX = 'config-';
 
-export interface CachedLoadOptions extends LoadConfigOptions {
+interface CachedLoadOptions extends LoadConfigOptions {
   /** The program version: a new version may validate differently. */
   version: string;
 }

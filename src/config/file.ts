@@ -11,7 +11,7 @@ import type { ConfigProblem } from '../errors.js';
 export const DEFAULT_CONFIG_FILE = '/etc/pgfollower/pgfollower.yaml';
 
 /** A config file is a few kilobytes; anything past this is not one. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * The config file a command reads: --config, else PGFOLLOWER_CONFIG, else DEFAULT_CONFIG_FILE when it

@@ -86,7 +86,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 }
 
 /** PostgreSQL slot names allow [a-z0-9_]: derive one from the node name. */
-export function defaultSlotName(nodeName: string): string {
+function defaultSlotName(nodeName: string): string {
   return nodeName
     .toLowerCase()
     .replace(/[^a-z0-9_]/g, '_')

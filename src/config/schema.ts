@@ -17,7 +17,7 @@ z.config({ jitless: true });
 
 const nameRe = /^[a-z0-9_]+$/;
 
-export const nodeSection = z.strictObject({
+const nodeSection = z.strictObject({
   /** Required for follower commands (checked by requireKeys, not here, so other commands run without it). */
   name: z.string().min(1).max(63).optional(),
   dataDirectory: z.string().min(1).optional(),
@@ -47,7 +47,7 @@ export const nodeSection = z.strictObject({
   applyDelay: boundedDuration(0, 7 * DAY).default(0),
 });
 
-export const leaderSection = z.strictObject({
+const leaderSection = z.strictObject({
   conninfo: z.string().min(1).optional(),
   connectTimeoutMs: boundedDuration(100, 5 * MINUTE).default(5000),
   /**
@@ -57,7 +57,7 @@ export const leaderSection = z.strictObject({
   copyStallTimeoutMs: boundedDuration(5 * SECOND, HOUR).default(2 * MINUTE),
 });
 
-export const slotSection = z.strictObject({
+const slotSection = z.strictObject({
   enabled: z.boolean().default(true),
   name: z
     .string()
@@ -66,7 +66,7 @@ export const slotSection = z.strictObject({
     .optional(),
 });
 
-export const httpSection = z.strictObject({
+const httpSection = z.strictObject({
   listen: z
     .string()
     .regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'write host:port, e.g. 127.0.0.1:8008')
@@ -77,7 +77,7 @@ export const httpSection = z.strictObject({
 /** Seconds (or a duration such as 5m) of replay lag, at most 7 days. */
 const lagSeconds = durationSeconds.pipe(z.number().max((DAY / 1000) * 7, 'at most 604800 (7 days)'));
 
-export const monitorSection = z
+const monitorSection = z
   .strictObject({
     intervalMs: boundedDuration(100, HOUR).default(1000),
     /** Bound for a single query; a tick never waits longer. */
@@ -107,7 +107,7 @@ export const monitorSection = z
       });
   });
 
-export const logSection = z.strictObject({
+const logSection = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   format: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
@@ -126,4 +126,3 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
-export type ConfigInput = z.input<typeof configSchema>;

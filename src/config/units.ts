@@ -60,7 +60,7 @@ export const sizeBytes = z.union([z.number(), z.string()]).transform((value, ctx
  * The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires at
  * once, with a TimeoutOverflowWarning, so no duration may exceed it.
  */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A duration in milliseconds: a number of ms or a string such as `30s`, `5m`, `250ms`. */
 export const durationMs = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../postgres/fs-as.js';
  * file the running supervisor reads; it ends by itself at `until`, so a forgotten window cannot
  * silence a node for good.
  */
-export interface Maintenance {
+interface Maintenance {
   since: number;
   until: number;
   reason: string | null;

@@ -5,7 +5,7 @@ import type { Clock } from '../util/time.js';
 import type { SupervisorService } from './types.js';
 
 /** Sends `KEY=VALUE` fields to systemd. Injected so tests can record instead of calling systemd. */
-export type Notify = (fields: readonly string[]) => Promise<void>;
+type Notify = (fields: readonly string[]) => Promise<void>;
 
 /**
  * systemd's notify protocol through the `systemd-notify` helper: NOTIFY_SOCKET is a datagram

@@ -41,7 +41,7 @@ export async function waitUntil(
   }
 }
 
-export interface NodeView {
+interface NodeView {
   name: string;
   state: string;
   lagBytes: number | null;

@@ -37,7 +37,7 @@ import {
  * every node following it. RPO: rows whose INSERT was acknowledged before the death but are
  * missing on the new leader.
  */
-export interface FailoverDemoOptions {
+interface FailoverDemoOptions {
   keep?: boolean;
   /** Runs one pgfollower command line in this process, each line of its output through `print`. */
   invoke(argv: readonly string[], print: (text: string) => void): Promise<number>;
@@ -45,7 +45,7 @@ export interface FailoverDemoOptions {
   contextFor(configFile: string): Promise<Context>;
 }
 
-export interface FailoverDemoResult {
+interface FailoverDemoResult {
   sandbox: string;
   newLeader: string;
   rtoFirstWriteMs: number;

@@ -10,7 +10,7 @@ import { findPgBinaries } from '../postgres/binaries.js';
 import { connect, type PgClient } from '../postgres/client.js';
 import { createSandbox, type Sandbox } from './sandbox.js';
 
-export interface DemoOptions {
+interface DemoOptions {
   /** Stop by itself after this long; otherwise run until Ctrl-C. */
   durationMs?: number | undefined;
   /** Keep the sandbox directory (servers are stopped either way). */
@@ -26,7 +26,7 @@ export interface DemoOutput {
   print(text: string): void;
 }
 
-export interface DemoResult {
+interface DemoResult {
   sandbox: string;
   rowsWritten: number;
   rowsOnFollower: number;

@@ -36,7 +36,7 @@ export interface Sandbox {
   destroy(options?: { keep?: boolean }): Promise<void>;
 }
 
-export interface SandboxOptions {
+interface SandboxOptions {
   /** Name of the (first) follower; default demo-follower. */
   followerName?: string;
   /** More leader settings (the failover demo: wal_log_hints for pg_rewind, a small wal_keep_size). */

@@ -7,8 +7,8 @@ import { checkArchive, checkPrivileges, checkRestoreCommand } from './local-chec
 import { messageOf, skipped, type DoctorCheck, type DoctorOptions, type DoctorReport } from './types.js';
 import { checkUnit } from './unit.js';
 
-export type { DoctorCheck, DoctorOptions, DoctorReport, DoctorStatus } from './types.js';
-export { parseUnit, unitSearchPath } from './unit.js';
+export type { DoctorReport } from './types.js';
+export { parseUnit } from './unit.js';
 
 /** A config that failed to load: the one finding doctor can make without it. */
 export function configFailure(configFile: string | undefined, message: string): DoctorReport {

@@ -6,7 +6,7 @@ import { selfCommand } from '../exec/self.js';
 import { messageOf, skipped, type DoctorCheck } from './types.js';
 
 /** Where systemd looks for units, most specific first. */
-export const unitSearchPath = [
+const unitSearchPath = [
   '/etc/systemd/system/pgfollower.service',
   '/run/systemd/system/pgfollower.service',
   '/usr/local/lib/systemd/system/pgfollower.service',
@@ -15,7 +15,7 @@ export const unitSearchPath = [
 ];
 
 /** The few unit keys doctor compares, from `[Service]`. */
-export interface UnitFacts {
+interface UnitFacts {
   user: string;
   execStart: string | undefined;
   configFile: string | undefined;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * TypeScript sources (tests), the tsc output in dist/src and the bundle in dist/cli, which sit at
  * different depths. Read once, and only by what needs it (`--version`, selfCommand()).
  */
-export interface PackageInfo {
+interface PackageInfo {
   root: string;
   version: string;
   bin: Record<string, string>;

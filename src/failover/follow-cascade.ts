@@ -15,7 +15,7 @@ import { readIdentity, type LeaderIdentity } from './new-leader.js';
  * `--direct` re-points at X whatever U does.
  */
 
-export interface CascadeDecision {
+interface CascadeDecision {
   /** Where this node will stream from: the upstream (kept) or the new leader. */
   target: string;
   kept: boolean;
@@ -24,7 +24,7 @@ export interface CascadeDecision {
   check: CheckResult;
 }
 
-export const CASCADE_CHECK = 'cascade: keep the upstream when it follows the new leader';
+const CASCADE_CHECK = 'cascade: keep the upstream when it follows the new leader';
 
 /** null when this node is not configured to cascade, or its upstream is the new leader. */
 export async function decideCascade(

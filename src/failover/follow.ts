@@ -34,7 +34,7 @@ import {
  * https://www.postgresql.org/docs/current/warm-standby.html#STANDBY-SERVER-OPERATION
  */
 
-export interface FollowPlan {
+interface FollowPlan {
   /** Where this node will stream from: the new leader, or its upstream when a cascade is kept. */
   leaderConninfo: string;
   /** The new leader named with --leader. */
@@ -140,7 +140,7 @@ export async function planFollow(
   };
 }
 
-export interface FollowResult {
+interface FollowResult {
   timeline: number;
   receiveLsn: string | null;
   slotCreated: boolean;

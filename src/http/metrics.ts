@@ -6,7 +6,7 @@ import { followerStates, type Snapshot } from '../monitor/snapshot.js';
  * documented in docs/metrics.md. A registry per supervisor (not prom-client's global one) so tests
  * and several supervisors in one process do not collide.
  */
-export interface SupervisorMetrics {
+interface SupervisorMetrics {
   registry: Registry;
   observe(snapshot: Snapshot, tickSeconds: number): void;
   /** Leader statements sent so far (a counter mirrors it). */

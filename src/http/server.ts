@@ -23,7 +23,7 @@ import type { Snapshot } from '../monitor/snapshot.js';
  * Anything else is 405. Bodies are JSON (`{ ok, reason, ... }`) so a human with curl sees why a
  * check failed; their types are those of the status document (byte counts are numbers).
  */
-export interface HttpServerOptions {
+interface HttpServerOptions {
   listen: string;
   logger: Logger;
   latest(): Snapshot | undefined;
@@ -177,7 +177,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
   }
 }
 
-export interface ReplicaBounds {
+interface ReplicaBounds {
   lagBytes?: number;
   lagSeconds?: number;
 }

@@ -6,7 +6,7 @@ import { maskConninfo } from '../postgres/conninfo.js';
 export type { Logger } from 'pino';
 
 /** Keys whose values never reach a log line (pino `redact`). */
-export const redactPaths = [
+const redactPaths = [
   'password',
   '*.password',
   '*.*.password',
@@ -24,7 +24,7 @@ export const redactPaths = [
   '*.headers.authorization',
 ];
 
-export interface CreateLoggerOptions {
+interface CreateLoggerOptions {
   level?: string;
   format?: 'auto' | 'json' | 'pretty';
   /** Where log lines go; stderr by default so stdout stays for command output. */

@@ -9,7 +9,7 @@ import type { CatchUp, FollowerState, Lag, LeaderSample, LocalSample, Sourced } 
  * the follower is not catching up. Nothing is guessed: without two samples spanning `minSpanMs`, or
  * without the leader's position, the estimate is unknown (null), never a made-up figure.
  */
-export interface CatchUpOptions {
+interface CatchUpOptions {
   /** Rates are measured over the samples of the last windowMs. */
   windowMs: number;
   /** No estimate before the samples span this long (two ticks are noise). */

@@ -16,7 +16,7 @@ export interface ClassifyOptions {
   stallAfterMs: number;
 }
 
-export interface Classification {
+interface Classification {
   state: FollowerState;
   reason: string;
   neededSegment: string | null;

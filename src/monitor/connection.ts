@@ -3,7 +3,7 @@ import type { Clock } from '../context.js';
 import { connect, sqlState, type PgClient } from '../postgres/client.js';
 import type { Sourced } from './snapshot.js';
 
-export interface PersistentConnectionOptions {
+interface PersistentConnectionOptions {
   /** For messages: "leader", "local server". */
   name: string;
   connectTimeoutMs: number;

@@ -23,5 +23,3 @@ export interface SupervisorEvents {
   /** Lifecycle notices from commands (bootstrap done, promote done, follow, rebuild). */
   lifecycle: [info: { kind: 'bootstrap' | 'promote' | 'follow' | 'rebuild'; node: string; message: string }];
 }
-
-export type SupervisorEventName = keyof SupervisorEvents;

@@ -239,7 +239,7 @@ function upstreamAddress(conninfo: string): { host: string | null; port: number 
   }
 }
 
-export function nodeName(configured: string | undefined): string {
+function nodeName(configured: string | undefined): string {
   return configured ?? hostname();
 }
 

@@ -11,7 +11,7 @@ import type { LeaderSample, LocalSample, PrimarySample, SlotRow } from './snapsh
 
 // Functions that raise outside recovery (pg_is_wal_replay_paused) or inside it (pg_current_wal_lsn)
 // sit behind CASE so one statement works on a standby and on a promoted node.
-export const localSql = `
+const localSql = `
 select pg_is_in_recovery() as in_recovery,
   case when pg_is_in_recovery() then pg_last_wal_receive_lsn()::text end as receive_lsn,
   case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text end as replay_lsn,
@@ -64,7 +64,7 @@ export async function queryLocal(client: PgClient): Promise<LocalSample> {
   return parseLocalRow(row);
 }
 
-export function parseLocalRow(row: LocalRow): LocalSample {
+function parseLocalRow(row: LocalRow): LocalSample {
   const receiverTli = row.wr_status ? row.wr_tli : null;
   // Without pg_read_all_stats (pg_monitor) the view shows the receiver's pid and nothing else.
   const hidden = row.wr_pid !== null && row.wr_status === null;
@@ -153,8 +153,8 @@ const leaderWal = `,
   (select sum(size)::text from pg_ls_waldir()) as pg_wal_bytes,
   (select min(name) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$') as oldest_segment`;
 
-export const leaderSqlWithWal = `select ${leaderCore}${leaderWal}${leaderFrom}`;
-export const leaderSqlWithoutWal = `select ${leaderCore}, null::text as pg_wal_bytes, null::text as oldest_segment${leaderFrom}`;
+const leaderSqlWithWal = `select ${leaderCore}${leaderWal}${leaderFrom}`;
+const leaderSqlWithoutWal = `select ${leaderCore}, null::text as pg_wal_bytes, null::text as oldest_segment${leaderFrom}`;
 
 interface LeaderRow {
   in_recovery: boolean;
@@ -224,7 +224,7 @@ function big(text: string | null): bigint | null {
   return text === null ? null : BigInt(text);
 }
 
-export function parseLeaderRow(row: LeaderRow, slotName: string | null): LeaderSample {
+function parseLeaderRow(row: LeaderRow, slotName: string | null): LeaderSample {
   const slot: SlotRow | null =
     slotName === null
       ? null
@@ -280,7 +280,7 @@ export function parseLeaderRow(row: LeaderRow, slotName: string | null): LeaderS
  * cluster.primary, for a cascaded follower: its position only (no slot, no archiver: those live on
  * the upstream, which the leader query asks). A standby here reports its replay position.
  */
-export const primarySql = `
+const primarySql = `
 select pg_is_in_recovery() as in_recovery,
   (case when pg_is_in_recovery() then ${standbyLsn} else pg_current_wal_lsn() end)::text as lsn,
   case when not pg_is_in_recovery()

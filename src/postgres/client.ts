@@ -4,7 +4,7 @@ import { describeConninfo, parseConninfo, toClientConfig } from './conninfo.js';
 
 export type PgClient = pg.Client;
 
-export interface ConnectOptions {
+interface ConnectOptions {
   /**
    * 'database' opens a walsender connection that also accepts SQL (IDENTIFY_SYSTEM etc.);
    * 'physical' a plain physical walsender, the kind pg_basebackup and a standby open: only it is

@@ -12,7 +12,7 @@ export interface PgTools {
   signal?: AbortSignal | undefined;
 }
 
-export type ServerStatus = 'running' | 'stopped' | 'no-data-directory';
+type ServerStatus = 'running' | 'stopped' | 'no-data-directory';
 
 /** `pg_ctl status`: 0 running, 3 not running, 4 no accessible data directory. */
 export async function serverStatus(tools: PgTools, dataDirectory: string): Promise<ServerStatus> {
@@ -24,7 +24,7 @@ export async function serverStatus(tools: PgTools, dataDirectory: string): Promi
   return 'no-data-directory';
 }
 
-export interface StartOptions {
+interface StartOptions {
   logFile?: string;
   timeoutS?: number;
 }
@@ -58,7 +58,7 @@ export async function stopServer(
   );
 }
 
-export interface InitClusterOptions {
+interface InitClusterOptions {
   dataDirectory: string;
   port: number;
   /** Socket directory; also listen_addresses host. */

@@ -5,7 +5,7 @@ import type { ClientConfig } from 'pg';
  * libpq connection strings, both forms: `host=a port=5432 user=x` and `postgresql://x@a:5432/db`.
  * https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING
  */
-export type Conninfo = Record<string, string>;
+type Conninfo = Record<string, string>;
 
 export function parseConninfo(text: string): Conninfo {
   const trimmed = text.trim();

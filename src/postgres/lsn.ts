@@ -37,7 +37,7 @@ export function walFileName(tli: number, lsn: Lsn, segmentSize: bigint): string 
   return `${hex8(BigInt(tli))}${hex8(segNo / segsPerXlogId)}${hex8(segNo % segsPerXlogId)}`;
 }
 
-export interface WalFileParts {
+interface WalFileParts {
   timeline: number;
   segNo: bigint;
 }

@@ -72,7 +72,7 @@ function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-export interface StandbySettings {
+interface StandbySettings {
   primaryConninfo: string;
   slotName?: string | undefined;
   /** restore_command to fetch archived WAL; absent to leave unset. */

@@ -27,7 +27,7 @@ export async function identifySystem(replication: PgClient): Promise<SystemIdent
   return { systemId: String(row.systemid), timeline: Number(row.timeline), xlogPos: parseLsn(row.xlogpos) };
 }
 
-export interface TimelineHistoryEntry {
+interface TimelineHistoryEntry {
   /** The ancestor timeline. */
   timeline: number;
   /** First LSN that is not on `timeline` any more (the switch point to the next timeline). */

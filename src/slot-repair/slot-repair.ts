@@ -1,6 +1,6 @@
 import type { PgClient } from '../postgres/client.js';
 
-export interface SlotRepairResult {
+interface SlotRepairResult {
   /** `refused`: the leader has no max_slot_wal_keep_size (-1); a new slot could fill its disk. */
   action: 'recreated' | 'created' | 'none' | 'busy' | 'refused';
   restartLsn: string | null;

@@ -102,7 +102,7 @@ export function setS3Env(): () => void {
   };
 }
 
-export interface ArchivingLeader {
+interface ArchivingLeader {
   leader: TestCluster;
   /** The leader's pgfollower config (archive section, prefetch off), readable by the postgres user. */
   leaderConfig: string;

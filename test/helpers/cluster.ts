@@ -70,7 +70,7 @@ export interface TestCluster {
   logFile: string;
 }
 
-export interface LeaderOptions {
+interface LeaderOptions {
   settings?: Record<string, string | number | boolean>;
   dataChecksums?: boolean;
   /** initdb --wal-segsize in MiB. */

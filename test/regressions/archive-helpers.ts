@@ -4,7 +4,7 @@ import { makeTempDir, type TestCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A real leader whose archive_command is the built CLI pushing into an fs archive (uncompressed). */
-export interface FsArchivingLeader {
+interface FsArchivingLeader {
   leader: TestCluster;
   archiveDir: string;
   configFile: string;
@@ -43,7 +43,7 @@ export async function switchAndArchive(leader: TestCluster, count = 1): Promise<
 }
 
 /** The segment before `name` on its timeline (16 MiB segments: tests only). */
-export function previous(name: string): string {
+function previous(name: string): string {
   const seg = BigInt(`0x${name.slice(8)}`) - 1n;
   return `${name.slice(0, 8)}${seg.toString(16).toUpperCase().padStart(16, '0')}`;
 }

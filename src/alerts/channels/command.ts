@@ -5,7 +5,7 @@ import type { Notification } from '../types.js';
 import { DeliveryError, type Channel } from './channel.js';
 
 /** The alert as environment variables, like repmgr's event notification command placeholders. */
-export function buildAlertEnvironment(notification: Notification): Record<string, string> {
+function buildAlertEnvironment(notification: Notification): Record<string, string> {
   return {
     PGFOLLOWER_ALERT_KIND: notification.kind,
     PGFOLLOWER_ALERT_STATUS: notification.status,

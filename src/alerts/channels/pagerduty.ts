@@ -41,10 +41,7 @@ export function formatPagerDutyEvent(
   };
 }
 
-export function formatPagerDutyChange(
-  routingKey: string,
-  notification: Notification,
-): Record<string, unknown> {
+function formatPagerDutyChange(routingKey: string, notification: Notification): Record<string, unknown> {
   return {
     routing_key: routingKey,
     payload: {

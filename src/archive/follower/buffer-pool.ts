@@ -4,7 +4,7 @@
  * and garbage-collector work on every fetch, more than the decoding (docs/benchmarks/archive.md).
  * At most `max` buffers are kept; more are allocated when more fetches run at once, and dropped.
  */
-export interface BufferPool {
+interface BufferPool {
   /** A buffer of the current size, or undefined while the size is not known. */
   acquire(): Buffer | undefined;
   release(buffer: Buffer | undefined): void;

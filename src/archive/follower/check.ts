@@ -5,7 +5,7 @@ import { parseLsn, parseWalFileName, segmentStartLsn, WAL_SEGMENT_RE, type Lsn }
 import { checkCoverage, type CoverageReport } from './coverage.js';
 import { openArchiveStore } from '../store/open-store.js';
 
-export interface ArchiveCheckOptions {
+interface ArchiveCheckOptions {
   start?: string | undefined;
   end?: string | undefined;
   timeline?: number | undefined;

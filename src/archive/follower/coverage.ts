@@ -12,13 +12,13 @@ import type { ArchiveStore } from '../store/store.js';
  * https://www.postgresql.org/docs/current/continuous-archiving.html#BACKUP-TIMELINES
  */
 
-export interface TimelineSpan {
+interface TimelineSpan {
   timeline: number;
   /** First LSN on this timeline (0 for the first). */
   begin: Lsn;
 }
 
-export interface CoverageRequest {
+interface CoverageRequest {
   startLsn: Lsn;
   endLsn: Lsn;
   endTimeline: number;
@@ -65,7 +65,7 @@ export function parseHistory(text: string): Array<{ timeline: number; switchLsn:
 }
 
 /** The timeline spans leading to `timeline`, oldest first, read from the archive's history file. */
-export async function readTimelineSpans(
+async function readTimelineSpans(
   store: ArchiveStore,
   timeline: number,
   signal?: AbortSignal,

@@ -13,9 +13,9 @@ import { verifyWalFile } from '../store/verify.js';
 import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 import { withDeadline } from '../../util/deadline.js';
 
-export type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
+type FetchOutcome = 'restored' | 'restored-from-spool' | 'not-found';
 
-export interface FetchResult {
+interface FetchResult {
   name: string;
   outcome: FetchOutcome;
   key?: string;
@@ -87,7 +87,7 @@ export async function fetchWal(
   return { name, outcome: 'restored', key: got.key, bytes: got.data.length, ms: ctx.clock.now() - started };
 }
 
-export interface ReadVerifiedOptions {
+interface ReadVerifiedOptions {
   /** The local cluster's system identifier (pg_control): a segment of another cluster is refused. */
   systemIdentifier?: bigint | undefined;
   /** The local WAL segment size: decompression never produces more (default 1 GiB, the maximum). */
@@ -193,7 +193,7 @@ async function localCluster(ctx: Context): Promise<ReadVerifiedOptions> {
 }
 
 /** Writes next to `dest` and renames, owned by the PostgreSQL OS user when we are root. */
-export async function writeFileAtomicIn(
+async function writeFileAtomicIn(
   dest: string,
   data: Buffer,
   runAs?: { uid: number; gid: number },

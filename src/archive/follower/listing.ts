@@ -7,7 +7,7 @@ import type { ArchiveStore } from '../store/store.js';
  * whether archived WAL is still to be replayed before recovery ends.
  */
 
-export interface ArchiveListing {
+interface ArchiveListing {
   /** WAL segment names on the timeline asked for (24 hex digits). */
   segments: string[];
   /** Newer timelines that have a `.history` file: someone already promoted from this history. */

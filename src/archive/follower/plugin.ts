@@ -16,7 +16,7 @@ import { createArchiveProbe } from './probe.js';
 import { restoreCommandFor } from './restore-command.js';
 import { spoolDirectoryFor } from './spool.js';
 
-export interface ArchivePluginOptions {
+interface ArchivePluginOptions {
   /** Config file the restore_command's fallback reads; default: --config / PGFOLLOWER_CONFIG of this process. */
   configFile?: string | undefined;
 }

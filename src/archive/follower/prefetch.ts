@@ -15,7 +15,7 @@ import { createBufferPool } from './buffer-pool.js';
 import { createWaker } from './waker.js';
 import type { ArchiveStore } from '../store/store.js';
 
-export interface PrefetcherOptions {
+interface PrefetcherOptions {
   store: ArchiveStore;
   spoolDir: string;
   /**

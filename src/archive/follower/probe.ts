@@ -7,7 +7,7 @@ import { fileNameOfKey, parseWalFile, timelineDir } from '../store/layout.js';
 import type { PrefetchStats } from './prefetch.js';
 import type { ArchiveStore } from '../store/store.js';
 
-export interface ArchiveProbeOptions {
+interface ArchiveProbeOptions {
   clock: Clock;
   /** Full re-listing interval; between them only new keys are listed (S3 StartAfter). Default 60 s. */
   relistMs?: number;

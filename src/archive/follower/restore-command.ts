@@ -5,9 +5,9 @@ import { selfCommand } from '../../exec/self.js';
 import { spoolDirectoryFor } from './spool.js';
 
 /** Seconds the Node fallback gets beyond archive.timeoutMs before TERM, and after TERM before KILL. */
-export const FALLBACK_GRACE_S = 5;
+const FALLBACK_GRACE_S = 5;
 
-export interface RestoreCommandOptions {
+interface RestoreCommandOptions {
   /** The config file the fallback `wal-fetch` must read (absolute path recommended). */
   configFile?: string | undefined;
 }

@@ -13,7 +13,7 @@ import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../pos
  * The Node fallback (wal-fetch) leaves the name it was asked for in `.requested`, which tells the
  * prefetcher where replay is when nothing was spooled yet (first request, new timeline).
  */
-export const REQUESTED_FILE = '.requested';
+const REQUESTED_FILE = '.requested';
 
 /**
  * `<name>.missing`: the prefetcher asked the archive for `name` within the last second or so and it

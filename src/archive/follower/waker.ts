@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * fetch starts at once instead of up to a poll interval later. A wake while no pause runs ends the
  * next pause at once.
  */
-export interface Waker {
+interface Waker {
   wake(): void;
   /** Resolves after `ms`, at a wake, or when `signal` aborts; never rejects. */
   pause(ms: number): Promise<void>;

@@ -13,31 +13,31 @@
  */
 
 /** Fetches kept in flight per fetch Little's law asks for. */
-export const WINDOW_HEADROOM = 2;
+const WINDOW_HEADROOM = 2;
 /**
  * Ready segments beyond the ones in flight: what replay consumes in this long (a pause of the
  * prefetcher, a slow fetch, a busy CPU), and never fewer than WINDOW_MARGIN.
  */
-export const WINDOW_MARGIN_MS = 1000;
+const WINDOW_MARGIN_MS = 1000;
 export const WINDOW_MARGIN = 2;
 /** Consumptions older than this no longer count towards the rate. */
 export const RATE_HORIZON_MS = 30_000;
 /** Consumptions the rate is computed over (the most recent ones). */
-export const RATE_EVENTS = 32;
+const RATE_EVENTS = 32;
 /** Fewer consumptions, or a shorter span, leave the rate unknown. */
-export const RATE_MIN_EVENTS = 4;
-export const RATE_MIN_SPAN_MS = 250;
+const RATE_MIN_EVENTS = 4;
+const RATE_MIN_SPAN_MS = 250;
 /** Fetch latencies kept; the window uses their 90th percentile (a slow fetch is what makes replay wait). */
-export const LATENCY_SAMPLES = 16;
+const LATENCY_SAMPLES = 16;
 
-export interface WindowLimits {
+interface WindowLimits {
   /** The most segments ahead of replay (archive.prefetch). */
   maxDepth: number;
   /** The most fetches at once (archive.prefetchConcurrency). */
   maxConcurrency: number;
 }
 
-export interface WindowSize {
+interface WindowSize {
   /** Segments after replay's position kept ready or being fetched. */
   depth: number;
   /** Fetches at once. */
@@ -64,7 +64,7 @@ export function sizeWindow(
   return { depth, concurrency };
 }
 
-export interface WindowSizer {
+interface WindowSizer {
   /** `count` segments were seen leaving the spool (taken by restore_command) at `now`. */
   consumed(now: number, count?: number): void;
   /** One fetch took `ms` from request to file in the spool. */

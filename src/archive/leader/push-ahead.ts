@@ -83,7 +83,7 @@ export function archiveCommandFor(
   ].join('; ');
 }
 
-export interface Backlog {
+interface Backlog {
   /** Segments PostgreSQL has marked `.ready` and not yet archived (history/backup files not counted). */
   segments: number;
   bytes: number;
@@ -94,7 +94,7 @@ export interface BacklogAlert extends Backlog {
   thresholdBytes: number;
 }
 
-export interface PushAheadOptions {
+interface PushAheadOptions {
   store: ArchiveStore;
   dataDirectory: string;
   spoolDir: string;
@@ -107,7 +107,7 @@ export interface PushAheadOptions {
   onBacklogAlert?: (alert: BacklogAlert) => void;
 }
 
-export interface PushAhead {
+interface PushAhead {
   /** Segments pushed ahead so far. */
   readonly pushed: number;
   readonly failed: number;

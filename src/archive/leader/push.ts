@@ -10,7 +10,7 @@ import type { ArchiveStore } from '../store/store.js';
 import { readSegmentHeader, sha256, verifyWalFile } from '../store/verify.js';
 import { refuseLiveSegment } from './live-segment.js';
 
-export interface PushResult {
+interface PushResult {
   name: string;
   key: string;
   outcome: 'stored' | 'already-archived';
@@ -26,7 +26,7 @@ export interface PushResult {
  * when the object is durably stored and reads back as ours: PostgreSQL recycles the segment after
  * success, so a false success loses WAL.
  */
-export interface PushOptions {
+interface PushOptions {
   /**
    * Store a segment that may still be written as `<name>.partial` (refused as a segment unless it
    * has an archive_status file or is older than the server's current one: live-segment.ts).
@@ -214,7 +214,7 @@ interface Claim {
 }
 
 /** `claims/<timeline>/<name>`: outside `wal/`, so listings of segments never see claims. */
-export function claimKey(file: WalFile): string {
+function claimKey(file: WalFile): string {
   return `claims/${file.timelineHex}/${file.name}`;
 }
 

@@ -75,7 +75,7 @@ export async function decode(
   return (await decodeChecked(codec, stored, maxBytes)).data;
 }
 
-export interface Decoded {
+interface Decoded {
   data: Buffer;
   /**
    * The codec itself proved the bytes are the ones written (lz4 content checksum, gzip CRC32):
@@ -154,7 +154,7 @@ function tooLarge(codec: CodecName, what: string, maxBytes: number): ArchiveErro
  * frame's block maximum size (an uncompressed block exactly its own size). Malformed input returns
  * Infinity, so it is refused before decompression.
  */
-export function lz4FrameBound(data: Buffer): number {
+function lz4FrameBound(data: Buffer): number {
   let pos = 0;
   let total = 0;
   while (pos < data.length) {

@@ -29,7 +29,7 @@ export interface Keyring {
   allowPlaintext: boolean;
 }
 
-export interface EncryptionSettings {
+interface EncryptionSettings {
   keyFile?: string | undefined;
   keyEnv?: string | undefined;
   previousKeyFiles: readonly string[];
@@ -98,11 +98,11 @@ export function loadKeyring(
   return { current, byId, allowPlaintext: settings.allowPlaintext };
 }
 
-export function isEncrypted(body: Buffer): boolean {
+function isEncrypted(body: Buffer): boolean {
   return body.length >= HEADER_LENGTH + TAG_LENGTH && body.subarray(0, MAGIC.length).equals(MAGIC);
 }
 
-export function encryptObject(keyring: Keyring, objectKey: string, plain: Buffer): Buffer {
+function encryptObject(keyring: Keyring, objectKey: string, plain: Buffer): Buffer {
   const iv = randomBytes(IV_LENGTH);
   const header = Buffer.concat([MAGIC, Buffer.from(keyring.current.id, 'ascii'), iv]);
   const cipher = createCipheriv('aes-256-gcm', keyring.current.key, iv, { authTagLength: TAG_LENGTH });
@@ -110,7 +110,7 @@ export function encryptObject(keyring: Keyring, objectKey: string, plain: Buffer
   return Buffer.concat([header, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
 }
 
-export function decryptObject(keyring: Keyring | undefined, objectKey: string, body: Buffer): Buffer {
+function decryptObject(keyring: Keyring | undefined, objectKey: string, body: Buffer): Buffer {
   if (!isEncrypted(body)) {
     if (!keyring || keyring.allowPlaintext) return body;
     throw new ArchiveError(`${objectKey} is not encrypted, and archive.encryption.allowPlaintext is off`, {

@@ -6,8 +6,8 @@ import { ArchiveError } from '../../errors.js';
 import type { ArchiveStore, ObjectInfo, PutOutcome, StoredObject } from './store.js';
 
 /** Modes of archive files and directories, whatever the umask (docs/archive.md). */
-export const FILE_MODE = 0o640;
-export const DIR_MODE = 0o750;
+const FILE_MODE = 0o640;
+const DIR_MODE = 0o750;
 
 /** Errno codes worth retrying on a network filesystem (NFS server restarting, stale handles). */
 const transientErrno = new Set(['EIO', 'ESTALE', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ENOSPC', 'EDQUOT']);

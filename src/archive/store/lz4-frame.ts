@@ -16,7 +16,7 @@ import { ArchiveError } from '../../errors.js';
 const FRAME_MAGIC = 0x184d2204;
 const BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
 
-export interface Lz4FrameResult {
+interface Lz4FrameResult {
   /** Bytes of `out` written. */
   length: number;
   /** The content checksum stored in the frame (xxHash32 of the content), when the frame has one. */

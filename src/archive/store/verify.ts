@@ -20,7 +20,7 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export interface SegmentHeader {
+interface SegmentHeader {
   magic: number;
   pageAddress: bigint;
   systemIdentifier: bigint;

@@ -16,7 +16,7 @@ interface CheckFlags {
 }
 
 /** The CommanderError code main() answers with the error's own exit code (UNKNOWN). */
-export const checkUsageCode = 'pgfollower.check.usage';
+const checkUsageCode = 'pgfollower.check.usage';
 
 /**
  * A Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN and one line with perfdata.

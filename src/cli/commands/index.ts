@@ -5,7 +5,7 @@ import type { RegisterCommand } from '../command.js';
  * load lazily: `wal-push` and `wal-fetch` run once per WAL segment, so a call must not pay for
  * loading the S3 SDK, prom-client and every other command.
  */
-export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
+const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
   run: async () => (await import('./run.js')).registerRun,
   status: async () => (await import('./status.js')).registerStatus,

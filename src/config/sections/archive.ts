@@ -138,6 +138,6 @@ export const archiveSection = z
   }));
 
 /** node:zlib gained zstd in Node 22.15; pgfollower uses it only there rather than a native add-on. */
-export function zstdAvailable(): boolean {
+function zstdAvailable(): boolean {
   return 'zstdCompressSync' in zlib;
 }

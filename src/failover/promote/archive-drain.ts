@@ -16,7 +16,7 @@ import { readSetting } from '../local-node.js';
  * our timeline. https://www.postgresql.org/docs/current/warm-standby.html#STANDBY-SERVER-OPERATION
  */
 
-export interface ArchiveDrainCheck {
+interface ArchiveDrainCheck {
   check: Omit<CheckResult, 'name'>;
   /** Position after draining, when we waited. */
   position?: NodePosition;

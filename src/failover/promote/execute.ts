@@ -8,7 +8,7 @@ import { alterSystem } from '../../postgres/standby-config.js';
 import { checkOldLeader } from './checks.js';
 import type { PromotionPlan } from './plan.js';
 
-export interface PromotionResult {
+interface PromotionResult {
   previousTimeline: number;
   timeline: number;
   /** First LSN of the new timeline's WAL we saw after the write. */

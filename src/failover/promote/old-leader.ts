@@ -6,9 +6,9 @@ import { describeConninfo, maskConninfo } from '../../postgres/conninfo.js';
  * primary_conninfo): is it a primary, a standby, up but refusing us, or unreachable?
  */
 
-export type OldLeaderState = 'primary' | 'in-recovery' | 'answered' | 'unreachable';
+type OldLeaderState = 'primary' | 'in-recovery' | 'answered' | 'unreachable';
 
-export interface OldLeaderVerdict {
+interface OldLeaderVerdict {
   /** host:port, never a password. */
   where: string;
   state: OldLeaderState;

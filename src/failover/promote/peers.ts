@@ -84,7 +84,7 @@ export async function readPeerPosition(
  * The leader's last position as the local supervisor saw it, if `pgfollower run` answers: promote
  * uses it to estimate what a promotion loses.
  */
-export interface SupervisorLeaderView {
+interface SupervisorLeaderView {
   lsn: Lsn;
   /** What the supervisor last saw of synchronous replication on the leader, and when. */
   sync: SupervisorSyncView | null;

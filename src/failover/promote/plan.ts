@@ -29,7 +29,7 @@ import { readPeerPosition, readSupervisorLeaderLsn, type PeerPosition } from './
  * nodes (next-steps.ts). https://www.postgresql.org/docs/current/warm-standby-failover.html
  */
 
-export interface PromoteOptions {
+interface PromoteOptions {
   /** Other followers (conninfo or pgfollower HTTP URLs); default cluster.peers. */
   peers?: readonly string[];
   dryRun?: boolean;
@@ -215,7 +215,7 @@ function configuredCascade(leader: string | undefined, primary: string | undefin
  * How the other nodes will reach this one: the old leader's conninfo (user, dbname, sslmode...)
  * with this host and port, never with a password.
  */
-export function advertiseConninfo(ctx: Context, oldLeader: string | undefined): string {
+function advertiseConninfo(ctx: Context, oldLeader: string | undefined): string {
   let info: Record<string, string>;
   try {
     info = oldLeader ? parseConninfo(oldLeader) : {};

@@ -15,7 +15,7 @@ import type { NodePosition } from '../../postgres/replica-state.js';
  * https://www.postgresql.org/docs/current/pgwaldump.html
  */
 
-export interface WalRecord {
+interface WalRecord {
   lsn: Lsn;
   /** Record length including headers (`len (rec/tot)`, the second number). */
   totalLength: number;

@@ -23,7 +23,7 @@ import { explainCloneFailure } from './recover.js';
  * a fresh clone through bootstrap, which is also the fallback when pg_rewind fails.
  */
 
-export interface RebuildResult {
+interface RebuildResult {
   method: RebuildMethod;
   /** Set when pg_rewind failed and the clone took over. */
   rewindFailure?: string;

@@ -6,13 +6,13 @@ import { execa } from 'execa';
 /** kill -9 helpers: no shutdown handler runs, exactly as after an OOM kill or a power cut. */
 
 /** The postmaster's pid from postmaster.pid, or undefined when the server is not running. */
-export async function postmasterPid(dataDirectory: string): Promise<number | undefined> {
+async function postmasterPid(dataDirectory: string): Promise<number | undefined> {
   const text = await readFile(join(dataDirectory, 'postmaster.pid'), 'utf8').catch(() => '');
   const pid = Number(text.split('\n')[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -7,7 +7,7 @@ import { connect, type PgClient } from '../../../src/postgres/client.js';
  * every acknowledged id must be on the node under test. Errors during the fault are expected:
  * an id whose commit failed or never answered is not acknowledged and not counted.
  */
-export interface RowWriter {
+interface RowWriter {
   table: string;
   readonly acknowledged: readonly number[];
   readonly errors: number;
@@ -16,7 +16,7 @@ export interface RowWriter {
   stop(): Promise<void>;
 }
 
-export async function createLedgerTable(conninfo: string, table: string): Promise<void> {
+async function createLedgerTable(conninfo: string, table: string): Promise<void> {
   const client = await connect(conninfo, { connectTimeoutMs: 5000 });
   try {
     await client.query(
@@ -98,15 +98,8 @@ export async function missingRows(
 
 /**
  * Counts for docs/reliability.md: each injected fault and whether its invariants held. Written to
- * $PGF_FAULT_REPORT (JSON lines) when set; `node scripts/fault-summary.mjs FILE` sums them.
+ * $PGF_FAULT_REPORT (JSON lines) when set; `node dist/bench/fault-summary.js FILE` sums them.
  */
-export interface FaultRecord {
-  step: string;
-  fault: string;
-  survived: boolean;
-  rowsLost: number;
-  note?: string;
-}
 
 export function injectFault(
   step: string,

@@ -11,7 +11,7 @@ import { onFaultCleanup } from './registry.js';
  *
  * Needs root and `ip` (iproute2). Deleted by the fault cleanup, even when the test failed.
  */
-export interface NetNamespace {
+interface NetNamespace {
   name: string;
   /** Address of this (the test's) side of the pair; listen here to be reachable from inside. */
   hostAddress: string;

@@ -7,7 +7,7 @@ import { onFaultCleanup } from './registry.js';
  * full". `resize` grows or shrinks it in place (mount -o remount), so a test can free space
  * without touching what is stored. Unmounted by the fault cleanup, lazily if still busy.
  */
-export interface SmallFilesystem {
+interface SmallFilesystem {
   dir: string;
   resize(bytes: number): Promise<void>;
   freeBytes(): Promise<number>;

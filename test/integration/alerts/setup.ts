@@ -9,7 +9,7 @@ import { makeTempDir, type TestCluster } from '../../helpers/cluster.js';
 import { supervisorContext } from '../daemon/context.js';
 import { startReceiver } from '../../helpers/receiver.js';
 
-export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 /** Three real channels (webhook, PagerDuty-compatible receiver, command) on loopback and a temp dir. */
 export async function startChannels(): Promise<{

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pgTools, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -8,7 +8,7 @@ import { cliPath } from '../../helpers/archive.js';
 
 /** Helpers shared by the archive fault tests: the built CLI as a child, and archive inspection. */
 
-export interface CliRun {
+interface CliRun {
   pid: number;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>;
 }
@@ -69,10 +69,6 @@ export async function listFsArchive(
     }
   }
   return { objects, tempFiles };
-}
-
-export async function fileSize(path: string): Promise<number> {
-  return (await stat(path)).size;
 }
 
 /** Commits rows and switches WAL `count` times, so `count` segments become ready to archive. */

@@ -5,7 +5,7 @@ import { onFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { killAndWait } from '../../helpers/faults/kill.js';
 
 /** `pgfollower run` as its own process, so a test can SIGKILL the supervisor like the OOM killer would. */
-export interface RunProcess {
+interface RunProcess {
   pid: number;
   url: string;
   status(): Promise<Record<string, unknown> | undefined>;

@@ -52,7 +52,7 @@ export async function proxiedPair(): Promise<{
 }
 
 /** Sets primary_conninfo (ALTER SYSTEM wins over what pg_basebackup -R wrote) and reloads. */
-export async function pointFollowerAt(follower: TestCluster, conninfo: string): Promise<void> {
+async function pointFollowerAt(follower: TestCluster, conninfo: string): Promise<void> {
   await follower.query(`alter system set primary_conninfo = '${conninfo.replace(/'/g, "''")}'`);
   await follower.query('select pg_reload_conf()');
 }
