@@ -51,6 +51,7 @@ function fakeHandle(
       context = { ...context, config };
     },
     done: new Promise<void>(() => undefined),
+    signal: ctx.signal,
     events,
     metrics: new Registry(),
     latest: () => undefined,

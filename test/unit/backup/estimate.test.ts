@@ -62,6 +62,7 @@ describe('chooseReplayRate: which replay rate the estimate uses', () => {
     receiveBytesPerSecond: replay,
     replayBytesPerSecond: replay,
     windowSeconds: 30,
+    text: '',
   });
 
   it('a flag wins over everything', () => {

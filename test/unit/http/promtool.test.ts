@@ -60,6 +60,7 @@ function fullSnapshot(fetched: number, failed: number): Snapshot {
       growthBytesPerSecond: 100,
       headroomBytes: 1048576n,
       secondsUntilFull: 600,
+      limit: null,
     },
   };
 }

@@ -33,6 +33,7 @@ describe('the promotion checks', () => {
       inRecovery: true,
       timeline: 0,
       lsn: 200n,
+      failoverPriority: null,
     };
     const check = checkPeers([peer], { timeline: 2, lsn: 100n });
     expect(check.ok).toBe(false);

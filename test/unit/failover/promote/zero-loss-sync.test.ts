@@ -16,6 +16,7 @@ const position = (receive: bigint | null, replay: bigint | null): NodePosition =
   replayPaused: false,
   receiver: null,
   serverVersionNum: 150000,
+  walSegmentSizeBytes: 16n * 1024n * 1024n,
 });
 const seen = {
   syncState: 'sync',
