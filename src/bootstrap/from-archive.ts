@@ -11,6 +11,7 @@ import {
   type TablespaceMapping,
 } from '../backup/tablespaces.js';
 import type { BackupDescriptor } from '../backup/layout.js';
+import { requireSetting } from '../config/required.js';
 import { formatBytes } from '../config/units.js';
 import type { Context } from '../context.js';
 import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../errors.js';
@@ -84,9 +85,9 @@ export async function bootstrapFromArchive(
 ): Promise<BootstrapFromArchiveResult> {
   const started = ctx.clock.now();
   const { config, reporter } = ctx;
-  const dataDirectory = resolve(required(config.node.dataDirectory, 'node.dataDirectory'));
-  required(config.node.name, 'node.name');
-  const leaderConninfo = required(config.leader.conninfo, 'leader.conninfo');
+  const dataDirectory = resolve(requireSetting(config.node.dataDirectory, 'node.dataDirectory'));
+  requireSetting(config.node.name, 'node.name');
+  const leaderConninfo = requireSetting(config.leader.conninfo, 'leader.conninfo');
   const slotName = config.slot.enabled ? config.slot.name : undefined;
   const tools: PgTools = { exec: ctx.exec, bin: ctx.bin, signal: ctx.signal };
 
@@ -341,9 +342,4 @@ export async function bootstrapFromArchive(
   } finally {
     await leader?.end().catch(() => undefined);
   }
-}
-
-function required(value: string | undefined, key: string): string {
-  if (!value) throw new PgFollowerError('CONFIG_MISSING', `${key} is required`, ExitCode.USAGE);
-  return value;
 }
