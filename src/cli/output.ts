@@ -118,3 +118,16 @@ export function createReporter(output: Output, logger: Logger, clock: Clock): Re
     },
   };
 }
+
+/**
+ * The `confirm` a workflow calls with its plan before it changes anything: prints the plan on
+ * stderr and asks "proceed?". None (the workflow goes ahead) when `skip` (--yes) or when stdout is
+ * not a terminal (a script: the workflow's own refusals still apply).
+ */
+export function confirmPlan(output: Output, skip: boolean): ((plan: string) => Promise<boolean>) | undefined {
+  if (skip || !output.isTTY) return undefined;
+  return async (plan) => {
+    output.error(plan);
+    return output.confirm('proceed?');
+  };
+}

@@ -3,6 +3,7 @@ import { bootstrapFollower } from '../../bootstrap/bootstrap.js';
 import type { CommandEnv } from '../command.js';
 import { parseRateFlag } from '../flags.js';
 import { formatChecklist } from '../format.js';
+import { confirmPlan } from '../output.js';
 import { formatBytes } from '../../config/units.js';
 import { restoreCommandFor } from '../../archive/follower/restore-command.js';
 import { notifyLifecycle } from '../../alerts/notify.js';
@@ -76,13 +77,7 @@ export function registerBootstrap(program: Command, env: CommandEnv): void {
         start: flags.start,
         maxRate: flags.maxRate,
         restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
-        confirm:
-          flags.yes || !output.isTTY
-            ? undefined
-            : async (plan) => {
-                output.error(plan);
-                return output.confirm('proceed?');
-              },
+        confirm: confirmPlan(output, flags.yes === true),
       });
       // The whole bootstrap's duration (pre-flight and start included): a conservative clone rate.
       const { measurementsFileFor, recordMeasurement } = await import('../../backup/measurements.js');
@@ -136,13 +131,7 @@ async function bootstrapFromArchiveCommand(
       start: flags.start,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
       timeoutMs: durationMs.parse(flags.timeout ?? '10m'),
-      confirm:
-        flags.yes || !output.isTTY
-          ? undefined
-          : async (plan) => {
-              output.error(plan);
-              return output.confirm('proceed?');
-            },
+      confirm: confirmPlan(output, flags.yes === true),
     });
     await recordRestoreMeasurements(ctx, result);
     await notifyLifecycle(ctx, {

@@ -1,6 +1,7 @@
 import type { CommandEnv, RegisterCommand } from '../command.js';
 import type { Context } from '../../context.js';
 import { formatChecklist } from '../format.js';
+import { confirmPlan } from '../output.js';
 import { ExitCode, RefusedError, UsageError } from '../../errors.js';
 import { executeRebuild } from '../../failover/rebuild/execute.js';
 import { planRebuild } from '../../failover/rebuild/plan.js';
@@ -196,12 +197,7 @@ async function rebuildFromArchive(env: CommandEnv, ctx: Context, flags: RebuildF
       stopRunning: true,
       restoreCommand: restoreCommandFor(ctx.config, { configFile: ctx.configFile }),
       timeoutMs: flags.timeout,
-      confirm: flags.yes
-        ? undefined
-        : async (plan) => {
-            out.error(plan);
-            return out.confirm('proceed?');
-          },
+      confirm: confirmPlan(out, flags.yes === true),
     });
     await recordRestoreMeasurements(ctx, result);
     await notifyLifecycle(ctx, {
