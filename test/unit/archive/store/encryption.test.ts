@@ -8,8 +8,8 @@ import {
   parseKey,
   withEncryption,
   type Keyring,
-} from '../../../src/archive/store/encryption.js';
-import { createFsStore } from '../../../src/archive/store/fs-store.js';
+} from '../../../../src/archive/store/encryption.js';
+import { createFsStore } from '../../../../src/archive/store/fs-store.js';
 
 const hexKey = 'a'.repeat(64);
 const otherKey = 'b'.repeat(64);
