@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMemoryOutput } from '../../src/cli/output.js';
-import { requireBuiltCli } from '../helpers/archive.js';
+import { createFsArchivingLeader, requireBuiltCli } from '../helpers/archive.js';
 import { writeConfigFile } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
-import { archivingLeader } from './archive-helpers.js';
 
 /**
  * Issue 15, defect 7: `wal-push pg_wal/<current segment>` (the docs' own remedy for a missing
@@ -19,7 +18,7 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
   beforeAll(requireBuiltCli);
 
   it('is refused, and archiving of that segment works once it is finished', async () => {
-    const { leader, archiveDir, dir } = await archivingLeader();
+    const { leader, archiveDir, dir } = await createFsArchivingLeader();
     try {
       const configFile = await writeConfigFile(dir, {
         node: { host: leader.socketDirectory, port: leader.port, user: 'postgres' },
