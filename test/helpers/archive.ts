@@ -199,23 +199,36 @@ export async function switchSegments(leader: TestCluster, count: number): Promis
   return last;
 }
 
+/** The leader's pg_stat_archiver row (counts since the server started). */
+export interface ArchiverStats {
+  last: string;
+  archived: number;
+  failed: number;
+  lastFailed: string | null;
+}
+
 /**
  * Waits until the leader's archiver has archived `name` (pg_stat_archiver.last_archived_wal at or
- * past it; segments are archived in order). Names compare as strings: one timeline only. Returns
- * the last archived name.
+ * past it; segments are archived in order) and returns pg_stat_archiver then. Names compare as
+ * strings: one timeline only.
  */
-export async function waitArchived(leader: TestCluster, name: string, timeoutMs = 90_000): Promise<string> {
-  let archiver: unknown;
+export async function waitArchived(
+  leader: TestCluster,
+  name: string,
+  timeoutMs = 90_000,
+): Promise<ArchiverStats> {
+  let seen: unknown;
   return waitFor(
     `the archiver to archive ${name}`,
     async () => {
-      const [row] = await leader.query<{ last: string | null }>(
-        'select last_archived_wal as last, failed_count::int as failed, last_failed_wal as "lastFailed" from pg_stat_archiver',
+      const [row] = await leader.query<Omit<ArchiverStats, 'last'> & { last: string | null }>(
+        'select last_archived_wal as last, archived_count::int as archived, failed_count::int as failed,' +
+          ' last_failed_wal as "lastFailed" from pg_stat_archiver',
       );
-      archiver = row;
-      return row?.last != null && row.last >= name ? row.last : undefined;
+      seen = row;
+      return row?.last != null && row.last >= name ? { ...row, last: row.last } : undefined;
     },
-    { timeoutMs, detail: () => `pg_stat_archiver: ${JSON.stringify(archiver)}` },
+    { timeoutMs, detail: () => `pg_stat_archiver: ${JSON.stringify(seen)}` },
   );
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMemoryOutput } from '../../src/cli/output.js';
-import { createFsArchivingLeader, requireBuiltCli } from '../helpers/archive.js';
+import { createFsArchivingLeader, requireBuiltCli, waitArchived } from '../helpers/archive.js';
 import { writeConfigFile } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -48,13 +48,7 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
       // The real archive_command archives it once it is finished, without a conflict.
       await leader.query('insert into t select generate_series(1, 1000)');
       await leader.query('select pg_switch_wal()');
-      await waitFor('the finished segment to be archived', async () => {
-        const [row] = await leader.query<{ last: string | null; failed: string }>(
-          'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
-        );
-        expect(row?.failed).toBe('0');
-        return row?.last && row.last >= live ? row : undefined;
-      });
+      expect((await waitArchived(leader, live)).failed).toBe(0);
       expect(await archived()).toContain(live);
 
       // --force-partial keeps a copy of a live segment under .partial and does not block it. A write
@@ -75,13 +69,7 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
       expect(names).not.toContain(live2);
       await leader.query('insert into t select generate_series(1, 1000)');
       await leader.query('select pg_switch_wal()');
-      await waitFor('the segment after the forced partial to be archived', async () => {
-        const [row] = await leader.query<{ last: string | null; failed: string }>(
-          'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
-        );
-        expect(row?.failed).toBe('0');
-        return row?.last && row.last >= live2 ? row : undefined;
-      });
+      expect((await waitArchived(leader, live2)).failed).toBe(0);
       expect(await archived()).toContain(live2);
     } finally {
       await leader.stop();
