@@ -6,17 +6,18 @@
  *   npm run bench backup                   # scale 65, about 1 GB
  *   PGF_BENCH_SCALE=10 PGF_BENCH_ROUNDS=1 npm run bench backup
  */
-import { chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
-import { startBenchLeader } from './leader.js';
+import { cliPath, createArchivingLeader } from '../test/helpers/archive.js';
+import { cleanupTempDirs, makeTempDir, pgTools, pgbench, type TestCluster } from '../test/helpers/cluster.js';
 import { readPostmasterPid, stopServer } from '../src/postgres/cluster.js';
 import { withClient } from '../src/postgres/client.js';
 
-const binJs = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+/** What ships (package.json `bin`, the bundle), also what archive_command runs. */
+const binJs = cliPath;
 const CLK_TCK = 100;
 
 function median(values: number[]): number {
@@ -46,35 +47,32 @@ async function leaderCpuSeconds(postmaster: number): Promise<number> {
 export async function run(): Promise<void> {
   const scale = Number(process.env.PGF_BENCH_SCALE ?? 65);
   const rounds = Number(process.env.PGF_BENCH_ROUNDS ?? 2);
-  const placeholder = 'ARCHIVE_COMMAND_SET_BELOW';
-  const leader = await startBenchLeader('pgf-bench-backup-', {
-    max_wal_size: '2GB',
-    archive_mode: 'on',
-    archive_command: placeholder,
-  });
-  const { exec, tools, root, conninfo, dataDirectory } = leader;
+  const tools = await pgTools();
+  const { exec } = tools;
+  const root = await makeTempDir('pgf-bench-backup-');
+  const archive = {
+    type: 'fs',
+    fs: { path: join(root, 'archive'), fsync: false },
+    compression: 'none',
+    prefetch: 0,
+  };
   const results = {
     leader: [] as number[],
     archive: [] as number[],
     leaderCpu: [] as number[],
     archiveCpu: [] as number[],
   };
+  let leader: TestCluster | undefined;
   try {
-    const archiveDir = join(root, 'archive');
-    await mkdir(archiveDir, { mode: 0o750 });
-    if (exec.runAs) await chown(archiveDir, exec.runAs.uid, exec.runAs.gid);
-    const archive = { type: 'fs', fs: { path: archiveDir, fsync: false }, compression: 'none', prefetch: 0 };
-    const archiveConfig = join(root, 'archive.yaml');
-    await writeFile(archiveConfig, stringify({ archive, log: { level: 'warn' } }), { mode: 0o600 });
-    if (exec.runAs) await chown(archiveConfig, exec.runAs.uid, exec.runAs.gid);
-    await withClient(conninfo, {}, async (c) => {
-      await c.query(
-        `ALTER SYSTEM SET archive_command = '${process.execPath} ${binJs} --config ${archiveConfig} wal-push %p'`,
-      );
-      await c.query('SELECT pg_reload_conf()');
-    });
+    // PostgreSQL's default min_wal_size (not the small test one) and room for pgbench -i in one go.
+    ({ leader } = await createArchivingLeader({
+      dir: root,
+      archive,
+      settings: { max_wal_size: '2GB', min_wal_size: '80MB' },
+    }));
+    const { conninfo, dataDirectory } = leader;
     console.log(`leader: pgbench -i -s ${scale} ...`);
-    await leader.pgbenchInit(scale);
+    await pgbench(leader, ['-i', '-q', '-s', String(scale)]);
     const size = await withClient(conninfo, {}, async (c) =>
       Number(
         (await c.query<{ s: string }>('SELECT sum(pg_database_size(oid))::text AS s FROM pg_database'))
@@ -157,6 +155,7 @@ export async function run(): Promise<void> {
       `bootstrap --from-archive (fs, lz4 parts)   ${a.toFixed(2)} | ${(a / l).toFixed(3)} | ${median(results.archiveCpu).toFixed(2)}`,
     );
   } finally {
-    await leader.destroy();
+    await leader?.stop('immediate').catch(() => undefined);
+    await cleanupTempDirs();
   }
 }

@@ -8,7 +8,15 @@ import { loadConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/schema.js';
 import { silentReporter, systemClock, type Context } from '../../src/context.js';
 import { createSilentLogger } from '../../src/logging/logger.js';
-import { createLeader, pgTools, writeConfigFile, type TestCluster, followerNodeSection } from './cluster.js';
+import {
+  createLeader,
+  followerNodeSection,
+  makeTempDir,
+  pgTools,
+  writeConfigFile,
+  type TestCluster,
+} from './cluster.js';
+import { waitFor } from './wait.js';
 import { shippedProgram } from '../../src/exec/self.js';
 
 /**
@@ -122,13 +130,15 @@ export async function createArchivingLeader(options: {
   envPrefix?: string;
   /** initdb --wal-segsize in MiB. */
   walSegmentSizeMb?: number;
+  /** The config's `log:` section over `{ level: 'warn' }` (what wal-push writes to the server log). */
+  log?: Record<string, unknown>;
 }): Promise<ArchivingLeader> {
   requireBuiltCli();
   const tools = await pgTools();
   const command = `${options.envPrefix ?? ''}'${process.execPath}' '${cliPath}'`;
   const leaderConfig = await writeConfigFile(options.dir, {
     archive: { ...options.archive, prefetch: 0 },
-    log: { level: 'warn' },
+    log: { level: 'warn', ...options.log },
   });
   if (tools.exec.runAs) await chown(leaderConfig, tools.exec.runAs.uid, tools.exec.runAs.gid);
   const leader = await createLeader({
@@ -143,6 +153,90 @@ export async function createArchivingLeader(options: {
     },
   });
   return { leader, leaderConfig, command };
+}
+
+interface FsArchivingLeader extends ArchivingLeader {
+  /** A temp directory for the test's own files; the config file is in it. */
+  dir: string;
+  /** The fs archive: `<dir>/archive`. */
+  archiveDir: string;
+  /** The config's `archive:` section. */
+  archive: Record<string, unknown>;
+}
+
+/** `createArchivingLeader` into an fs archive at `<new temp dir>/archive` (uncompressed by default). */
+export async function createFsArchivingLeader(
+  options: { fsync?: boolean; compression?: string; log?: Record<string, unknown> } = {},
+): Promise<FsArchivingLeader> {
+  const dir = await makeTempDir('pgf-arch-');
+  const archiveDir = join(dir, 'archive');
+  const archive: Record<string, unknown> = {
+    type: 'fs',
+    fs: { path: archiveDir, fsync: options.fsync ?? false },
+    prefetch: 0,
+  };
+  if (options.compression !== undefined) archive.compression = options.compression;
+  const started = await createArchivingLeader({ dir, archive, log: options.log });
+  return { ...started, dir, archiveDir, archive };
+}
+
+/**
+ * Commits a few rows and switches WAL `count` times, so `count` segments are complete (and ready
+ * for archive_command when archive_mode is on). Returns the name of the last segment switched
+ * away from: it stays in pg_wal until a checkpoint (and, archiving, until it is archived).
+ */
+export async function switchSegments(leader: TestCluster, count: number): Promise<string> {
+  await leader.query('create table if not exists pgf_switch_filler(id int, pad text)');
+  let last = '';
+  for (let i = 0; i < count; i++) {
+    await leader.query(
+      "insert into pgf_switch_filler select g, repeat('x', 200) from generate_series(1, 1000) g",
+    );
+    // pg_switch_wal() returns the end of the segment it finished: pg_walfile_name() names that one.
+    const [row] = await leader.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
+    last = row?.name ?? last;
+  }
+  return last;
+}
+
+/** The leader's pg_stat_archiver row (counts since the server started). */
+interface ArchiverStats {
+  last: string;
+  archived: number;
+  failed: number;
+  lastFailed: string | null;
+}
+
+/**
+ * Waits until the leader's archiver has archived `name` (pg_stat_archiver.last_archived_wal at or
+ * past it; segments are archived in order) and returns pg_stat_archiver then. Names compare as
+ * strings: one timeline only.
+ */
+export async function waitArchived(
+  leader: TestCluster,
+  name: string,
+  timeoutMs = 90_000,
+): Promise<ArchiverStats> {
+  let seen: unknown;
+  return waitFor(
+    `the archiver to archive ${name}`,
+    async () => {
+      const [row] = await leader.query<Omit<ArchiverStats, 'last'> & { last: string | null }>(
+        'select last_archived_wal as last, archived_count::int as archived, failed_count::int as failed,' +
+          ' last_failed_wal as "lastFailed" from pg_stat_archiver',
+      );
+      seen = row;
+      return row?.last != null && row.last >= name ? { ...row, last: row.last } : undefined;
+    },
+    { timeoutMs, detail: () => `pg_stat_archiver: ${JSON.stringify(seen)}` },
+  );
+}
+
+/** `switchSegments` then `waitArchived`: returns the last segment switched away from, archived. */
+export async function switchAndArchive(leader: TestCluster, count = 1, timeoutMs = 90_000): Promise<string> {
+  const last = await switchSegments(leader, count);
+  await waitArchived(leader, last, timeoutMs);
+  return last;
 }
 
 /**

@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { requireBuiltCli } from '../helpers/archive.js';
-import { archivingLeader, switchAndArchive } from './archive-helpers.js';
+import { createFsArchivingLeader, requireBuiltCli, switchAndArchive } from '../helpers/archive.js';
 
 /**
  * Issue 15, defect 12: archive files came out 0600 and directories 0700 under PostgreSQL's umask
@@ -13,7 +12,7 @@ describe('fs archive file modes under the PostgreSQL umask', () => {
   beforeAll(requireBuiltCli);
 
   it('segments are 0640 and directories 0750', async () => {
-    const { leader, archiveDir } = await archivingLeader();
+    const { leader, archiveDir } = await createFsArchivingLeader();
     try {
       const last = await switchAndArchive(leader, 1);
       const file = await stat(join(archiveDir, 'wal', last.slice(0, 8), last));

@@ -6,8 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decode, codecOfKey } from '../../src/archive/store/codec.js';
 import { sha256 } from '../../src/archive/store/verify.js';
 import { makeTempDir, pgTools, writeConfigFile } from '../helpers/cluster.js';
-import { cliPath, requireBuiltCli } from '../helpers/archive.js';
-import { archivingLeader, switchAndArchive } from './archive-helpers.js';
+import { cliPath, createFsArchivingLeader, requireBuiltCli, switchAndArchive } from '../helpers/archive.js';
 
 /**
  * Issue 15, defect 4: two leaders pushing the same segment name at the same moment, one uncompressed
@@ -30,8 +29,8 @@ describe('concurrent wal-push of one name with different codecs', () => {
   beforeAll(requireBuiltCli);
 
   it('exactly one of two different contents wins; identical contents both succeed', async () => {
-    const a = await archivingLeader();
-    const b = await archivingLeader();
+    const a = await createFsArchivingLeader();
+    const b = await createFsArchivingLeader();
     let name: string;
     try {
       const lastA = await switchAndArchive(a.leader, 2);

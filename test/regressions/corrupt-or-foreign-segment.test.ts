@@ -4,8 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMemoryOutput } from '../../src/cli/output.js';
 import { makeTempDir, writeConfigFile } from '../helpers/cluster.js';
-import { requireBuiltCli } from '../helpers/archive.js';
-import { archivingLeader, switchAndArchive } from './archive-helpers.js';
+import { createFsArchivingLeader, requireBuiltCli, switchAndArchive } from '../helpers/archive.js';
 
 /**
  * Issue 15, defect 5: flipped bytes in an uncompressed fs segment and a segment from another cluster
@@ -17,8 +16,8 @@ describe('wal-fetch refuses corrupt and foreign segments', () => {
   beforeAll(requireBuiltCli);
 
   it('restores a good segment, refuses flipped bytes and a foreign cluster with exit 1', async () => {
-    const a = await archivingLeader();
-    const b = await archivingLeader();
+    const a = await createFsArchivingLeader();
+    const b = await createFsArchivingLeader();
     try {
       const lastA = await switchAndArchive(a.leader, 2);
       const lastB = await switchAndArchive(b.leader, 2);

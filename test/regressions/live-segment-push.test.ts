@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMemoryOutput } from '../../src/cli/output.js';
-import { requireBuiltCli } from '../helpers/archive.js';
+import { createFsArchivingLeader, requireBuiltCli, waitArchived } from '../helpers/archive.js';
 import { writeConfigFile } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
-import { archivingLeader } from './archive-helpers.js';
 
 /**
  * Issue 15, defect 7: `wal-push pg_wal/<current segment>` (the docs' own remedy for a missing
@@ -19,7 +18,7 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
   beforeAll(requireBuiltCli);
 
   it('is refused, and archiving of that segment works once it is finished', async () => {
-    const { leader, archiveDir, dir } = await archivingLeader();
+    const { leader, archiveDir, dir } = await createFsArchivingLeader();
     try {
       const configFile = await writeConfigFile(dir, {
         node: { host: leader.socketDirectory, port: leader.port, user: 'postgres' },
@@ -49,13 +48,7 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
       // The real archive_command archives it once it is finished, without a conflict.
       await leader.query('insert into t select generate_series(1, 1000)');
       await leader.query('select pg_switch_wal()');
-      await waitFor('the finished segment to be archived', async () => {
-        const [row] = await leader.query<{ last: string | null; failed: string }>(
-          'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
-        );
-        expect(row?.failed).toBe('0');
-        return row?.last && row.last >= live ? row : undefined;
-      });
+      expect((await waitArchived(leader, live)).failed).toBe(0);
       expect(await archived()).toContain(live);
 
       // --force-partial keeps a copy of a live segment under .partial and does not block it. A write
@@ -76,13 +69,7 @@ describe('wal-push of the segment PostgreSQL is writing', () => {
       expect(names).not.toContain(live2);
       await leader.query('insert into t select generate_series(1, 1000)');
       await leader.query('select pg_switch_wal()');
-      await waitFor('the segment after the forced partial to be archived', async () => {
-        const [row] = await leader.query<{ last: string | null; failed: string }>(
-          'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
-        );
-        expect(row?.failed).toBe('0');
-        return row?.last && row.last >= live2 ? row : undefined;
-      });
+      expect((await waitArchived(leader, live2)).failed).toBe(0);
       expect(await archived()).toContain(live2);
     } finally {
       await leader.stop();

@@ -1,9 +1,8 @@
 import { chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createArchivingLeader } from '../../helpers/archive.js';
+import { createArchivingLeader, switchAndArchive } from '../../helpers/archive.js';
 import { makeTempDir, pgTools, type TestCluster } from '../../helpers/cluster.js';
-import { waitFor } from '../../helpers/wait.js';
 
 /**
  * The per-segment config cache (src/config/cache.ts) in the real archive_command: PostgreSQL runs
@@ -17,26 +16,6 @@ describe('config cache in the archive_command', () => {
     await leader?.stop();
     leader = undefined;
   });
-
-  async function archiveOne(cluster: TestCluster): Promise<string> {
-    await cluster.query('create table if not exists t(id int)');
-    await cluster.query('insert into t select generate_series(1, 1000)');
-    const [{ name } = { name: '' }] = await cluster.query<{ name: string }>(
-      'select pg_walfile_name(pg_current_wal_lsn()) as name',
-    );
-    await cluster.query('select pg_switch_wal()');
-    await waitFor(
-      `segment ${name} archived`,
-      async () => {
-        const [row] = await cluster.query<{ last: string | null }>(
-          'select last_archived_wal as last from pg_stat_archiver',
-        );
-        return row?.last && row.last >= name ? true : undefined;
-      },
-      { timeoutMs: 60_000 },
-    );
-    return name;
-  }
 
   const segmentsIn = async (archive: string): Promise<string[]> =>
     (await readdir(join(archive, 'wal', '00000001')).catch(() => [] as string[])).filter((n) =>
@@ -64,7 +43,7 @@ describe('config cache in the archive_command', () => {
     });
     leader = started.leader;
 
-    const first = await archiveOne(leader);
+    const first = await switchAndArchive(leader);
     expect(await segmentsIn(archiveA)).toContain(first);
     const entries = (await readdir(cacheDir)).filter((n) => n.endsWith('.json'));
     expect(entries).toHaveLength(1);
@@ -81,7 +60,7 @@ describe('config cache in the archive_command', () => {
     entry.config.archive.fs.path = archiveB;
     await writeFile(entryPath, JSON.stringify(entry), { mode: 0o600 });
     await own(entryPath);
-    const second = await archiveOne(leader);
+    const second = await switchAndArchive(leader);
     expect(await segmentsIn(archiveB)).toContain(second);
     expect(await segmentsIn(archiveA)).not.toContain(second);
 
@@ -92,7 +71,7 @@ describe('config cache in the archive_command', () => {
       { mode: 0o600 },
     );
     await own(started.leaderConfig);
-    const third = await archiveOne(leader);
+    const third = await switchAndArchive(leader);
     expect(await segmentsIn(archiveC)).toContain(third);
     expect((await readdir(cacheDir)).filter((n) => n.endsWith('.json'))).toHaveLength(2);
   });

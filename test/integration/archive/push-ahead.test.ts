@@ -15,7 +15,7 @@ import {
 import { editAutoConf } from '../../../src/postgres/standby-config.js';
 import { createLeader, makeTempDir, pgbench, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
-import { cliPath, requireBuiltCli, testContext } from '../../helpers/archive.js';
+import { cliPath, requireBuiltCli, testContext, waitArchived } from '../../helpers/archive.js';
 
 /**
  * The leader's archive_command takes the push-ahead fast path: `archive push-ahead` has stored each
@@ -51,28 +51,20 @@ describe('archive push-ahead on the leader', () => {
     try {
       await pgbench(leader, ['-i', '-s', '4', '-q']);
       const [last] = await leader.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
-      const archived = await waitFor(
-        `the archiver to reach ${last?.name}`,
-        async () => {
-          const [row] = await leader.query<{ last: string | null; n: string; failed: string }>(
-            'SELECT last_archived_wal AS last, archived_count::text AS n, failed_count::text AS failed FROM pg_stat_archiver',
-          );
-          return row?.last === last?.name ? row : undefined;
-        },
-        { timeoutMs: 90_000, intervalMs: 250 },
-      );
-      expect(archived.failed).toBe('0');
+      const archived = await waitArchived(leader, last?.name ?? '');
+      expect(archived.last).toBe(last?.name);
+      expect(archived.failed).toBe(0);
       const inArchive = (await readdir(join(dir, 'archive', 'wal', '00000001'))).filter((f) =>
         /^[0-9A-F]{24}$/.test(f),
       );
-      expect(inArchive.length).toBe(Number(archived.n));
+      expect(inArchive.length).toBe(archived.archived);
       expect(inArchive).toContain(last?.name);
       // Markers archive_command consumed = segments archived without a Node process.
       const left = (await readdir(spoolDir)).filter((f) => f.endsWith(PUSHED_SUFFIX)).length;
       const consumed = pusher.pushed - left;
       expect(consumed).toBeGreaterThan(0);
       // archive_command waits for the running archiver instead of starting Node: nearly all of them.
-      expect(consumed).toBeGreaterThanOrEqual(Number(archived.n) * 0.9);
+      expect(consumed).toBeGreaterThanOrEqual(archived.archived * 0.9);
     } finally {
       await pusher.stop();
       store.close();

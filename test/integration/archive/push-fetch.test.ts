@@ -1,4 +1,4 @@
-import { chown, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,21 +11,16 @@ import type { ArchiveStore } from '../../../src/archive/store/store.js';
 import { sha256 } from '../../../src/archive/store/verify.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
+import { makeTempDir } from '../../helpers/cluster.js';
 import {
-  createLeader,
-  makeTempDir,
-  pgTools,
-  writeConfigFile,
-  type TestCluster,
-} from '../../helpers/cluster.js';
-import { waitFor } from '../../helpers/wait.js';
-import {
-  cliPath,
+  createArchivingLeader,
+  createFsArchivingLeader,
   requireBuiltCli,
   s3ArchiveConfig,
   s3EnvPrefix,
   setS3Env,
   startS3,
+  switchAndArchive,
   testContext,
   type TestS3,
 } from '../../helpers/archive.js';
@@ -35,61 +30,8 @@ import {
  * PostgreSQL as the postgres OS user), for fs and for S3 (s3rver on loopback).
  */
 
-interface Setup {
-  leader: TestCluster;
-  configFile: string;
-  archiveTree: Record<string, unknown>;
-  dir: string;
-}
-
-async function setupLeader(archive: Record<string, unknown>, envPrefix = ''): Promise<Setup> {
-  const dir = await makeTempDir('pgf-arch-');
-  const archiveTree = { ...archive, prefetch: 0 };
-  const configFile = await writeConfigFile(dir, {
-    archive: archiveTree,
-    log: { level: 'warn', format: 'json' },
-  });
-  const tools = await pgTools();
-  if (tools.exec.runAs) await chown(configFile, tools.exec.runAs.uid, tools.exec.runAs.gid);
-  const leader = await createLeader({
-    settings: {
-      archive_mode: 'on',
-      archive_command: `${envPrefix}'${process.execPath}' '${cliPath}' --config '${configFile}' wal-push %p`,
-    },
-  });
-  return { leader, configFile, archiveTree, dir };
-}
-
-/** Writes, switches segments and waits until the archiver reports them archived. */
-async function archiveSegments(leader: TestCluster, count: number): Promise<string> {
-  await leader.query('create table if not exists t(id int, pad text)');
-  for (let i = 0; i < count; i++) {
-    await leader.query("insert into t select g, repeat('x', 100) from generate_series(1, 1000) g");
-    await leader.query('select pg_switch_wal()');
-  }
-  const [{ lsn } = { lsn: '' }] = await leader.query<{ lsn: string }>(
-    'select pg_walfile_name(pg_current_wal_lsn()) as lsn',
-  );
-  await waitFor(
-    'archiver to catch up',
-    async () => {
-      const [row] = await leader.query<{ last: string | null; failed: string }>(
-        'select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver',
-      );
-      return row?.last && row.last >= prevName(lsn) ? row : undefined;
-    },
-    { timeoutMs: 90_000 },
-  );
-  return lsn;
-}
-
 async function archivedSegments(store: ArchiveStore): Promise<string[]> {
   return [...(await listTimeline(store, 1))].sort();
-}
-
-function prevName(name: string): string {
-  const seg = BigInt(`0x${name.slice(16)}`) - 1n;
-  return `${name.slice(0, 16)}${seg.toString(16).toUpperCase().padStart(8, '0')}`;
 }
 
 async function cli(args: string[]): Promise<{ code: number; text: string }> {
@@ -102,14 +44,15 @@ describe('wal-push / wal-fetch with an fs archive', () => {
   beforeAll(requireBuiltCli);
 
   it('archives via archive_command, re-push identical is ok, different is refused, fetch verifies', async () => {
-    const archiveDir = await makeTempDir('pgf-wal-');
-    const { leader, configFile, archiveTree, dir } = await setupLeader({
-      type: 'fs',
-      fs: { path: archiveDir, fsync: true },
-      compression: 'lz4',
-    });
-    await archiveSegments(leader, 4);
-    const ctx = await testContext({ archive: archiveTree });
+    const {
+      leader,
+      leaderConfig: configFile,
+      dir,
+      archiveDir,
+      archive,
+    } = await createFsArchivingLeader({ fsync: true, compression: 'lz4', log: { format: 'json' } });
+    await switchAndArchive(leader, 4);
+    const ctx = await testContext({ archive });
     const store = openArchiveStore(ctx.config);
     const segments = await archivedSegments(store);
     expect(segments.length).toBeGreaterThanOrEqual(3);
@@ -191,13 +134,16 @@ describe('wal-push / wal-fetch with an S3 archive', () => {
   it('archives via archive_command; identical/different/concurrent pushes; corrupt and S3-down fetches', async () => {
     s3 = await startS3();
     restoreEnv = setS3Env();
-    const envPrefix = s3EnvPrefix;
-    const { leader, configFile, archiveTree, dir } = await setupLeader(
-      s3ArchiveConfig(s3.endpoint),
-      envPrefix,
-    );
-    await archiveSegments(leader, 3);
-    const ctx = await testContext({ archive: archiveTree });
+    const dir = await makeTempDir('pgf-arch-');
+    const archive = s3ArchiveConfig(s3.endpoint);
+    const { leader, leaderConfig: configFile } = await createArchivingLeader({
+      dir,
+      archive,
+      envPrefix: s3EnvPrefix,
+      log: { format: 'json' },
+    });
+    await switchAndArchive(leader, 3);
+    const ctx = await testContext({ archive: { ...archive, prefetch: 0 } });
     const store: ArchiveStore = openArchiveStore(ctx.config);
     const segments = await archivedSegments(store);
     expect(segments.length).toBeGreaterThanOrEqual(2);

@@ -18,7 +18,7 @@ import {
   testContext,
   type TestS3,
 } from '../../helpers/archive.js';
-import { createArchivingLeader } from '../../helpers/archive.js';
+import { createArchivingLeader, waitArchived } from '../../helpers/archive.js';
 
 /**
  * The leader recycled the WAL a stopped follower needs; the follower, started with the generated
@@ -74,16 +74,7 @@ async function runScenario(archive: Record<string, unknown>, envPrefix: string):
   const [target] = await leader.query<{ lsn: string; name: string }>(
     'select pg_current_wal_lsn()::text as lsn, pg_walfile_name(pg_current_wal_lsn()) as name',
   );
-  await waitFor(
-    'archiver to archive the backlog',
-    async () => {
-      const [row] = await leader.query<{ last: string | null }>(
-        'select last_archived_wal as last from pg_stat_archiver',
-      );
-      return row?.last && target && row.last >= prevSegment(target.name) ? row : undefined;
-    },
-    { timeoutMs: 90_000 },
-  );
+  await waitArchived(leader, prevSegment(target?.name ?? ''));
 
   const store = openArchiveStore(ctx.config);
   const spoolDir = spoolDirectoryFor(ctx.config) as string;

@@ -8,7 +8,7 @@ import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
 import { parseLsn, walFileName } from '../../../src/postgres/lsn.js';
 import { makeTempDir, writeConfigFile } from '../../helpers/cluster.js';
-import { createArchivingLeader, testContext } from '../../helpers/archive.js';
+import { createArchivingLeader, testContext, waitArchived } from '../../helpers/archive.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const MiB = 1024n * 1024n;
@@ -40,14 +40,7 @@ describe('a cluster with 1 MiB WAL segments (initdb --wal-segsize=1)', () => {
       const [fixed] = await leader.query<{ name: string }>("SELECT pg_walfile_name('0/3000010') AS name");
       expect(walFileName(1, parseLsn('0/3000010'), MiB)).toBe(fixed?.name);
       expect(fixed?.name).toBe('000000010000000000000030');
-      await waitFor('the last segment archived', async () => {
-        const [row] = await leader.query<{ last: string | null }>(
-          'SELECT last_archived_wal AS last FROM pg_stat_archiver',
-        );
-        return row?.last !== null && row?.last !== undefined && row.last >= (end?.name ?? '')
-          ? true
-          : undefined;
-      });
+      await waitArchived(leader, end?.name ?? '');
       const segments = [
         ...new Set(
           (await readdir(join(dir, 'archive', 'wal', '00000001')))

@@ -4,7 +4,7 @@ import getPort from 'get-port';
 import { openArchiveStore } from '../../../src/archive/store/open-store.js';
 import type { ArchiveStore } from '../../../src/archive/store/store.js';
 import type { Context } from '../../../src/context.js';
-import { createArchivingLeader, testContext } from '../../helpers/archive.js';
+import { createArchivingLeader, testContext, waitArchived } from '../../helpers/archive.js';
 import {
   cloneFollower,
   makeTempDir,
@@ -13,7 +13,6 @@ import {
   type TestCluster,
   followerNodeSection,
 } from '../../helpers/cluster.js';
-import { waitFor } from '../../helpers/wait.js';
 
 export const checksumSql =
   "select count(*)::text as n, md5(string_agg(aid::text || ':' || abalance::text, ',' order by aid)) as sum, (select count(*)::text from pgbench_history) as h from pgbench_accounts";
@@ -110,16 +109,7 @@ export async function archiveEverything(leader: TestCluster): Promise<string> {
   );
   const target = row as { lsn: string; name: string };
   await leader.query('select pg_switch_wal()');
-  await waitFor(
-    `the leader to archive ${target.name}`,
-    async () => {
-      const [a] = await leader.query<{ last: string | null }>(
-        'select last_archived_wal as last from pg_stat_archiver',
-      );
-      return a?.last && a.last >= target.name ? a : undefined;
-    },
-    { timeoutMs: 90_000 },
-  );
+  await waitArchived(leader, target.name);
   return target.lsn;
 }
 

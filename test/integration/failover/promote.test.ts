@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cloneFollower, createLeader, makeTempDir, type TestCluster } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
+import { waitArchived } from '../../helpers/archive.js';
 import { configFor, run } from './nodes.js';
 import { buildContext } from '../../../src/cli/context.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
@@ -233,12 +234,7 @@ describe('promote', () => {
     );
     await leader.query('insert into t select generate_series(101, 300)');
     const [sw] = await leader.query<{ f: string }>('select pg_walfile_name(pg_switch_wal()) as f');
-    await waitFor('segment archived', async () => {
-      const [row] = await leader.query<{ w: string | null }>(
-        'select last_archived_wal as w from pg_stat_archiver',
-      );
-      return row?.w !== null && row?.w !== undefined && row.w >= (sw?.f ?? 'Z');
-    });
+    await waitArchived(leader, sw?.f ?? 'Z');
     await leader.stop();
     expect(await countRows(a)).toBe(100);
     const config = await configFor(a, 'node_a', leader, {

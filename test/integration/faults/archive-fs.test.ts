@@ -7,16 +7,13 @@ import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { killAndWait, seededDelays } from '../../helpers/faults/kill.js';
 import { injectFault } from '../../helpers/faults/ledger.js';
 import { canMount, mountSmallTmpfs } from '../../helpers/faults/tmpfs.js';
-import { cliPath, requireBuiltCli } from '../../helpers/archive.js';
 import {
-  archiveConfig,
-  listFsArchive,
-  makeSegments,
-  markReady,
-  runCli,
-  sha,
+  createArchivingLeader,
+  requireBuiltCli,
+  switchSegments,
   waitArchived,
-} from './archive-tools.js';
+} from '../../helpers/archive.js';
+import { archiveConfig, listFsArchive, markReady, runCli, sha } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
@@ -38,21 +35,14 @@ describe('faults: wal-push into an fs archive', { timeout: faultTestTimeoutMs },
       const archiveDir = join(root, 'archive');
       const small = await mountSmallTmpfs(archiveDir, 40 * 1024 * 1024, tools.exec.runAs);
       // ENOSPC is retried inside one wal-push until archive.timeoutMs: keep it short here.
-      const configFile = await archiveConfig(root, {
-        type: 'fs',
-        fs: { path: archiveDir, fsync: true },
-        compression: 'none',
-        timeoutMs: 3000,
-      });
-      const leader = await createLeader({
-        settings: {
-          archive_mode: 'on',
-          archive_command: `'${process.execPath}' '${cliPath}' --config '${configFile}' wal-push %p`,
-        },
+      const { leader, leaderConfig: configFile } = await createArchivingLeader({
+        dir: root,
+        archive: { type: 'fs', fs: { path: archiveDir, fsync: true }, compression: 'none', timeoutMs: 3000 },
+        log: { format: 'json' },
       });
       try {
         const fault = injectFault('wal-push', 'archive filesystem full (tmpfs)');
-        const last = await makeSegments(leader, 5);
+        const last = await switchSegments(leader, 5);
         await waitFor('the archiver to report failures', async () => {
           const [row] = await leader.query<{ failed: number }>(
             'select failed_count::int as failed from pg_stat_archiver',
@@ -74,7 +64,7 @@ describe('faults: wal-push into an fs archive', { timeout: faultTestTimeoutMs },
         await small.resize(200 * 1024 * 1024);
         // After three failures the archiver sleeps up to a minute; a new ready segment wakes it,
         // as the next segment would on a busy leader.
-        const newest = await makeSegments(leader, 1);
+        const newest = await switchSegments(leader, 1);
         await waitArchived(leader, newest > last ? newest : last, 90_000);
         const after = await listFsArchive(archiveDir);
         for (const [key, digest] of whileFull.objects)
@@ -113,7 +103,7 @@ describe('faults: wal-push into an fs archive', { timeout: faultTestTimeoutMs },
     const leader = await createLeader();
     let sources: string[];
     try {
-      await makeSegments(leader, 4);
+      await switchSegments(leader, 4);
       await leader.query('checkpoint');
       const walDir = join(leader.dataDirectory, 'pg_wal');
       const [current] = await leader.query<{ name: string }>(

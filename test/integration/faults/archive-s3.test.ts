@@ -9,13 +9,17 @@ import { startHttpFaultProxy, type HttpFaultMode } from '../../helpers/faults/ht
 import { injectFault, missingRows, startRowWriter } from '../../helpers/faults/ledger.js';
 import {
   cliPath,
+  createArchivingLeader,
   requireBuiltCli,
   s3ArchiveConfig,
   s3Env,
+  s3EnvPrefix,
   startS3,
+  switchAndArchive,
+  switchSegments,
   type TestS3,
 } from '../../helpers/archive.js';
-import { archiveConfig, makeSegments, markReady, runCli, sha, waitArchived } from './archive-tools.js';
+import { archiveConfig, markReady, runCli, sha } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
@@ -54,7 +58,7 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
       const leader = await createLeader();
       let name = '';
       try {
-        await makeSegments(leader, 2);
+        await switchSegments(leader, 2);
         const walDir = join(leader.dataDirectory, 'pg_wal');
         const [cur] = await leader.query<{ n: string }>('select pg_walfile_name(pg_current_wal_lsn()) as n');
         name =
@@ -120,18 +124,14 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
       s3 = await startS3();
       const proxy = await startHttpFaultProxy({ port: s3.port });
       const root = await makeTempDir('pgf-s3c-');
-      const envPrefix = Object.entries(s3Env)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ');
-      const pushConfig = await archiveConfig(root, { ...s3ArchiveConfig(s3.endpoint) });
+      const { leader } = await createArchivingLeader({
+        dir: root,
+        archive: s3ArchiveConfig(s3.endpoint),
+        envPrefix: s3EnvPrefix,
+        log: { format: 'json' },
+      });
       const fetchConfig = await archiveConfig(root, { ...s3ArchiveConfig(proxy.url), timeoutMs: 3000 });
       const codes = join(root, 'restore-exit-codes');
-      const leader = await createLeader({
-        settings: {
-          archive_mode: 'on',
-          archive_command: `${envPrefix} '${process.execPath}' '${cliPath}' --config '${pushConfig}' wal-push %p`,
-        },
-      });
       const follower = await cloneFollower(leader, {
         start: false,
         settings: { wal_retrieve_retry_interval: '500ms' },
@@ -139,7 +139,7 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
       // Archive only: no streaming, so every byte comes through wal-fetch and the faulty proxy.
       await appendConf(tools, join(follower.dataDirectory, 'postgresql.auto.conf'), {
         primary_conninfo: '',
-        restore_command: `${envPrefix} '${process.execPath}' '${cliPath}' --config '${fetchConfig}' wal-fetch --no-spool %f %p; rc=$?; echo $rc >> '${codes}'; exit $rc`,
+        restore_command: `${s3EnvPrefix}'${process.execPath}' '${cliPath}' --config '${fetchConfig}' wal-fetch --no-spool %f %p; rc=$?; echo $rc >> '${codes}'; exit $rc`,
       });
       await follower.start();
       const writer = await startRowWriter(leader.conninfo, 'ledger_s3');
@@ -154,8 +154,7 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
           await writer.waitForMore(30);
           await proxy.setMode(mode);
           const before = (await readCodes()).length;
-          const last = await makeSegments(leader, 1);
-          await waitArchived(leader, last);
+          await switchAndArchive(leader, 1);
           // Reality: restore_command was tried (and failed) at least twice during the fault.
           await waitFor(
             `two failed fetches during ${mode}`,
@@ -169,8 +168,7 @@ describe('faults: S3 archive', { timeout: faultTestTimeoutMs }, () => {
           const [{ lsn } = { lsn: '' }] = await leader.query<{ lsn: string }>(
             'select pg_current_wal_lsn()::text as lsn',
           );
-          const segment = await makeSegments(leader, 1);
-          await waitArchived(leader, segment);
+          await switchAndArchive(leader, 1);
           await waitFor(
             `follower replay past ${lsn} from the archive`,
             async () => {

@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chown, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pgTools, writeConfigFile, type TestCluster } from '../../helpers/cluster.js';
-import { waitFor } from '../../helpers/wait.js';
+import { pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { cliPath } from '../../helpers/archive.js';
 
 /** Helpers shared by the archive fault tests: the built CLI as a child, and archive inspection. */
@@ -69,31 +68,6 @@ export async function listFsArchive(
     }
   }
   return { objects, tempFiles };
-}
-
-/** Commits rows and switches WAL `count` times, so `count` segments become ready to archive. */
-export async function makeSegments(leader: TestCluster, count: number): Promise<string> {
-  await leader.query('create table if not exists filler(id int, pad text)');
-  let last = '';
-  for (let i = 0; i < count; i++) {
-    await leader.query("insert into filler select g, repeat('x', 200) from generate_series(1, 2000) g");
-    const [row] = await leader.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
-    last = row?.name ?? last;
-  }
-  return last;
-}
-
-export async function waitArchived(leader: TestCluster, name: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(
-    `archiver past ${name}`,
-    async () => {
-      const [row] = await leader.query<{ last: string | null }>(
-        'select last_archived_wal as last from pg_stat_archiver',
-      );
-      return row?.last != null && row.last >= name;
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
 }
 
 /**

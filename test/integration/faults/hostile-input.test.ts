@@ -13,8 +13,8 @@ import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { createSilentLogger } from '../../../src/logging/logger.js';
 import { createLeader, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
-import { cliPath } from '../../helpers/archive.js';
-import { makeSegments, markReady, sha } from './archive-tools.js';
+import { cliPath, switchSegments } from '../../helpers/archive.js';
+import { markReady, sha } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
 /**
@@ -171,7 +171,7 @@ async function archiveWithOneSegment(): Promise<{
   let segment: string;
   try {
     // The segment just switched away from is complete and stays in pg_wal until a checkpoint.
-    segment = await makeSegments(leader, 1);
+    segment = await switchSegments(leader, 1);
     await copyFile(join(leader.dataDirectory, 'pg_wal', segment), join(root, segment));
     await markReady(root, segment);
   } finally {

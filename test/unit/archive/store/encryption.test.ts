@@ -1,23 +1,20 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   keyIdOf,
   loadKeyring,
   parseKey,
   withEncryption,
   type Keyring,
-} from '../../../src/archive/store/encryption.js';
-import { createFsStore } from '../../../src/archive/store/fs-store.js';
+} from '../../../../src/archive/store/encryption.js';
+import { createFsStore } from '../../../../src/archive/store/fs-store.js';
+import { tempDir } from '../fixtures.js';
 
 const hexKey = 'a'.repeat(64);
 const otherKey = 'b'.repeat(64);
-const dirs: string[] = [];
-
 async function fsStore(): Promise<{ dir: string; store: ReturnType<typeof createFsStore> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgf-enc-'));
-  dirs.push(dir);
+  const dir = await tempDir();
   return { dir, store: createFsStore({ path: dir, fsync: false }) };
 }
 
@@ -26,10 +23,6 @@ function keyring(key: string): Keyring {
   if (!ring) throw new Error('no keyring');
   return ring;
 }
-
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
 
 describe('archive encryption', () => {
   it('stores ciphertext with the key id and reads it back only with the key', async () => {

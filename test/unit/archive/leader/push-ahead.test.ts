@@ -9,8 +9,8 @@ import {
   archiveCommandFor,
   FAILED_SUFFIX,
   PUSHED_SUFFIX,
-} from '../../../src/archive/leader/push-ahead.js';
-import { loadConfig } from '../../../src/config/index.js';
+} from '../../../../src/archive/leader/push-ahead.js';
+import { loadConfig } from '../../../../src/config/index.js';
 
 /**
  * The leader's archive_command is a POSIX sh line: run it with the real /bin/sh as PostgreSQL
