@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 
 /**
  * One or more examples for every command's --help, by command path. A test walks the command tree
- * and fails when a command has none (test/unit/cli/help.test.ts).
+ * and fails when a command has none (test/unit/cli/main.help.test.ts).
  */
 export const commandExamples: Record<string, readonly string[]> = {
   bootstrap: [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
-import { createMemoryOutput } from '../../../src/cli/output.js';
+import { main } from '../../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../../src/cli/output.js';
 
 /** Bad thresholds are pgfollower's own failure: Nagios UNKNOWN (3), one line, before any query. */
 describe('pgfollower check thresholds', () => {

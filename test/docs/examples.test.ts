@@ -3,13 +3,13 @@ import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAlertMetrics } from '../../../src/alerts/metrics.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { ConfigError } from '../../../src/errors.js';
-import { createSupervisorMetrics } from '../../../src/http/metrics.js';
+import { createAlertMetrics } from '../../src/alerts/metrics.js';
+import { loadConfig } from '../../src/config/index.js';
+import { ConfigError } from '../../src/errors.js';
+import { createSupervisorMetrics } from '../../src/http/metrics.js';
 
 /** docs/examples/ is what operators copy: every file must load, parse or pass its tool's own check. */
-const dir = resolve(import.meta.dirname, '../../../docs/examples');
+const dir = resolve(import.meta.dirname, '../../docs/examples');
 const files = readdirSync(dir);
 const configs = files.filter((f) => /\.ya?ml$/.test(f) && !f.endsWith('.rules.yml'));
 

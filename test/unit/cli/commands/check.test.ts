@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
-import { createMemoryOutput } from '../../../src/cli/output.js';
-import { buildStatus } from '../../../src/monitor/status.js';
-import { writeConfigFile } from '../../helpers/cluster.js';
-import { previousSnapshot, unclassified } from '../monitor/fixtures.js';
+import { main } from '../../../../src/cli/main.js';
+import { createMemoryOutput } from '../../../../src/cli/output.js';
+import { buildStatus } from '../../../../src/monitor/status.js';
+import { writeConfigFile } from '../../../helpers/cluster.js';
+import { previousSnapshot, unclassified } from '../../monitor/fixtures.js';
 
 /** A stand-in supervisor: serves one status document on /status, as `pgfollower run` does. */
 async function serveStatus(lagBytes: bigint): Promise<{ listen: string; server: Server }> {

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG_FILE, resolveConfigFile } from '../../../src/config/load.js';
+import { DEFAULT_CONFIG_FILE, resolveConfigFile } from '../../src/config/load.js';
 
-const root = resolve(import.meta.dirname, '../../..');
+const root = resolve(import.meta.dirname, '../..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
 
 function filesUnder(dir: string, pattern: RegExp): string[] {
