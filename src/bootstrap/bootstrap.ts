@@ -1,4 +1,4 @@
-import { rmdir, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Context } from '../context.js';
@@ -16,12 +16,13 @@ import { findPgBinaries, type PgBinaries } from '../postgres/binaries.js';
 import { connect, type PgClient } from '../postgres/client.js';
 import { maskConninfo } from '../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
-import { inspectDirectory, listAside, moveAside, removeAside } from '../postgres/data-directory.js';
+import { inspectDirectory, moveAside, removeAside } from '../postgres/data-directory.js';
 import { dropSlot, readSlot, reserveWal, type WalReservation } from '../postgres/slots.js';
 import { compactTimestamp } from '../util/time.js';
 import { runBaseBackup } from './base-backup.js';
 import { writeFollowerConfig } from './follower-config.js';
 import { evaluatePreflight, measureFreeBytes, readLeaderFacts, type LeaderFacts } from './preflight.js';
+import { clearTarget } from './target.js';
 import { leaderSeesStreaming, waitForStreaming, type StreamingInfo } from './wait.js';
 
 interface BootstrapOptions {
@@ -162,28 +163,7 @@ export async function bootstrapFollower(
       throw new PgFollowerError('CANCELLED', 'bootstrap cancelled; nothing was changed', ExitCode.REFUSED);
     }
 
-    const stale = listAside(dataDirectory).filter((p) => p.includes('.incomplete-'));
-    for (const dir of stale) {
-      reporter.step(`removing ${dir}, left by an interrupted bootstrap`);
-      await removeAside(dir, { configured: dataDirectory });
-    }
-
-    let movedAside: string | undefined;
-    if (directoryState === 'data-directory' || directoryState === 'other') {
-      reporter.step(`moving ${dataDirectory} aside`);
-      movedAside = await moveAside(tools, dataDirectory, {
-        configured: dataDirectory,
-        kind: 'old',
-        clock: ctx.clock,
-      });
-      reporter.done(
-        `moved the old directory to ${movedAside}; delete it yourself once you no longer need it`,
-      );
-    } else if (directoryState === 'empty') {
-      // An empty directory (often a mount point) is replaced by the staged copy; rmdir only
-      // succeeds when it is empty. A busy mount point is copied into directly.
-      await rmdir(dataDirectory).catch(() => undefined);
-    }
+    const movedAside = await clearTarget(ctx, tools, dataDirectory, directoryState);
 
     if (slotName && existingSlot && !existingSlot.active && existingSlot.walStatus === 'lost') {
       // A lost slot no longer reserves anything; a fresh one from our reservation replaces it.

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rename, rmdir } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ArchiveStore } from '../archive/store/store.js';
 import { chooseBackup } from '../backup/list.js';
@@ -18,17 +18,12 @@ import { ExitCode, PgFollowerError, RefusedError, type CheckResult } from '../er
 import { connect } from '../postgres/client.js';
 import { maskConninfo } from '../postgres/conninfo.js';
 import { serverStatus, startServer, stopServer, type PgTools } from '../postgres/cluster.js';
-import {
-  inspectDirectory,
-  listAside,
-  moveAside,
-  removeAside,
-  restoreAside,
-} from '../postgres/data-directory.js';
+import { inspectDirectory, moveAside, removeAside, restoreAside } from '../postgres/data-directory.js';
 import { parseLsn } from '../postgres/lsn.js';
 import { createPhysicalSlot, readSlot } from '../postgres/slots.js';
 import { compactTimestamp } from '../util/time.js';
 import { writeFollowerConfig } from './follower-config.js';
+import { clearTarget } from './target.js';
 import { newestArchivedSegmentStart, waitForReplay } from './replay.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
 
@@ -197,27 +192,11 @@ export async function bootstrapFromArchive(
       throw new PgFollowerError('CANCELLED', 'bootstrap cancelled; nothing was changed', ExitCode.REFUSED);
     }
 
-    for (const dir of listAside(dataDirectory).filter((p) => p.includes('.incomplete-'))) {
-      reporter.step(`removing ${dir}, left by an interrupted bootstrap`);
-      await removeAside(dir, { configured: dataDirectory });
-    }
     if (running) {
       reporter.step('stopping the local server (pg_ctl stop -m fast) so it can be rebuilt');
       await stopServer(tools, dataDirectory, { mode: 'fast' });
     }
-    let movedAside: string | undefined;
-    if (directoryState === 'data-directory' || directoryState === 'other') {
-      movedAside = await moveAside(tools, dataDirectory, {
-        configured: dataDirectory,
-        kind: 'old',
-        clock: ctx.clock,
-      });
-      reporter.done(
-        `moved the old directory to ${movedAside}; delete it yourself once you no longer need it`,
-      );
-    } else if (directoryState === 'empty') {
-      await rmdir(dataDirectory).catch(() => undefined);
-    }
+    const movedAside = await clearTarget(ctx, tools, dataDirectory, directoryState);
     const direct = existsSync(dataDirectory);
     const staging = direct
       ? dataDirectory
