@@ -17,8 +17,8 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: {
       'max-lines': ['error', { max: 350 }],
-      // src/util/time.ts: domain code reads the time from ctx.clock (tests pass a fake); durations
-      // and deadlines use performance.now(), which a stepped wall clock cannot corrupt.
+      // src/util/time.ts: time is read from ctx.clock (tests pass a fake, deadlines included);
+      // durations for metrics use performance.now(), which a stepped wall clock cannot corrupt.
       'no-restricted-properties': [
         'error',
         {
@@ -27,11 +27,18 @@ export default tseslint.config(
           message: 'read the time from ctx.clock, or performance.now() for a duration',
         },
       ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'read the time from ctx.clock: new Date(ctx.clock.now())',
+        },
+      ],
     },
   },
   {
     files: ['src/util/time.ts'],
-    rules: { 'no-restricted-properties': 'off' },
+    rules: { 'no-restricted-properties': 'off', 'no-restricted-syntax': 'off' },
   },
   {
     files: ['.dependency-cruiser.cjs'],

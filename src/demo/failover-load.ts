@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../config/units.js';
 import { connect, type PgClient } from '../postgres/client.js';
 import type { DemoOutput as Output } from './run-demo.js';
+import { systemClock, type Clock } from '../util/time.js';
 
 /** The failover demo's load (the application), its live view and its waits. */
 export interface DemoNode {
@@ -55,6 +56,7 @@ export async function watch(
   nodes: DemoNode[],
   timeoutMs: number,
   done: (views: NodeView[]) => Promise<boolean>,
+  clock: Clock = systemClock,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
@@ -67,7 +69,7 @@ export async function watch(
     );
     const views = await Promise.all(nodes.map((node) => viewOf(node, leaderLsn, signal)));
     output.print(
-      `  [${new Date().toISOString().slice(11, 19)}] ${views
+      `  [${new Date(clock.now()).toISOString().slice(11, 19)}] ${views
         .map((v) => `${v.name} ${v.state}${v.lagBytes === null ? '' : `, ${formatBytes(v.lagBytes)} behind`}`)
         .join(' | ')}`,
     );
