@@ -1,4 +1,6 @@
 import type { Context } from '../../context.js';
+import { ArchiveError } from '../../errors.js';
+import { parseTimelineHistory } from '../../postgres/timeline.js';
 import { formatLsn, parseLsn, walFileName, walFileNameForSegNo, type Lsn } from '../../postgres/lsn.js';
 import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from '../store/layout.js';
 import type { ArchiveStore } from '../store/store.js';
@@ -51,19 +53,6 @@ export interface CoverageReport {
   newestSegment: string | null;
 }
 
-/** Parses a `.history` file: "parentTLI <tab> switchpoint <tab> reason" per line. */
-export function parseHistory(text: string): Array<{ timeline: number; switchLsn: Lsn }> {
-  const out: Array<{ timeline: number; switchLsn: Lsn }> = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const [tli, lsn] = line.split(/\s+/);
-    if (tli === undefined || lsn === undefined) continue;
-    out.push({ timeline: Number.parseInt(tli, 10), switchLsn: parseLsn(lsn) });
-  }
-  return out;
-}
-
 /** The timeline spans leading to `timeline`, oldest first, read from the archive's history file. */
 async function readTimelineSpans(
   store: ArchiveStore,
@@ -74,7 +63,18 @@ async function readTimelineSpans(
   const name = `${timelineHex(timeline)}.history`;
   const object = await store.get(`${timelineDir(timeline)}${name}`, signal);
   if (!object) return { spans: [{ timeline, begin: 0n }], historyMissing: name };
-  const entries = parseHistory(object.body.toString('utf8'));
+  let entries;
+  try {
+    entries = parseTimelineHistory(object.body.toString('utf8'));
+  } catch (error) {
+    // A damaged history file would place segments on the wrong timeline: say so, never guess.
+    throw new ArchiveError(
+      `${name} in the archive is not a timeline history file: ${(error as Error).message}`,
+      {
+        hint: `compare it with pg_wal/${name} on the leader and re-archive it`,
+      },
+    );
+  }
   const spans: TimelineSpan[] = [];
   let begin = 0n;
   for (const entry of entries) {
