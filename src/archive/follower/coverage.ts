@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
 import { ArchiveError } from '../../errors.js';
 import { parseTimelineHistory } from '../../postgres/timeline.js';
-import { formatLsn, parseLsn, walFileName, walFileNameForSegNo, type Lsn } from '../../postgres/lsn.js';
+import { formatLsn, walFileName, walFileNameForSegNo, type Lsn } from '../../postgres/lsn.js';
 import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from '../store/layout.js';
 import type { ArchiveStore } from '../store/store.js';
 
