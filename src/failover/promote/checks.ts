@@ -5,6 +5,8 @@ import type { NodePosition } from '../../postgres/replica-state.js';
 import { checkArchiveDrained } from './archive-drain.js';
 import { probeOldLeaders } from './old-leader.js';
 import type { PeerPosition } from './peers.js';
+import type { ZeroLossVerdict } from './zero-loss.js';
+import { describeProof } from './zero-loss-sync.js';
 
 /**
  * The promotion checks, one function each, in the order checkPromotion (plan.ts) runs them (a few
@@ -220,14 +222,35 @@ export function checkPeers(peers: PeerPosition[], ours: OurPosition | null): Che
 }
 
 /**
- * Bytes of WAL the leader had (per the supervisor or the WAL receiver, whichever saw further) that
- * this node lacks, against cluster.maxDataLossBytes.
+ * Data loss: none when `zeroLoss` proves it (a shutdown checkpoint read back from this node's WAL,
+ * or a synchronous standby after a crash); otherwise the bytes of WAL the leader had (per the
+ * supervisor or the WAL receiver, whichever saw further) that this node lacks, against
+ * cluster.maxDataLossBytes.
  */
 export function checkDataLoss(
   ours: { timeline: number; lsn: Lsn } | null,
   lastSeen: { supervisor: Lsn | null; receiver: Lsn | null },
   maxLoss: bigint,
+  zeroLoss?: ZeroLossVerdict,
 ): { check: CheckResult; estimatedLossBytes: bigint | null } {
+  if (zeroLoss?.zeroLoss) {
+    const { proof } = zeroLoss;
+    return {
+      check: {
+        name: CHECK.loss,
+        ok: true,
+        detail: `none, proven: ${describeProof(proof)}`,
+        numbers: {
+          loss_bytes: 0,
+          proof: proof.method,
+          ...(proof.method === 'shutdown-checkpoint'
+            ? { shutdown_checkpoint: proof.recordLsn }
+            : { sync_state: proof.syncState, observed_at: proof.observedAt }),
+        },
+      },
+      estimatedLossBytes: 0n,
+    };
+  }
   const known = maxKnown(lastSeen.supervisor, lastSeen.receiver);
   let estimatedLossBytes: bigint | null = null;
   if (ours && known !== null) {

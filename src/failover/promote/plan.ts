@@ -12,13 +12,12 @@ import {
   checkOldLeader,
   checkPeers,
   checkPriority,
-  CHECK,
 } from './checks.js';
 import { checkCascade } from './cascade.js';
 import { checkReplay } from './replay.js';
 import { checkApplyDelay } from './delay.js';
 import { proveZeroLoss, type ZeroLossVerdict } from './zero-loss.js';
-import { describeProof, judgeSyncStandby, whyNotSync } from './zero-loss-sync.js';
+import { judgeSyncStandby, whyNotSync } from './zero-loss-sync.js';
 import { oldLeaderAddresses } from './old-leader.js';
 import { readPeerPosition, readSupervisorLeaderLsn, type PeerPosition } from './peers.js';
 
@@ -170,27 +169,12 @@ export async function checkPromotion(ctx: Context, options: PromoteOptions = {})
       reason: `${zeroLoss.reason}; ${whyNotSync(sync)}`,
     };
   }
-  const loss = zeroLoss.zeroLoss
-    ? {
-        check: {
-          name: CHECK.loss,
-          ok: true,
-          detail: `none, proven: ${describeProof(zeroLoss.proof)}`,
-          numbers: {
-            loss_bytes: 0,
-            proof: zeroLoss.proof.method,
-            ...(zeroLoss.proof.method === 'shutdown-checkpoint'
-              ? { shutdown_checkpoint: zeroLoss.proof.recordLsn }
-              : { sync_state: zeroLoss.proof.syncState, observed_at: zeroLoss.proof.observedAt }),
-          },
-        },
-        estimatedLossBytes: 0n,
-      }
-    : checkDataLoss(
-        ours,
-        { supervisor: supervisorLeaderLsn?.lsn ?? null, receiver: position?.receiver?.latestEndLsn ?? null },
-        BigInt(config.cluster.maxDataLossBytes),
-      );
+  const loss = checkDataLoss(
+    ours,
+    { supervisor: supervisorLeaderLsn?.lsn ?? null, receiver: position?.receiver?.latestEndLsn ?? null },
+    BigInt(config.cluster.maxDataLossBytes),
+    zeroLoss,
+  );
   checks.push(loss.check);
 
   return {

@@ -66,6 +66,35 @@ describe('the promotion checks', () => {
     expect(checkDataLoss(ours, { supervisor: 900n, receiver: null }, 0n).estimatedLossBytes).toBe(0n);
   });
 
+  it('a zero-loss proof wins over the estimate; a verdict without proof leaves the estimate', () => {
+    const ours = { timeline: 2, lsn: 1000n };
+    const proven = checkDataLoss(ours, { supervisor: 1500n, receiver: null }, 0n, {
+      zeroLoss: true,
+      proof: {
+        method: 'shutdown-checkpoint',
+        record: 'CHECKPOINT_SHUTDOWN redo 0/3E8',
+        recordLsn: '0/3E8',
+        recordEndLsn: '0/400',
+        receiveLsn: '0/400',
+        replayLsn: '0/400',
+        timeline: 2,
+      },
+    });
+    expect(proven.estimatedLossBytes).toBe(0n);
+    expect(proven.check).toMatchObject({
+      ok: true,
+      numbers: { loss_bytes: 0, proof: 'shutdown-checkpoint' },
+    });
+    expect(proven.check.detail).toMatch(/^none, proven: /);
+    const unproven = checkDataLoss(ours, { supervisor: 1500n, receiver: null }, 0n, {
+      zeroLoss: false,
+      reason: 'the last record is not a shutdown checkpoint',
+      lastRecord: null,
+    });
+    expect(unproven.estimatedLossBytes).toBe(500n);
+    expect(unproven.check.ok).toBe(false);
+  });
+
   it('cannot prove an unknown old leader down, but --force may override that', async () => {
     const check = await checkOldLeader([], 1000);
     expect(check.ok).toBe(false);
