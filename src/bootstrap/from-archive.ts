@@ -26,6 +26,7 @@ import { writeFollowerConfig } from './follower-config.js';
 import { clearTarget } from './target.js';
 import { newestArchivedSegmentStart, waitForReplay } from './replay.js';
 import { waitForStreaming, type StreamingInfo } from './wait.js';
+import { isStandbyDirectory } from '../postgres/standby-config.js';
 
 interface BootstrapFromArchiveOptions {
   /** Restore this backup (id) instead of the newest complete one. */
@@ -312,7 +313,7 @@ export async function bootstrapFromArchive(
       }
       // A follower's old directory goes back (the node is as before); an old leader's stays aside:
       // started as is, it would be a second primary.
-      if (movedAside && existsSync(join(movedAside, 'standby.signal')) && !existsSync(dataDirectory)) {
+      if (movedAside && isStandbyDirectory(movedAside) && !existsSync(dataDirectory)) {
         await restoreAside(tools, movedAside, { configured: dataDirectory });
         reporter.warn(`moved the previous (follower) directory back to ${dataDirectory}`);
       }

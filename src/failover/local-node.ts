@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { requireSetting } from '../config/required.js';
 import { ExitCode, PgFollowerError } from '../errors.js';
@@ -7,6 +6,7 @@ import { localConninfo, withClient, type PgClient } from '../postgres/client.js'
 import { readControlData, serverStatus, type PgTools } from '../postgres/cluster.js';
 import { parseLsn, type Lsn } from '../postgres/lsn.js';
 import { furthestLsn, readNodePosition, type NodePosition } from '../postgres/replica-state.js';
+import { isStandbyDirectory } from '../postgres/standby-config.js';
 
 /**
  * What promote, follow and rebuild need to know about this node before they act: where it stands
@@ -86,7 +86,7 @@ export async function readLocalFacts(
   return {
     running: false,
     systemId: control['Database system identifier'] ?? '',
-    inRecovery: existsSync(join(dataDirectory, 'standby.signal')),
+    inRecovery: isStandbyDirectory(dataDirectory),
     timeline: Math.max(0, ...timelines),
     lsn: lsns.reduce((a, b) => (a > b ? a : b), 0n),
     source: 'pg_controldata (server stopped)',

@@ -61,9 +61,3 @@ export function segmentStartLsn(segNo: bigint, segmentSize: bigint): Lsn {
 export function walFileNameForSegNo(tli: number, segNo: bigint, segmentSize: bigint): string {
   return walFileName(tli, segNo * segmentSize, segmentSize);
 }
-
-/** Next segment name on the same timeline. */
-export function nextWalFileName(name: string, segmentSize: bigint): string {
-  const { timeline, segNo } = parseWalFileName(name, segmentSize);
-  return walFileNameForSegNo(timeline, segNo + 1n, segmentSize);
-}

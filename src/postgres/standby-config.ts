@@ -116,6 +116,7 @@ export function applyDelaySettings(applyDelayMs: number): Record<string, GucValu
   return applyDelayMs > 0 ? { recovery_min_apply_delay: `${Math.round(applyDelayMs)}ms` } : {};
 }
 
+/** The directory holds standby.signal: PostgreSQL started on it runs as a standby. */
 export function isStandbyDirectory(dataDirectory: string): boolean {
   return existsSync(join(dataDirectory, 'standby.signal'));
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { requireSetting } from '../../config/required.js';
 import type { CheckResult } from '../../errors.js';
@@ -10,6 +10,7 @@ import { formatLsn } from '../../postgres/lsn.js';
 import { compareTimelines, describeVerdict, type ForkVerdict } from '../../postgres/timeline.js';
 import { isSameServer, readLocalFacts, requireDataDirectory } from '../local-node.js';
 import { readLeaderHistory } from '../new-leader.js';
+import { isStandbyDirectory } from '../../postgres/standby-config.js';
 
 /**
  * `rebuild`: turn this node (a failed old leader, a diverged or stalled follower) into a follower
@@ -75,7 +76,7 @@ export async function planRebuild(
     method = 'clone';
     reasons.push(`${dataDirectory} is ${directoryState}: nothing to rewind`);
   } else {
-    wasStandby = existsSync(join(dataDirectory, 'standby.signal'));
+    wasStandby = isStandbyDirectory(dataDirectory);
     const control = await readControlData(tools, dataDirectory);
     const systemId = control['Database system identifier'] ?? '';
     const hints = control['wal_log_hints setting'] === 'on';

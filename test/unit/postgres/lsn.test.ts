@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatLsn,
-  nextWalFileName,
   parseLsn,
   parseWalFileName,
   segmentStartLsn,
   walFileName,
+  walFileNameForSegNo,
 } from '../../../src/postgres/lsn.js';
 
 const MiB1 = 1024n * 1024n;
@@ -27,7 +27,9 @@ describe('LSN maths', () => {
     expect(walFileName(2, parseLsn('0/3000000'), MiB16)).toBe('000000020000000000000003');
   });
   it('steps to the next segment across a log id', () => {
-    expect(nextWalFileName('0000000100000016000000FF', MiB16)).toBe('000000010000001700000000');
+    expect(
+      walFileNameForSegNo(1, parseWalFileName('0000000100000016000000FF', MiB16).segNo + 1n, MiB16),
+    ).toBe('000000010000001700000000');
     expect(parseWalFileName('000000010000001700000000', MiB16).segNo).toBe(0x1700n);
   });
   // Issue 14 defect 9: names as initdb --wal-segsize=1 and --wal-segsize=64 clusters have them
@@ -35,10 +37,14 @@ describe('LSN maths', () => {
   it('names and steps segments of 1 MiB and 64 MiB clusters across a log id', () => {
     expect(walFileName(1, parseLsn('0/3000000'), MiB1)).toBe('000000010000000000000030');
     expect(walFileName(1, parseLsn('16/B374D848'), MiB1)).toBe('000000010000001600000B37');
-    expect(nextWalFileName('000000010000000000000FFF', MiB1)).toBe('000000010000000100000000');
+    expect(walFileNameForSegNo(1, parseWalFileName('000000010000000000000FFF', MiB1).segNo + 1n, MiB1)).toBe(
+      '000000010000000100000000',
+    );
     expect(walFileName(1, parseLsn('16/B374D848'), MiB64)).toBe('00000001000000160000002C');
     expect(walFileName(1, parseLsn('0/FC000000'), MiB64)).toBe('00000001000000000000003F');
-    expect(nextWalFileName('00000001000000000000003F', MiB64)).toBe('000000010000000100000000');
+    expect(
+      walFileNameForSegNo(1, parseWalFileName('00000001000000000000003F', MiB64).segNo + 1n, MiB64),
+    ).toBe('000000010000000100000000');
     expect(parseWalFileName('000000010000000100000000', MiB64).segNo).toBe(64n);
     expect(segmentStartLsn(64n, MiB64)).toBe(parseLsn('1/0'));
   });
