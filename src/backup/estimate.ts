@@ -100,11 +100,11 @@ export function computeEstimate(
     } else recommendedBackupIntervalSeconds = walRate > 0 ? (budget * replay) / walRate : null;
   }
   return {
-    rebuildFromLeaderSeconds: round(rebuildFromLeaderSeconds),
-    restoreFromArchiveSeconds: round(restoreFromArchiveSeconds),
-    maxSurvivableOutageSeconds: round(maxSurvivableOutageSeconds),
-    catchUpSecondsAfterOutage: round(catchUpSecondsAfterOutage),
-    recommendedBackupIntervalSeconds: round(recommendedBackupIntervalSeconds),
+    rebuildFromLeaderSeconds: roundTenth(rebuildFromLeaderSeconds),
+    restoreFromArchiveSeconds: roundTenth(restoreFromArchiveSeconds),
+    maxSurvivableOutageSeconds: roundTenth(maxSurvivableOutageSeconds),
+    catchUpSecondsAfterOutage: roundTenth(catchUpSecondsAfterOutage),
+    recommendedBackupIntervalSeconds: roundTenth(recommendedBackupIntervalSeconds),
     rpoBytes: v(inputs.rpoBytes),
     outageSeconds: options.outageSeconds,
     targetRestoreSeconds: options.targetRestoreSeconds,
@@ -113,7 +113,8 @@ export function computeEstimate(
   };
 }
 
-function round(n: number | null): number | null {
+/** Seconds to one decimal, as estimates are printed. */
+export function roundTenth(n: number | null): number | null {
   return n === null ? null : Math.round(n * 10) / 10;
 }
 

@@ -1,6 +1,7 @@
 import type { StatusDocument } from '../monitor/status.js';
 import { parseLsn } from '../postgres/lsn.js';
-import type { Estimate } from './estimate.js';
+import { formatEta } from '../monitor/catchup.js';
+import { roundTenth, type Estimate } from './estimate.js';
 
 /**
  * The ways back for a follower that is stalled or behind, each with its estimated time, cheapest
@@ -74,7 +75,7 @@ export function computeWaysBack(
     {
       way: 'stream',
       possible: leaderHasIt,
-      seconds: leaderHasIt ? round(catchUp) : null,
+      seconds: leaderHasIt ? roundTenth(catchUp) : null,
       detail: leaderHasIt
         ? `the leader still has the WAL this follower needs: let it stream${never}`
         : doc.leader.reachable
@@ -84,7 +85,7 @@ export function computeWaysBack(
     {
       way: 'archive',
       possible: archiveHasIt,
-      seconds: archiveHasIt ? round(catchUp) : null,
+      seconds: archiveHasIt ? roundTenth(catchUp) : null,
       detail: archiveHasIt
         ? `replay the missing WAL from the archive (restore_command), then stream${never}`
         : !sources.archiveConfigured
@@ -121,21 +122,11 @@ export function computeWaysBack(
 export function formatWaysBack(ways: WaysBack): string[] {
   const lines = ['  ways back (estimated):'];
   for (const o of ways.options) {
-    const time = o.seconds === null ? 'time unknown' : `~${formatSeconds(o.seconds)}`;
+    const time = o.seconds === null ? 'time unknown' : formatEta(o.seconds);
     const mark = o.way === ways.cheapest ? ' <- cheapest' : '';
     lines.push(`    ${o.way.padEnd(14)} ${o.possible ? time : 'not possible'}: ${o.detail}${mark}`);
   }
   if (ways.cheapest === undefined)
     lines.push('    no way back has a known time: pgfollower estimate lists the missing inputs');
   return lines;
-}
-
-function formatSeconds(s: number): string {
-  if (s < 120) return `${Math.round(s)} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
-function round(n: number | null): number | null {
-  return n === null ? null : Math.round(n * 10) / 10;
 }

@@ -1,3 +1,4 @@
+import { abortReasonText } from '../util/deadline.js';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
@@ -45,7 +46,7 @@ export async function startSupervisor(
   let slotLost = false;
 
   const onOuterAbort = (): void => {
-    stop(reasonOf(ctx.signal.reason)).catch(() => undefined);
+    stop(abortReasonText(ctx.signal.reason, 'aborted')).catch(() => undefined);
   };
 
   /**
@@ -255,7 +256,7 @@ export async function startSupervisor(
     throw error;
   }
   if (ctx.signal.aborted) {
-    await stop(reasonOf(ctx.signal.reason));
+    await stop(abortReasonText(ctx.signal.reason, 'aborted'));
     return handle;
   }
   ctx.signal.addEventListener('abort', onOuterAbort, { once: true });
@@ -268,10 +269,6 @@ export async function startSupervisor(
 
 function isLost(slot: { exists: boolean; walStatus: string | null }): boolean {
   return !slot.exists || slot.walStatus === 'lost';
-}
-
-function reasonOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

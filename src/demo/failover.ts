@@ -4,7 +4,7 @@ import getPort from 'get-port';
 import { stringify } from 'yaml';
 import type { DemoOutput as Output } from './run-demo.js';
 import { formatBytes } from '../config/units.js';
-import { createExec, resolveRunAs } from '../exec/run.js';
+import { createExec, indent, resolveRunAs } from '../exec/run.js';
 import { findPgBinaries } from '../postgres/binaries.js';
 import { connect, type PgClient } from '../postgres/client.js';
 import { startServer, stopServer } from '../postgres/cluster.js';
@@ -327,11 +327,4 @@ async function waitUntilSynchronous(leader: PgClient, signal: AbortSignal): Prom
 /** An argument as an operator would type it: quoted when it holds a space. */
 function displayArg(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : shellQuote(arg);
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => `    ${line}`)
-    .join('\n');
 }

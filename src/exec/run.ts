@@ -159,7 +159,8 @@ export function tail(text: string, lines = 8): string {
   return text.trim().split('\n').slice(-lines).join('\n');
 }
 
-function indent(text: string): string {
+/** Each line of `text` indented by four spaces (a program's output quoted under a message). */
+export function indent(text: string): string {
   return text
     .split('\n')
     .map((l) => `    ${l}`)

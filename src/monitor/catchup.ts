@@ -143,10 +143,13 @@ export class CatchUpEstimator {
   }
 }
 
-/** "~45 s", "~4 min", "~2.5 h": an estimate, rounded as one. */
+/**
+ * "~45 s", "~96 s", "~4 min", "~2.5 h": an estimate, rounded as one. Seconds up to two minutes, so
+ * estimates compared side by side (status's ways back) stay apart.
+ */
 export function formatEta(seconds: number): string {
   if (seconds < 1) return '<1 s';
-  if (seconds < 60) return `~${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 120) return `~${Math.max(1, Math.round(seconds))} s`;
   if (seconds < 90 * 60) return `~${Math.round(seconds / 60)} min`;
   const hours = seconds / 3600;
   return `~${hours < 10 ? Math.round(hours * 10) / 10 : Math.round(hours)} h`;

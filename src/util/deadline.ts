@@ -27,3 +27,8 @@ export async function withDeadline<T>(
     parent?.removeEventListener('abort', onAbort);
   }
 }
+
+/** An abort reason as text for a log line: the Error's message, else `fallback` when none was given. */
+export function abortReasonText(reason: unknown, fallback: string): string {
+  return reason instanceof Error ? reason.message : reason === undefined ? fallback : String(reason);
+}

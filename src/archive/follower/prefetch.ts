@@ -7,7 +7,7 @@ import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../pos
 import { readVerified } from './fetch.js';
 import { readLocalSegmentSize, readSystemIdentifier } from '../../postgres/control-file.js';
 import { findExisting } from '../store/lookup.js';
-import { parseWalFile } from '../store/layout.js';
+import { parseWalFile, timelineHex } from '../store/layout.js';
 import { codecOfKey, type CodecName } from '../store/codec.js';
 import { clearSpool, INFLIGHT_SUFFIX, MISSING_SUFFIX, readRedoCursor, readRequested } from './spool.js';
 import { createWindowSizer, describeWindow } from './window.js';
@@ -215,7 +215,7 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     if (ctx.clock.now() - historyCheckedAt < missingRetryMs) return;
     historyCheckedAt = ctx.clock.now();
     const next = Number.parseInt(cursor.slice(0, 8), 16) + 1;
-    const name = `${next.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const name = `${timelineHex(next)}.history`;
     const file = parseWalFile(name);
     if (!file) return;
     if (await findExisting(options.store, file, signal)) {

@@ -3,7 +3,7 @@ import { walSegmentSize } from '../../monitor/classify.js';
 import type { ArchiveProbe } from '../../monitor/snapshot.js';
 import type { ArchiveSample, SnapshotInProgress } from '../../monitor/snapshot.js';
 import { parseWalFileName, walFileNameForSegNo, WAL_SEGMENT_RE } from '../../postgres/lsn.js';
-import { fileNameOfKey, parseWalFile, timelineDir } from '../store/layout.js';
+import { fileNameOfKey, parseWalFile, timelineDir, timelineHex } from '../store/layout.js';
 import type { PrefetchStats } from './prefetch.js';
 import type { ArchiveStore } from '../store/store.js';
 
@@ -68,7 +68,7 @@ export function createArchiveProbe(store: ArchiveStore, options: ArchiveProbeOpt
       needed && WAL_SEGMENT_RE.test(needed)
         ? needed.slice(0, 8)
         : snapshot.leader.ok && snapshot.leader.value.timeline !== null
-          ? snapshot.leader.value.timeline.toString(16).toUpperCase().padStart(8, '0')
+          ? timelineHex(snapshot.leader.value.timeline)
           : '00000001';
     const names = await namesOn(tliHex, snapshot, signal);
     let newest: string | null = null;

@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { ArchiveError } from '../../errors.js';
+import { decompressedTooLarge } from './limits.js';
 import { decodeLz4Frame, xxh32 } from './lz4-frame.js';
 
 /**
@@ -98,13 +99,13 @@ export async function decodeChecked(
   try {
     switch (codec) {
       case 'none':
-        if (stored.length > maxBytes) throw tooLarge(codec, `${stored.length} bytes`, maxBytes);
+        if (stored.length > maxBytes) throw decompressedTooLarge(codec, maxBytes, `${stored.length} bytes`);
         return { data: stored, checksummed: false };
       case 'gzip':
         return { data: await gunzip(stored, { maxOutputLength: maxBytes }), checksummed: true };
       case 'lz4': {
         const bound = lz4FrameBound(stored);
-        if (bound > maxBytes) throw tooLarge(codec, `up to ${bound} bytes`, maxBytes);
+        if (bound > maxBytes) throw decompressedTooLarge(codec, maxBytes, `up to ${bound} bytes`);
         // Never more than the headers allow: a block that decodes to more than its frame's block
         // size is refused by running out of room.
         const out = output && output.length >= bound ? output.subarray(0, bound) : Buffer.allocUnsafe(bound);
@@ -129,23 +130,13 @@ export async function decodeChecked(
   } catch (error) {
     if (error instanceof ArchiveError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
-      throw tooLarge(codec, 'more', maxBytes);
+      throw decompressedTooLarge(codec, maxBytes);
     }
     throw new ArchiveError(`cannot decompress (${codec}): ${(error as Error).message}`, {
       code: 'ARCHIVE_CORRUPT',
       cause: error,
     });
   }
-}
-
-function tooLarge(codec: CodecName, what: string, maxBytes: number): ArchiveError {
-  return new ArchiveError(
-    `decompressing (${codec}) would produce ${what}, more than a WAL segment (${maxBytes} bytes); refused`,
-    {
-      code: 'ARCHIVE_CORRUPT',
-      hint: 'the archived object is not one wal-push wrote (damaged or planted); remove it and re-archive the segment from the leader if it still has it',
-    },
-  );
 }
 
 /**

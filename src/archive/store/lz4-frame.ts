@@ -1,4 +1,5 @@
 import { ArchiveError } from '../../errors.js';
+import { decompressedTooLarge } from './limits.js';
 
 /**
  * An LZ4 frame decoder that writes into a buffer the caller owns
@@ -229,11 +230,5 @@ function corrupt(why: string): never {
 }
 
 function tooLarge(maxBytes: number): never {
-  throw new ArchiveError(
-    `decompressing (lz4) would produce more than a WAL segment (${maxBytes} bytes); refused`,
-    {
-      code: 'ARCHIVE_CORRUPT',
-      hint: 'the archived object is not one wal-push wrote (damaged or planted); remove it and re-archive the segment from the leader if it still has it',
-    },
-  );
+  throw decompressedTooLarge('lz4', maxBytes);
 }

@@ -108,6 +108,6 @@ function parseSizeFlag(value: string | undefined, flag: string): number | undefi
 function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = parseDurationSeconds(value);
-  if (n === undefined) throw new Error(`${flag} ${value}: write seconds (60) or a duration (90s, 5m)`);
+  if (n === undefined) throw new UsageError(`${flag} ${value}: write seconds (60) or a duration (90s, 5m)`);
   return n;
 }

@@ -1,3 +1,4 @@
+import { abortReasonText } from '../../util/deadline.js';
 import { loadConfig } from '../../config/index.js';
 import { ConfigError } from '../../errors.js';
 import { collectPlugins } from '../../app/plugins.js';
@@ -89,7 +90,7 @@ export const registerRun: RegisterCommand = (program, env) => {
           timer.unref();
         });
         const result = await Promise.race([
-          supervisor.stop(reasonOf(env.signal.reason)).then(() => 'stopped' as const),
+          supervisor.stop(abortReasonText(env.signal.reason, 'stopped')).then(() => 'stopped' as const),
           deadline,
         ]);
         if (result === 'late') {
@@ -101,7 +102,3 @@ export const registerRun: RegisterCommand = (program, env) => {
       }
     });
 };
-
-function reasonOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : reason === undefined ? 'stopped' : String(reason);
-}

@@ -72,7 +72,7 @@ describe('catch-up estimate (rates over a window)', () => {
     // Lag 784 MB, 16 MB counts as caught up: 768 MB at 8 MB/s closing = 96 s.
     expect(c?.etaSeconds).toBeCloseTo(96, 6);
     expect(describeCatchUp(c)).toBe(
-      'will be caught up in ~2 min (limited by replay (single-threaded apply); replay 10.0 MB/s, leader writes 2.0 MB/s)',
+      'will be caught up in ~96 s (limited by replay (single-threaded apply); replay 10.0 MB/s, leader writes 2.0 MB/s)',
     );
   });
 
@@ -220,6 +220,7 @@ describe('catch-up estimate (rates over a window)', () => {
   it('formats an estimate as one', () => {
     expect(formatEta(0.2)).toBe('<1 s');
     expect(formatEta(44.6)).toBe('~45 s');
+    expect(formatEta(96)).toBe('~96 s');
     expect(formatEta(240)).toBe('~4 min');
     expect(formatEta(2.5 * 3600)).toBe('~2.5 h');
     expect(formatEta(30 * 3600)).toBe('~30 h');
