@@ -9,22 +9,25 @@
  * while the follower's replay is paused, against an 8 MB threshold: it is crossed when the call
  * returns. Latencies are measured from the call's start, so they are upper bounds.
  */
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAlertService } from '../src/alerts/service.js';
 import type { Notification } from '../src/alerts/types.js';
 import { loadConfig } from '../src/config/index.js';
 import { silentReporter, systemClock, type Context } from '../src/context.js';
 import { startSupervisor } from '../src/daemon/supervisor.js';
-import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { createSilentLogger } from '../src/logging/logger.js';
 import type { Snapshot } from '../src/monitor/snapshot.js';
-import { findPgBinaries } from '../src/postgres/binaries.js';
 import { connect } from '../src/postgres/client.js';
-import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+import {
+  cleanupTempDirs,
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
 
 const THRESHOLD = 8 * 1024 * 1024;
 const RECORD = 9 * 1024 * 1024;
@@ -32,17 +35,7 @@ const TRIALS = Number(process.env.BENCH_ALERT_TRIALS ?? 12);
 const INTERVALS = (process.env.BENCH_ALERT_INTERVALS ?? '1000,250').split(',').map(Number);
 
 export async function run(): Promise<void> {
-  const runAs = await resolveRunAs('postgres');
-  const tools: PgTools = { exec: createExec(runAs), bin: await findPgBinaries({}) };
-  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-alerts-'));
-  await chmod(root, 0o755);
-  if (runAs) await chown(root, runAs.uid, runAs.gid);
-  const leaderDir = join(root, 'leader');
-  const followerDir = join(root, 'follower');
-  const leaderPort = 25432 + Math.floor(Math.random() * 1000);
-  const followerPort = leaderPort + 1;
-  const leaderConninfo = `host=127.0.0.1 port=${leaderPort} user=postgres dbname=postgres`;
-  const followerConninfo = `host=127.0.0.1 port=${followerPort} user=postgres dbname=postgres`;
+  const tools = await pgTools();
 
   // A webhook receiver on loopback that timestamps arrivals.
   const arrivals: Array<{ at: number; body: Notification }> = [];
@@ -62,30 +55,15 @@ export async function run(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
 
+  let leaderCluster: TestCluster | undefined;
+  let followerCluster: TestCluster | undefined;
   try {
-    await initCluster(tools, {
-      dataDirectory: leaderDir,
-      port: leaderPort,
-      socketDirectory: root,
-      settings: { wal_keep_size: '512MB' },
-    });
-    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
-    await tools.exec.run(tools.bin.path('pg_basebackup'), [
-      '-D',
-      followerDir,
-      '-d',
-      leaderConninfo,
-      '-X',
-      'stream',
-      '-R',
-      '-c',
-      'fast',
-    ]);
-    await appendConf(tools, join(followerDir, 'postgresql.conf'), {
-      port: followerPort,
-      unix_socket_directories: root,
-    });
-    await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
+    const root = await makeTempDir('pgf-bench-alerts-');
+    leaderCluster = await createLeader({ settings: { wal_keep_size: '512MB' } });
+    followerCluster = await cloneFollower(leaderCluster);
+    const leaderConninfo = leaderCluster.conninfo;
+    const followerConninfo = followerCluster.conninfo;
+    const followerDir = followerCluster.dataDirectory;
 
     const leader = await connect(leaderConninfo, { connectTimeoutMs: 10_000 });
     const follower = await connect(followerConninfo, { connectTimeoutMs: 10_000 });
@@ -103,8 +81,8 @@ export async function run(): Promise<void> {
             node: {
               name: 'bench',
               dataDirectory: followerDir,
-              port: followerPort,
-              host: root,
+              port: followerCluster.port,
+              host: followerCluster.socketDirectory,
               user: 'postgres',
             },
             leader: { conninfo: leaderConninfo },
@@ -197,9 +175,9 @@ export async function run(): Promise<void> {
     }
   } finally {
     server.close();
-    await stopServer(tools, followerDir, { mode: 'immediate' }).catch(() => undefined);
-    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await followerCluster?.stop('immediate').catch(() => undefined);
+    await leaderCluster?.stop('immediate').catch(() => undefined);
+    await cleanupTempDirs();
   }
 }
 
