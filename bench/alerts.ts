@@ -28,6 +28,7 @@ import {
   pgTools,
   type TestCluster,
 } from '../test/helpers/cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 
 const THRESHOLD = 8 * 1024 * 1024;
 const RECORD = 9 * 1024 * 1024;
@@ -39,7 +40,6 @@ export async function run(): Promise<void> {
 
   // A webhook receiver on loopback that timestamps arrivals.
   const arrivals: Array<{ at: number; body: Notification }> = [];
-  let onArrival: (() => void) | undefined;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -49,7 +49,6 @@ export async function run(): Promise<void> {
         body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification,
       });
       res.writeHead(202).end();
-      onArrival?.();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -123,11 +122,10 @@ export async function run(): Promise<void> {
         try {
           for (let trial = 0; trial < TRIALS; trial++) {
             // Replay caught up (the previous `resolved` only needed it under the clear threshold).
-            await waitUntil(
-              () => supervisor.latest()?.lag.replayLagBytes === 0n,
-              60_000,
-              'lag at 0 before a trial',
-            );
+            await waitFor('lag at 0 before a trial', () => supervisor.latest()?.lag.replayLagBytes === 0n, {
+              timeoutMs: 60_000,
+              intervalMs: 5,
+            });
             await follower.query('select pg_wal_replay_pause()');
             // A random phase against the tick, as a real crossing would have.
             await new Promise((r) => setTimeout(r, Math.random() * intervalMs));
@@ -137,21 +135,20 @@ export async function run(): Promise<void> {
             await leader.query(
               `select pg_logical_emit_message(false, 'pgfollower-bench', repeat('x', ${RECORD}))`,
             );
-            await waitUntil(
-              () => arrivals.slice(seen).some((a) => a.body.status === 'firing'),
-              30_000,
+            // Latencies are stamped on arrival: the poll interval only paces the next step.
+            await waitFor(
               'firing at the webhook',
-              (wake) => (onArrival = wake),
+              () => arrivals.slice(seen).some((a) => a.body.status === 'firing'),
+              { timeoutMs: 30_000, intervalMs: 5 },
             );
             const firing = arrivals.slice(seen).find((a) => a.body.status === 'firing');
             alertMs.push((firing?.at ?? Number.NaN) - start);
             monitorMs.push((firstOver ?? Number.NaN) - start);
             await follower.query('select pg_wal_replay_resume()');
-            await waitUntil(
-              () => arrivals.slice(seen).some((a) => a.body.status === 'resolved'),
-              30_000,
+            await waitFor(
               'resolved at the webhook',
-              (wake) => (onArrival = wake),
+              () => arrivals.slice(seen).some((a) => a.body.status === 'resolved'),
+              { timeoutMs: 30_000, intervalMs: 5 },
             );
           }
         } finally {
@@ -186,23 +183,4 @@ function summarize(values: number[]): { median: number; p95: number; max: number
   const at = (q: number): number =>
     Math.round(sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN);
   return { median: at(0.5), p95: at(0.95), max: Math.round(sorted[sorted.length - 1] ?? Number.NaN) };
-}
-
-async function waitUntil(
-  done: () => boolean,
-  timeoutMs: number,
-  what: string,
-  subscribe?: (wake: () => void) => void,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5);
-      subscribe?.(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
 }

@@ -30,6 +30,7 @@ import {
   pgTools,
   type TestCluster,
 } from '../test/helpers/cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 
 const SECONDS = Number(process.env.BENCH_DAEMON_SECONDS ?? 60);
 const INTERVAL_MS = 1000;
@@ -67,13 +68,14 @@ async function statusState(port: number): Promise<string | undefined> {
   }
 }
 
+/** Milliseconds until /status says `state` (polled every 20 ms: the figure's resolution). */
 async function timeUntilState(port: number, state: string, timeoutMs = 60_000): Promise<number> {
   const start = performance.now();
-  while (performance.now() - start < timeoutMs) {
-    if ((await statusState(port)) === state) return performance.now() - start;
-    await sleep(20);
-  }
-  throw new Error(`state ${state} not reported within ${timeoutMs} ms`);
+  await waitFor(`/status to say ${state}`, async () => (await statusState(port)) === state, {
+    timeoutMs,
+    intervalMs: 20,
+  });
+  return performance.now() - start;
 }
 
 interface Daemon {
@@ -145,11 +147,11 @@ export async function run(): Promise<void> {
     idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     const startedAt = performance.now();
     for (const d of daemons) {
-      while ((await statusState(d.httpPort)) !== 'streaming') {
-        if (performance.now() - startedAt > 60_000)
-          throw new Error(`the ${d.kind} daemon did not report streaming within 60 s`);
-        await sleep(100);
-      }
+      await waitFor(
+        `the ${d.kind} daemon to report streaming`,
+        async () => (await statusState(d.httpPort)) === 'streaming',
+        { timeoutMs: Math.max(0, 60_000 - (performance.now() - startedAt)), intervalMs: 100 },
+      );
     }
     const readyMs = performance.now() - startedAt;
     await sleep(5000); // warm-up: JIT, first GC
