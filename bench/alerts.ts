@@ -9,22 +9,26 @@
  * while the follower's replay is paused, against an 8 MB threshold: it is crossed when the call
  * returns. Latencies are measured from the call's start, so they are upper bounds.
  */
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAlertService } from '../src/alerts/service.js';
 import type { Notification } from '../src/alerts/types.js';
 import { loadConfig } from '../src/config/index.js';
 import { silentReporter, systemClock, type Context } from '../src/context.js';
 import { startSupervisor } from '../src/daemon/supervisor.js';
-import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { createSilentLogger } from '../src/logging/logger.js';
 import type { Snapshot } from '../src/monitor/snapshot.js';
-import { findPgBinaries } from '../src/postgres/binaries.js';
 import { connect } from '../src/postgres/client.js';
-import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+import {
+  cleanupTempDirs,
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 
 const THRESHOLD = 8 * 1024 * 1024;
 const RECORD = 9 * 1024 * 1024;
@@ -32,21 +36,10 @@ const TRIALS = Number(process.env.BENCH_ALERT_TRIALS ?? 12);
 const INTERVALS = (process.env.BENCH_ALERT_INTERVALS ?? '1000,250').split(',').map(Number);
 
 export async function run(): Promise<void> {
-  const runAs = await resolveRunAs('postgres');
-  const tools: PgTools = { exec: createExec(runAs), bin: await findPgBinaries({}) };
-  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-alerts-'));
-  await chmod(root, 0o755);
-  if (runAs) await chown(root, runAs.uid, runAs.gid);
-  const leaderDir = join(root, 'leader');
-  const followerDir = join(root, 'follower');
-  const leaderPort = 25432 + Math.floor(Math.random() * 1000);
-  const followerPort = leaderPort + 1;
-  const leaderConninfo = `host=127.0.0.1 port=${leaderPort} user=postgres dbname=postgres`;
-  const followerConninfo = `host=127.0.0.1 port=${followerPort} user=postgres dbname=postgres`;
+  const tools = await pgTools();
 
   // A webhook receiver on loopback that timestamps arrivals.
   const arrivals: Array<{ at: number; body: Notification }> = [];
-  let onArrival: (() => void) | undefined;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -56,36 +49,20 @@ export async function run(): Promise<void> {
         body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification,
       });
       res.writeHead(202).end();
-      onArrival?.();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
 
+  let leaderCluster: TestCluster | undefined;
+  let followerCluster: TestCluster | undefined;
   try {
-    await initCluster(tools, {
-      dataDirectory: leaderDir,
-      port: leaderPort,
-      socketDirectory: root,
-      settings: { wal_keep_size: '512MB' },
-    });
-    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
-    await tools.exec.run(tools.bin.path('pg_basebackup'), [
-      '-D',
-      followerDir,
-      '-d',
-      leaderConninfo,
-      '-X',
-      'stream',
-      '-R',
-      '-c',
-      'fast',
-    ]);
-    await appendConf(tools, join(followerDir, 'postgresql.conf'), {
-      port: followerPort,
-      unix_socket_directories: root,
-    });
-    await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
+    const root = await makeTempDir('pgf-bench-alerts-');
+    leaderCluster = await createLeader({ settings: { wal_keep_size: '512MB' } });
+    followerCluster = await cloneFollower(leaderCluster);
+    const leaderConninfo = leaderCluster.conninfo;
+    const followerConninfo = followerCluster.conninfo;
+    const followerDir = followerCluster.dataDirectory;
 
     const leader = await connect(leaderConninfo, { connectTimeoutMs: 10_000 });
     const follower = await connect(followerConninfo, { connectTimeoutMs: 10_000 });
@@ -103,8 +80,8 @@ export async function run(): Promise<void> {
             node: {
               name: 'bench',
               dataDirectory: followerDir,
-              port: followerPort,
-              host: root,
+              port: followerCluster.port,
+              host: followerCluster.socketDirectory,
               user: 'postgres',
             },
             leader: { conninfo: leaderConninfo },
@@ -145,11 +122,10 @@ export async function run(): Promise<void> {
         try {
           for (let trial = 0; trial < TRIALS; trial++) {
             // Replay caught up (the previous `resolved` only needed it under the clear threshold).
-            await waitUntil(
-              () => supervisor.latest()?.lag.replayLagBytes === 0n,
-              60_000,
-              'lag at 0 before a trial',
-            );
+            await waitFor('lag at 0 before a trial', () => supervisor.latest()?.lag.replayLagBytes === 0n, {
+              timeoutMs: 60_000,
+              intervalMs: 5,
+            });
             await follower.query('select pg_wal_replay_pause()');
             // A random phase against the tick, as a real crossing would have.
             await new Promise((r) => setTimeout(r, Math.random() * intervalMs));
@@ -159,21 +135,20 @@ export async function run(): Promise<void> {
             await leader.query(
               `select pg_logical_emit_message(false, 'pgfollower-bench', repeat('x', ${RECORD}))`,
             );
-            await waitUntil(
-              () => arrivals.slice(seen).some((a) => a.body.status === 'firing'),
-              30_000,
+            // Latencies are stamped on arrival: the poll interval only paces the next step.
+            await waitFor(
               'firing at the webhook',
-              (wake) => (onArrival = wake),
+              () => arrivals.slice(seen).some((a) => a.body.status === 'firing'),
+              { timeoutMs: 30_000, intervalMs: 5 },
             );
             const firing = arrivals.slice(seen).find((a) => a.body.status === 'firing');
             alertMs.push((firing?.at ?? Number.NaN) - start);
             monitorMs.push((firstOver ?? Number.NaN) - start);
             await follower.query('select pg_wal_replay_resume()');
-            await waitUntil(
-              () => arrivals.slice(seen).some((a) => a.body.status === 'resolved'),
-              30_000,
+            await waitFor(
               'resolved at the webhook',
-              (wake) => (onArrival = wake),
+              () => arrivals.slice(seen).some((a) => a.body.status === 'resolved'),
+              { timeoutMs: 30_000, intervalMs: 5 },
             );
           }
         } finally {
@@ -197,9 +172,9 @@ export async function run(): Promise<void> {
     }
   } finally {
     server.close();
-    await stopServer(tools, followerDir, { mode: 'immediate' }).catch(() => undefined);
-    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await followerCluster?.stop('immediate').catch(() => undefined);
+    await leaderCluster?.stop('immediate').catch(() => undefined);
+    await cleanupTempDirs();
   }
 }
 
@@ -208,23 +183,4 @@ function summarize(values: number[]): { median: number; p95: number; max: number
   const at = (q: number): number =>
     Math.round(sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN);
   return { median: at(0.5), p95: at(0.95), max: Math.round(sorted[sorted.length - 1] ?? Number.NaN) };
-}
-
-async function waitUntil(
-  done: () => boolean,
-  timeoutMs: number,
-  what: string,
-  subscribe?: (wake: () => void) => void,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5);
-      subscribe?.(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
 }

@@ -23,8 +23,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { openArchiveStore } from '../src/archive/store/open-store.js';
@@ -33,12 +33,20 @@ import { pushWal } from '../src/archive/leader/push.js';
 import { restoreCommandFor } from '../src/archive/follower/restore-command.js';
 import { loadConfig } from '../src/config/index.js';
 import { silentReporter, systemClock, type Context } from '../src/context.js';
-import { createExec, resolveRunAs } from '../src/exec/run.js';
 import { createSilentLogger } from '../src/logging/logger.js';
 import { S3RVER_ENV, startS3rverProcess } from './s3rver-process.js';
-import { findPgBinaries } from '../src/postgres/binaries.js';
 import { connect } from '../src/postgres/client.js';
-import { initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+import { startServer, stopServer } from '../src/postgres/cluster.js';
+import { waitArchived } from '../test/helpers/archive.js';
+import {
+  cleanupTempDirs,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  pgbench,
+  waitForReplay,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
 import { shippedProgram } from '../src/exec/self.js';
 import { editAutoConf } from '../src/postgres/standby-config.js';
 
@@ -55,15 +63,13 @@ interface Row {
 
 export async function run(): Promise<void> {
   const scale = Number(process.env.BENCH_ARCHIVE_SCALE ?? 120);
-  const runAs = await resolveRunAs('postgres');
-  const exec = createExec(runAs);
-  const bin = await findPgBinaries({});
-  const tools: PgTools = { exec, bin };
-  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-archive-'));
+  const tools = await pgTools();
+  const { exec, bin } = tools;
+  const runAs = exec.runAs;
+  const root = await makeTempDir('pgf-bench-archive-');
   const own = async (p: string): Promise<void> => {
     if (runAs) await chown(p, runAs.uid, runAs.gid);
   };
-  await own(root);
   const dirs = {
     raw: join(root, 'raw'),
     fs: join(root, 'fs'),
@@ -76,8 +82,7 @@ export async function run(): Promise<void> {
   }
   for (const [k, v] of Object.entries(S3RVER_ENV)) process.env[k] = v;
   const s3 = await startS3rverProcess(dirs.s3);
-  const leaderPort = await getPort();
-  const leaderData = join(root, 'leader');
+  let leader: TestCluster | undefined;
   const psql = (port: number) =>
     connect(`host=127.0.0.1 port=${port} user=postgres dbname=postgres`, { connectTimeoutMs: 10_000 });
   const rows: Row[] = [];
@@ -88,10 +93,7 @@ export async function run(): Promise<void> {
   const profileDir = process.env.BENCH_ARCHIVE_CPU_PROF;
   try {
     console.log(`setting up: leader, base backup, pgbench -i -s ${scale} (this takes a while)`);
-    await initCluster(tools, {
-      dataDirectory: leaderData,
-      port: leaderPort,
-      socketDirectory: root,
+    leader = await createLeader({
       settings: {
         archive_mode: 'on',
         archive_command: `cp %p ${dirs.raw}/%f`,
@@ -99,47 +101,26 @@ export async function run(): Promise<void> {
         wal_keep_size: 0,
       },
     });
-    await startServer(tools, leaderData, { logFile: join(root, 'leader.log'), timeoutS: 120 });
     const base = join(root, 'base');
     await exec.run(bin.path('pg_basebackup'), [
       '-D',
       base,
       '-d',
-      `host=127.0.0.1 port=${leaderPort} user=postgres`,
+      leader.conninfo,
       '-X',
       'stream',
       '-c',
       'fast',
     ]);
-    await exec.run(bin.path('pgbench'), [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(leaderPort),
-      '-U',
-      'postgres',
-      '-i',
-      '-q',
-      '-s',
-      String(scale),
-      'postgres',
-    ]);
-    const leader = await psql(leaderPort);
+    await pgbench(leader, ['-i', '-q', '-s', String(scale)]);
     await leader.query('select pg_switch_wal()');
-    const target =
-      (await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]?.lsn ?? '0/0';
-    // pg_walfile_name of a segment boundary names the segment that ends there: the last one to archive.
-    const lastName =
-      (await leader.query<{ n: string }>('select pg_walfile_name(pg_current_wal_lsn()) as n')).rows[0]?.n ??
-      '';
-    for (;;) {
-      const last = (
-        await leader.query<{ l: string | null }>('select last_archived_wal as l from pg_stat_archiver')
-      ).rows[0]?.l;
-      if (last && last >= lastName) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    await leader.end();
+    const [end] = await leader.query<{ lsn: string; n: string }>(
+      // pg_walfile_name of a segment boundary names the segment that ends there: the last one to archive.
+      'select pg_current_wal_lsn()::text as lsn, pg_walfile_name(pg_current_wal_lsn()) as n',
+    );
+    const target = end?.lsn ?? '0/0';
+    // A generous deadline: cp archives the whole pgbench backlog (about 2 GB at the default scale).
+    await waitArchived(leader, end?.n ?? '', 1_800_000, 500);
     const segments = (await readdir(dirs.raw)).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
     console.log(
       `backlog: ${segments.length} segments (${((segments.length * 16) / 1024).toFixed(2)} GB) up to ${target}`,
@@ -229,9 +210,9 @@ export async function run(): Promise<void> {
           'process-max=2',
           'start-fast=y',
           '[bench]',
-          `pg1-path=${leaderData}`,
-          `pg1-port=${leaderPort}`,
-          `pg1-socket-path=${root}`,
+          `pg1-path=${leader.dataDirectory}`,
+          `pg1-port=${leader.port}`,
+          `pg1-socket-path=${leader.socketDirectory}`,
           '',
         ].join('\n'),
       );
@@ -250,7 +231,7 @@ export async function run(): Promise<void> {
       const secs = (performance.now() - started) / 1000;
       console.log(`pgbackrest archive-push (sync): ${(segments.length / secs).toFixed(1)} segments/s`);
     }
-    await stopServer(tools, leaderData, { mode: 'fast' });
+    await leader.stop('fast');
 
     /** Restores the base backup, sets restore_command, times replay to `target` with no streaming. */
     const catchUp = async (
@@ -296,16 +277,17 @@ export async function run(): Promise<void> {
       const started = performance.now();
       await startServer(tools, data, { logFile: join(root, `${slug}.log`), timeoutS: 600 });
       const client = await psql(port);
-      const deadline = Date.now() + 900_000;
-      for (;;) {
-        if (Date.now() > deadline)
-          throw new Error(`${method}: replay did not reach ${target} in 15 minutes; see ${root}`);
-        const ok = (
-          await client.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [target])
-        ).rows[0]?.ok;
-        if (ok) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      // Polled every 20 ms (the timing's resolution) over one connection, not one per poll.
+      await waitForReplay(
+        {
+          query: async <T extends Record<string, unknown>>(sql: string, params?: unknown[]) =>
+            (await client.query<T>(sql, params)).rows,
+        },
+        target,
+        `${method}: replay to reach ${target} (server logs in ${root})`,
+        900_000,
+        20,
+      );
       const secs = (performance.now() - started) / 1000;
       // Where the time went: the startup process's own CPU (replay) and its children's
       // (restore_command: sh, mv, sleep, the Node fallback), this process (prefetcher), s3rver.
@@ -502,9 +484,9 @@ export async function run(): Promise<void> {
       `backlog: ${segments.length} segments; machine: ${process.platform} ${process.arch}, node ${process.version}, PostgreSQL ${bin.major}`,
     );
   } finally {
-    await stopServer(tools, leaderData, { mode: 'immediate' }).catch(() => undefined);
+    await leader?.stop('immediate').catch(() => undefined);
     s3.stop();
-    if (process.env.BENCH_KEEP !== '1') await rm(root, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP !== '1') await cleanupTempDirs();
   }
 }
 

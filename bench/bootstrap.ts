@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
-import { startBenchLeader } from './leader.js';
+import {
+  cleanupTempDirs,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  pgbench,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
 import { stopServer } from '../src/postgres/cluster.js';
 import { withClient } from '../src/postgres/client.js';
 import { shippedProgram } from '../src/exec/self.js';
@@ -27,14 +34,19 @@ function median(values: number[]): number {
 export async function run(): Promise<void> {
   const scale = Number(process.env.PGF_BENCH_SCALE ?? 65);
   const rounds = Number(process.env.PGF_BENCH_ROUNDS ?? 3);
-  const leader = await startBenchLeader('pgf-bench-bootstrap-', { max_wal_size: '2GB' });
-  const { exec, bin, tools, root, conninfo } = leader;
+  const tools = await pgTools();
+  const { exec, bin } = tools;
   const raw: number[] = [];
   const copyOnly: number[] = [];
   const full: number[] = [];
+  let leader: TestCluster | undefined;
   try {
+    const root = await makeTempDir('pgf-bench-bootstrap-');
+    // PostgreSQL's default wal_keep_size (0, not the tests' 128MB) and room for pgbench -i in one go.
+    leader = await createLeader({ settings: { max_wal_size: '2GB', wal_keep_size: 0 } });
+    const { conninfo } = leader;
     console.log(`leader: pgbench -i -s ${scale} ...`);
-    await leader.pgbenchInit(scale);
+    await pgbench(leader, ['-i', '-q', '-s', String(scale)]);
     const size = await withClient(
       conninfo,
       {},
@@ -92,6 +104,7 @@ export async function run(): Promise<void> {
     console.log(`pgfollower bootstrap --no-start       ${c.toFixed(2)} | ${(c / r).toFixed(3)}`);
     console.log(`pgfollower bootstrap (to streaming)   ${f.toFixed(2)} | ${(f / r).toFixed(3)}`);
   } finally {
-    await leader.destroy();
+    await leader?.stop('immediate').catch(() => undefined);
+    await cleanupTempDirs();
   }
 }

@@ -14,17 +14,23 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { createExec, resolveRunAs } from '../src/exec/run.js';
-import { findPgBinaries } from '../src/postgres/binaries.js';
 import { shippedProgram } from '../src/exec/self.js';
 import { S3RVER_ENV, startS3rverProcess, type S3rverProcess } from './s3rver-process.js';
-import { appendConf, initCluster, startServer, stopServer, type PgTools } from '../src/postgres/cluster.js';
+import {
+  cleanupTempDirs,
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 
 const SECONDS = Number(process.env.BENCH_DAEMON_SECONDS ?? 60);
 const INTERVAL_MS = 1000;
@@ -62,13 +68,14 @@ async function statusState(port: number): Promise<string | undefined> {
   }
 }
 
+/** Milliseconds until /status says `state` (polled every 20 ms: the figure's resolution). */
 async function timeUntilState(port: number, state: string, timeoutMs = 60_000): Promise<number> {
   const start = performance.now();
-  while (performance.now() - start < timeoutMs) {
-    if ((await statusState(port)) === state) return performance.now() - start;
-    await sleep(20);
-  }
-  throw new Error(`state ${state} not reported within ${timeoutMs} ms`);
+  await waitFor(`/status to say ${state}`, async () => (await statusState(port)) === state, {
+    timeoutMs,
+    intervalMs: 20,
+  });
+  return performance.now() - start;
 }
 
 interface Daemon {
@@ -82,41 +89,18 @@ interface Daemon {
 const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MB`;
 
 export async function run(): Promise<void> {
-  const runAs = await resolveRunAs('postgres');
-  const tools: PgTools = { exec: createExec(runAs), bin: await findPgBinaries({}) };
-  const root = await mkdtemp(join(tmpdir(), 'pgf-bench-daemon-'));
-  await chmod(root, 0o755);
-  if (runAs) await chown(root, runAs.uid, runAs.gid);
-  const leaderDir = join(root, 'leader');
-  const followerDir = join(root, 'follower');
-  const leaderPort = await freePort();
-  const followerPort = await freePort();
-  const leaderConninfo = `host=127.0.0.1 port=${leaderPort} user=postgres dbname=postgres`;
+  const runAs = (await pgTools()).exec.runAs;
   const daemons: Daemon[] = [];
   let idle: ChildProcess | undefined;
   let s3: S3rverProcess | undefined;
+  let leader: TestCluster | undefined;
+  let follower: TestCluster | undefined;
   try {
-    await initCluster(tools, { dataDirectory: leaderDir, port: leaderPort, socketDirectory: root });
-    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
-    await tools.exec.run(tools.bin.path('pg_basebackup'), [
-      '-D',
-      followerDir,
-      '-d',
-      leaderConninfo,
-      '-X',
-      'stream',
-      '-R',
-      '-c',
-      'fast',
-      '-C',
-      '-S',
-      'bench_follower',
-    ]);
-    await appendConf(tools, join(followerDir, 'postgresql.conf'), {
-      port: followerPort,
-      unix_socket_directories: root,
-    });
-    await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
+    const root = await makeTempDir('pgf-bench-daemon-');
+    // PostgreSQL's default wal_keep_size (0, not the tests' 128MB): the follower has a slot.
+    leader = await createLeader({ settings: { wal_keep_size: 0 } });
+    follower = await cloneFollower(leader, { slot: 'bench_follower' });
+    const leaderConninfo = leader.conninfo;
 
     s3 = await startS3rverProcess(join(root, 's3'));
     const fsArchive = join(root, 'archive');
@@ -138,7 +122,12 @@ export async function run(): Promise<void> {
       writeFileSync(
         configFile,
         stringify({
-          node: { name: 'bench_follower', port: followerPort, host: root, user: 'postgres' },
+          node: {
+            name: 'bench_follower',
+            port: follower.port,
+            host: follower.socketDirectory,
+            user: 'postgres',
+          },
           leader: { conninfo: leaderConninfo },
           slot: { name: 'bench_follower' },
           monitor: { intervalMs: INTERVAL_MS },
@@ -158,11 +147,11 @@ export async function run(): Promise<void> {
     idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     const startedAt = performance.now();
     for (const d of daemons) {
-      while ((await statusState(d.httpPort)) !== 'streaming') {
-        if (performance.now() - startedAt > 60_000)
-          throw new Error(`the ${d.kind} daemon did not report streaming within 60 s`);
-        await sleep(100);
-      }
+      await waitFor(
+        `the ${d.kind} daemon to report streaming`,
+        async () => (await statusState(d.httpPort)) === 'streaming',
+        { timeoutMs: Math.max(0, 60_000 - (performance.now() - startedAt)), intervalMs: 100 },
+      );
     }
     const readyMs = performance.now() - startedAt;
     await sleep(5000); // warm-up: JIT, first GC
@@ -221,17 +210,17 @@ export async function run(): Promise<void> {
     const httpPort = (daemons[0] as Daemon).httpPort;
 
     // Detection times.
-    await stopServer(tools, leaderDir, { mode: 'fast' });
+    await leader.stop('fast');
     const disconnectedMs = await timeUntilState(httpPort, 'disconnected');
     console.log(
       `  leader stop -> disconnected reported: ${disconnectedMs.toFixed(0)} ms = ${(disconnectedMs / INTERVAL_MS).toFixed(2)} intervals (target <= 2)`,
     );
-    await startServer(tools, leaderDir, { logFile: join(root, 'leader.log') });
+    await leader.start();
     const backMs = await timeUntilState(httpPort, 'streaming');
     console.log(
       `  leader start -> streaming reported: ${backMs.toFixed(0)} ms (reconnect backoff bounds it)`,
     );
-    await stopServer(tools, followerDir, { mode: 'fast' });
+    await follower.stop('fast');
     const stoppedMs = await timeUntilState(httpPort, 'stopped');
     console.log(
       `  follower stop -> stopped reported: ${stoppedMs.toFixed(0)} ms = ${(stoppedMs / INTERVAL_MS).toFixed(2)} intervals (target <= 2)`,
@@ -240,9 +229,9 @@ export async function run(): Promise<void> {
     for (const d of daemons) d.child.kill('SIGTERM');
     s3?.stop();
     idle?.kill('SIGTERM');
-    await stopServer(tools, followerDir, { mode: 'immediate' }).catch(() => undefined);
-    await stopServer(tools, leaderDir, { mode: 'immediate' }).catch(() => undefined);
+    await follower?.stop('immediate').catch(() => undefined);
+    await leader?.stop('immediate').catch(() => undefined);
     await sleep(500);
-    await rm(root, { recursive: true, force: true });
+    await cleanupTempDirs();
   }
 }

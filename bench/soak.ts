@@ -9,18 +9,26 @@
  *     npm run build && node dist/bench/soak.js --minutes 30 [--seed 42]
  */
 import { readFile, readdir, writeFile, chown } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
-import { appendConf, startServer, stopServer } from '../src/postgres/cluster.js';
-import { connect } from '../src/postgres/client.js';
+import { appendConf } from '../src/postgres/cluster.js';
+import {
+  cleanupTempDirs,
+  cloneFollower,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  pgbench,
+  waitForReplay,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
 import { killPostmaster, seededDelays } from '../test/helpers/faults/kill.js';
 import { missingRows, startRowWriter } from '../test/helpers/faults/ledger.js';
 import { runFaultCleanups } from '../test/helpers/faults/registry.js';
 import { startTcpProxy, type ProxyMode } from '../test/helpers/faults/tcp-proxy.js';
-import { startBenchLeader } from './leader.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,168 +47,180 @@ export async function run(): Promise<void> {
   const minutes = arg('minutes', 30);
   const seed = arg('seed', Date.now() % 100_000);
   const delay = seededDelays(seed);
-  const leader = await startBenchLeader('pgf-soak-', {
-    synchronous_commit: 'on',
-    wal_sender_timeout: '5s',
-    wal_keep_size: '512MB',
-  });
-  const { tools, root } = leader;
-  const proxy = await startTcpProxy({ port: leader.port });
-  const followerDir = join(root, 'follower');
-  const followerPort = await getPort();
-  const viaProxy = `host=127.0.0.1 port=${proxy.port} user=postgres dbname=postgres connect_timeout=2`;
-  await tools.exec.run(tools.bin.path('pg_basebackup'), [
-    '-D',
-    followerDir,
-    '-d',
-    leader.conninfo,
-    '-X',
-    'stream',
-    '-R',
-    '-c',
-    'fast',
-  ]);
-  await appendConf(tools, join(followerDir, 'postgresql.conf'), {
-    port: followerPort,
-    unix_socket_directories: root,
-    wal_receiver_timeout: '5s',
-    wal_retrieve_retry_interval: '1s',
-  });
-  await appendConf(tools, join(followerDir, 'postgresql.auto.conf'), {
-    primary_conninfo: `${viaProxy} application_name=soak`,
-  });
-  await startServer(tools, followerDir, { logFile: join(root, 'follower.log') });
-  const listen = `127.0.0.1:${await getPort()}`;
-  const configFile = join(root, 'pgfollower.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      node: { name: 'soak', dataDirectory: followerDir, port: followerPort, host: root, user: 'postgres' },
-      leader: { conninfo: viaProxy, connectTimeoutMs: 2000 },
-      slot: { enabled: false },
-      monitor: { intervalMs: 1000 },
-      http: { listen },
-      log: { level: 'warn', format: 'json' },
-      alerts: { enabled: false },
-    }),
-    { mode: 0o600 },
-  );
-  if (tools.exec.runAs) await chown(configFile, tools.exec.runAs.uid, tools.exec.runAs.gid);
-  const supervisor = spawn(
-    process.execPath,
-    [resolve('dist/src/cli/bin.js'), '--config', configFile, 'run'],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const pid = supervisor.pid ?? -1;
-  await leader.pgbenchInit(5);
-  const writer = await startRowWriter(leader.conninfo, 'soak_ledger', { pauseMs: 20 });
-
-  const deadline = Date.now() + minutes * 60_000;
+  const tools = await pgTools();
+  let leader: TestCluster | undefined;
+  let follower: TestCluster | undefined;
+  let supervisor: ChildProcess | undefined;
+  let writer: Awaited<ReturnType<typeof startRowWriter>> | undefined;
+  let bench: Promise<void> | undefined;
   let benchStopped = false;
-  // pgbench ends when a connection breaks: run it in short rounds until the end.
-  const bench = (async () => {
-    while (!benchStopped && Date.now() < deadline) {
-      await tools.exec.tryRun(tools.bin.path('pgbench'), [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(leader.port),
-        '-U',
-        'postgres',
-        '-n',
-        '-c',
-        '2',
-        '-T',
-        '20',
-        'postgres',
-      ]);
-      await sleep(500);
-    }
-  })();
-
-  const samples: Array<{ minute: number; rssKb: number; fds: number }> = [];
-  const faults: Record<string, number> = {};
-  const started = Date.now();
-  let nextSample = Date.now() + 30_000;
-  await sleep(10_000);
-  samples.push({ minute: 0, ...(await processFigures(pid)) });
-  while (Date.now() < deadline) {
-    const kind =
-      ['leader restart', 'leader kill -9', 'cut', 'reset', 'blackhole', 'slow'][delay(0, 6)] ?? 'cut';
-    faults[kind] = (faults[kind] ?? 0) + 1;
-    if (kind === 'leader restart') {
-      await stopServer(tools, leader.dataDirectory, { mode: 'fast' });
-      await sleep(delay(1000, 10_000));
-      await startServer(tools, leader.dataDirectory, { logFile: join(root, 'leader.log') });
-    } else if (kind === 'leader kill -9') {
-      await killPostmaster(leader.dataDirectory);
-      await sleep(delay(1000, 10_000));
-      await startServer(tools, leader.dataDirectory, { logFile: join(root, 'leader.log') });
-    } else {
-      await proxy.setMode(kind as ProxyMode, { delayMs: 300 });
-      await sleep(delay(2000, 20_000));
-      await proxy.setMode('pass');
-    }
-    const quiet = Date.now() + delay(10_000, 40_000);
-    while (Date.now() < Math.min(quiet, deadline)) {
-      if (Date.now() >= nextSample) {
-        samples.push({ minute: Math.round((Date.now() - started) / 60_000), ...(await processFigures(pid)) });
-        nextSample += 30_000;
-      }
-      await sleep(1000);
-    }
-  }
-  benchStopped = true;
-  await bench;
-  await proxy.setMode('pass');
-  await writer.stop();
-  // Catch up, then count.
-  const followerConninfo = `host=${root} port=${followerPort} user=postgres dbname=postgres`;
-  const leaderClient = await connect(leader.conninfo);
-  const target = (await leaderClient.query('select pg_current_wal_lsn()::text as lsn')).rows[0] as {
-    lsn: string;
-  };
-  await leaderClient.end();
-  const caughtUpBy = Date.now() + 300_000;
-  for (;;) {
-    const c = await connect(followerConninfo);
-    const ok = (await c.query('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [target.lsn]))
-      .rows[0] as { ok: boolean };
-    await c.end();
-    if (ok.ok || Date.now() > caughtUpBy) break;
-    await sleep(1000);
-  }
-  const lost = await missingRows(followerConninfo, 'soak_ledger', writer.acknowledged);
-  samples.push({ minute: Math.round((Date.now() - started) / 60_000), ...(await processFigures(pid)) });
-  supervisor.kill('SIGTERM');
-  await new Promise((r) => supervisor.on('close', r));
-  await stopServer(tools, followerDir, { mode: 'fast' }).catch(() => undefined);
-  await runFaultCleanups();
-  await leader.destroy();
-
-  const first = samples[0];
-  const last = samples[samples.length - 1];
-  const injected = Object.values(faults).reduce((a, b) => a + b, 0);
-  console.log(`soak: ${minutes} min, seed ${seed}`);
-  console.log(
-    `faults injected: ${injected} (${Object.entries(faults)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')})`,
-  );
-  console.log(
-    `ledger rows acknowledged: ${writer.acknowledged.length}; lost on the follower: ${lost.length}`,
-  );
-  console.log('minute  rss_kb  fds');
-  for (const s of samples)
-    console.log(`${String(s.minute).padStart(6)}  ${String(s.rssKb).padStart(6)}  ${s.fds}`);
-  if (first && last) {
-    console.log(
-      `supervisor RSS ${first.rssKb} -> ${last.rssKb} kB (ratio ${(last.rssKb / first.rssKb).toFixed(2)}), fds ${first.fds} -> ${last.fds}`,
+  try {
+    leader = await createLeader({
+      settings: { synchronous_commit: 'on', wal_sender_timeout: '5s', wal_keep_size: '512MB' },
+    });
+    const proxy = await startTcpProxy({ port: leader.port });
+    const viaProxy = `host=127.0.0.1 port=${proxy.port} user=postgres dbname=postgres connect_timeout=2`;
+    follower = await cloneFollower(leader, {
+      settings: { wal_receiver_timeout: '5s', wal_retrieve_retry_interval: '1s' },
+      start: false,
+    });
+    // pg_basebackup -R wrote primary_conninfo here: stream through the proxy instead.
+    await appendConf(tools, join(follower.dataDirectory, 'postgresql.auto.conf'), {
+      primary_conninfo: `${viaProxy} application_name=soak`,
+    });
+    await follower.start();
+    const dir = await makeTempDir('pgf-soak-');
+    const listen = `127.0.0.1:${await getPort()}`;
+    const configFile = join(dir, 'pgfollower.yaml');
+    await writeFile(
+      configFile,
+      stringify({
+        node: {
+          name: 'soak',
+          dataDirectory: follower.dataDirectory,
+          port: follower.port,
+          host: follower.socketDirectory,
+          user: 'postgres',
+        },
+        leader: { conninfo: viaProxy, connectTimeoutMs: 2000 },
+        slot: { enabled: false },
+        monitor: { intervalMs: 1000 },
+        http: { listen },
+        log: { level: 'warn', format: 'json' },
+        alerts: { enabled: false },
+      }),
+      { mode: 0o600 },
     );
+    if (tools.exec.runAs) await chown(configFile, tools.exec.runAs.uid, tools.exec.runAs.gid);
+    supervisor = spawn(process.execPath, [resolve('dist/src/cli/bin.js'), '--config', configFile, 'run'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const pid = supervisor.pid ?? -1;
+    await pgbench(leader, ['-i', '-q', '-s', '5']);
+    writer = await startRowWriter(leader.conninfo, 'soak_ledger', { pauseMs: 20 });
+
+    const deadline = Date.now() + minutes * 60_000;
+    const leaderPort = leader.port;
+    // pgbench ends when a connection breaks: run it in short rounds until the end.
+    bench = (async () => {
+      while (!benchStopped && Date.now() < deadline) {
+        await tools.exec.tryRun(tools.bin.path('pgbench'), [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(leaderPort),
+          '-U',
+          'postgres',
+          '-n',
+          '-c',
+          '2',
+          '-T',
+          '20',
+          'postgres',
+        ]);
+        await sleep(500);
+      }
+    })();
+
+    const samples: Array<{ minute: number; rssKb: number; fds: number }> = [];
+    const faults: Record<string, number> = {};
+    const started = Date.now();
+    let nextSample = Date.now() + 30_000;
+    await sleep(10_000);
+    samples.push({ minute: 0, ...(await processFigures(pid)) });
+    while (Date.now() < deadline) {
+      const kind =
+        ['leader restart', 'leader kill -9', 'cut', 'reset', 'blackhole', 'slow'][delay(0, 6)] ?? 'cut';
+      faults[kind] = (faults[kind] ?? 0) + 1;
+      if (kind === 'leader restart') {
+        await leader.stop('fast');
+        await sleep(delay(1000, 10_000));
+        await leader.start();
+      } else if (kind === 'leader kill -9') {
+        await killPostmaster(leader.dataDirectory);
+        await sleep(delay(1000, 10_000));
+        await leader.start();
+      } else {
+        await proxy.setMode(kind as ProxyMode, { delayMs: 300 });
+        await sleep(delay(2000, 20_000));
+        await proxy.setMode('pass');
+      }
+      const quiet = Date.now() + delay(10_000, 40_000);
+      while (Date.now() < Math.min(quiet, deadline)) {
+        if (Date.now() >= nextSample) {
+          samples.push({
+            minute: Math.round((Date.now() - started) / 60_000),
+            ...(await processFigures(pid)),
+          });
+          nextSample += 30_000;
+        }
+        await sleep(1000);
+      }
+    }
+    benchStopped = true;
+    await bench;
+    await proxy.setMode('pass');
+    await writer.stop();
+    // Catch up, then count. Rows the follower has not replayed yet are not lost: if it does not
+    // catch up, say so and count nothing.
+    const [end] = await leader.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+    const target = end?.lsn ?? '0/0';
+    let notReplayed: string | undefined;
+    try {
+      await waitForReplay(
+        follower,
+        target,
+        `the follower to replay up to the leader's last LSN ${target}`,
+        300_000,
+        1000,
+      );
+    } catch (error) {
+      notReplayed = error instanceof Error ? error.message : String(error);
+    }
+    const lost =
+      notReplayed === undefined
+        ? await missingRows(follower.conninfo, 'soak_ledger', writer.acknowledged)
+        : undefined;
+    samples.push({ minute: Math.round((Date.now() - started) / 60_000), ...(await processFigures(pid)) });
+
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    const injected = Object.values(faults).reduce((a, b) => a + b, 0);
+    console.log(`soak: ${minutes} min, seed ${seed}`);
+    console.log(
+      `faults injected: ${injected} (${Object.entries(faults)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`,
+    );
+    console.log(
+      lost === undefined
+        ? `ledger rows acknowledged: ${writer.acknowledged.length}; NOT COUNTED, the follower did not catch up: ${notReplayed}`
+        : `ledger rows acknowledged: ${writer.acknowledged.length}; lost on the follower: ${lost.length}`,
+    );
+    console.log('minute  rss_kb  fds');
+    for (const s of samples)
+      console.log(`${String(s.minute).padStart(6)}  ${String(s.rssKb).padStart(6)}  ${s.fds}`);
+    if (first && last) {
+      console.log(
+        `supervisor RSS ${first.rssKb} -> ${last.rssKb} kB (ratio ${(last.rssKb / first.rssKb).toFixed(2)}), fds ${first.fds} -> ${last.fds}`,
+      );
+    }
+    if (lost === undefined || lost.length > 0) process.exitCode = 1;
+  } finally {
+    benchStopped = true;
+    await bench;
+    await writer?.stop();
+    const child = supervisor;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
+    }
+    await follower?.stop('fast').catch(() => undefined);
+    await runFaultCleanups();
+    await leader?.stop('immediate').catch(() => undefined);
+    await cleanupTempDirs();
   }
-  if (lost.length > 0) process.exitCode = 1;
 }
 
 if (process.argv[1]?.endsWith('soak.js')) await run();

@@ -22,9 +22,16 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { startBenchLeader } from './leader.js';
+import { waitArchived } from '../test/helpers/archive.js';
+import {
+  cleanupTempDirs,
+  createLeader,
+  makeTempDir,
+  pgTools,
+  type TestCluster,
+} from '../test/helpers/cluster.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { ARCHIVER_PID_FILE, archiveCommandFor, pushSpoolFor } from '../src/archive/leader/push-ahead.js';
 import { selfCommand } from '../src/exec/self.js';
 import { loadConfig } from '../src/config/index.js';
@@ -39,22 +46,22 @@ export async function run(): Promise<void> {
     .split(',')
     .filter((m): m is Method => (methods as readonly string[]).includes(m));
   const pgbackrest = existsSync('/usr/bin/pgbackrest');
-  const leader = await startBenchLeader('pgf-bench-push-', {
-    archive_mode: 'on',
-    archive_command: '',
-    max_wal_size: '4GB',
-    wal_keep_size: 0,
-  });
-  const { exec, root, conninfo } = leader;
+  const { exec } = await pgTools();
   const runAs = exec.runAs;
   const own = async (p: string): Promise<void> => {
     if (runAs) await chown(p, runAs.uid, runAs.gid);
   };
-  const leaderDir = leader.dataDirectory;
-  const sql = (text: string) => withClient(conninfo, {}, (c) => c.query(text));
   const results: Array<{ method: Method; segments: number; seconds: number; archived: number }> = [];
-  const pgbrConf = join(root, 'pgbackrest.conf');
+  let leader: TestCluster | undefined;
   try {
+    const root = await makeTempDir('pgf-bench-push-');
+    leader = await createLeader({
+      settings: { archive_mode: 'on', archive_command: '', max_wal_size: '4GB', wal_keep_size: 0 },
+    });
+    const { conninfo } = leader;
+    const leaderDir = leader.dataDirectory;
+    const sql = (text: string) => withClient(conninfo, {}, (c) => c.query(text));
+    const pgbrConf = join(root, 'pgbackrest.conf');
     await sql('CREATE TABLE tick (i int)');
     if (pgbackrest) {
       for (const d of ['pgbr-repo', 'pgbr-spool', 'pgbr-lock', 'pgbr-log']) {
@@ -76,7 +83,7 @@ export async function run(): Promise<void> {
           '[bench]',
           `pg1-path=${leaderDir}`,
           `pg1-port=${leader.port}`,
-          `pg1-socket-path=${root}`,
+          `pg1-socket-path=${leader.socketDirectory}`,
           '',
         ].join('\n'),
       );
@@ -133,29 +140,33 @@ export async function run(): Promise<void> {
       const load = loadavg()[0] ?? 0;
       const started = performance.now();
       let archiver: ChildProcess | undefined;
-      if (method === 'push-ahead') {
-        // The archiver as production runs it: its own process, as the PostgreSQL OS user.
-        const [node, program] = selfCommand();
-        archiver = spawn(node, [program, '--config', configFile, 'archive', 'push-ahead'], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-          ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-        });
-        const pidFile = join(pushSpoolFor(config) as string, ARCHIVER_PID_FILE);
-        while (!existsSync(pidFile)) await sleep(10);
-      }
-      await sql(`ALTER SYSTEM SET archive_command = '${command[method].replace(/'/g, "''")}'`);
-      await sql('SELECT pg_reload_conf()');
-      for (;;) {
-        const row = (await sql('SELECT last_archived_wal AS last FROM pg_stat_archiver')).rows[0] as {
-          last: string | null;
-        };
-        if (row.last !== null && row.last >= lastReady) break;
-        await sleep(20);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      if (archiver) {
-        archiver.kill('SIGTERM');
-        await new Promise((r) => archiver?.once('exit', r));
+      let seconds: number;
+      try {
+        if (method === 'push-ahead') {
+          // The archiver as production runs it: its own process, as the PostgreSQL OS user.
+          const [node, program] = selfCommand();
+          archiver = spawn(node, [program, '--config', configFile, 'archive', 'push-ahead'], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+          });
+          const pidFile = join(pushSpoolFor(config) as string, ARCHIVER_PID_FILE);
+          await waitFor('the push-ahead archiver to write its pid file', () => existsSync(pidFile), {
+            timeoutMs: 60_000,
+            intervalMs: 10,
+          });
+        }
+        await sql(`ALTER SYSTEM SET archive_command = '${command[method].replace(/'/g, "''")}'`);
+        await sql('SELECT pg_reload_conf()');
+        // Polled every 20 ms (the timing's resolution); an hour is far beyond any method's backlog.
+        await waitArchived(leader, lastReady, 3_600_000, 20);
+        seconds = (performance.now() - started) / 1000;
+      } finally {
+        const child = archiver;
+        if (child && child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          await exited;
+        }
       }
       const archived = await countArchived(method, archiveDir, join(root, 'pgbr-repo'));
       results.push({ method, segments: ready.length, seconds, archived });
@@ -188,7 +199,8 @@ export async function run(): Promise<void> {
     ratio('push-ahead', 'pgbackrest-async', 1.5);
     ratio('wal-push', 'pgbackrest', 1.0);
   } finally {
-    await leader.destroy();
+    await leader?.stop('immediate').catch(() => undefined);
+    await cleanupTempDirs();
   }
 }
 

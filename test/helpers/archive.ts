@@ -216,6 +216,7 @@ export async function waitArchived(
   leader: TestCluster,
   name: string,
   timeoutMs = 90_000,
+  intervalMs = 200,
 ): Promise<ArchiverStats> {
   let seen: unknown;
   return waitFor(
@@ -228,7 +229,7 @@ export async function waitArchived(
       seen = row;
       return row?.last != null && row.last >= name ? { ...row, last: row.last } : undefined;
     },
-    { timeoutMs, detail: () => `pg_stat_archiver: ${JSON.stringify(seen)}` },
+    { timeoutMs, intervalMs, detail: () => `pg_stat_archiver: ${JSON.stringify(seen)}` },
   );
 }
 

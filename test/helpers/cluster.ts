@@ -215,12 +215,16 @@ export async function followerConfig(
   return { config, dataDirectory, port, socketDirectory: root };
 }
 
-/** Waits (with a deadline) until `cluster` has replayed up to `lsn`. */
+/**
+ * Waits (with a deadline) until `cluster` has replayed up to `lsn`. Anything with `query` will do:
+ * a bench polling often passes one over a single open connection rather than one per poll.
+ */
 export async function waitForReplay(
-  cluster: TestCluster,
+  cluster: Pick<TestCluster, 'query'>,
   lsn: string,
   what = `replay to reach ${lsn}`,
   timeoutMs = 120_000,
+  intervalMs = 500,
 ): Promise<void> {
   await waitFor(
     what,
@@ -231,7 +235,7 @@ export async function waitForReplay(
       );
       return row?.ok;
     },
-    { timeoutMs, intervalMs: 500 },
+    { timeoutMs, intervalMs },
   );
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { waitFor } from '../wait.js';
 
 /** kill -9 helpers: no shutdown handler runs, exactly as after an OOM kill or a power cut. */
 
@@ -12,6 +12,10 @@ async function postmasterPid(dataDirectory: string): Promise<number | undefined>
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/**
+ * Whether `pid` exists. A zombie counts: until it is reaped PostgreSQL's lock-file check still
+ * sees the old postmaster's pid, and a new start refuses.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -34,8 +38,16 @@ export async function killPostmaster(dataDirectory: string): Promise<number> {
     .map(Number)
     .filter((n) => n > 0);
   await killAndWait(pid);
-  const deadline = Date.now() + 15_000;
-  while (children.some(isAlive) && Date.now() < deadline) await sleep(50);
+  // Not optional: a start while an old backend still holds the shared memory fails.
+  await waitFor(
+    `the children of postmaster ${pid} to exit after its kill -9`,
+    () => !children.some(isAlive),
+    {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      detail: () => `still running: ${children.filter(isAlive).join(', ')}`,
+    },
+  );
   return pid;
 }
 
@@ -45,9 +57,7 @@ export async function killAndWait(pid: number, timeoutMs = 10_000): Promise<void
   } catch {
     return;
   }
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(20);
-  if (isAlive(pid)) throw new Error(`pid ${pid} survived SIGKILL for ${timeoutMs} ms`);
+  await waitFor(`pid ${pid} to exit after SIGKILL`, () => !isAlive(pid), { timeoutMs, intervalMs: 20 });
 }
 
 /** A pseudo-random delay in [minMs, maxMs) from a seed, so a failing run can be replayed. */

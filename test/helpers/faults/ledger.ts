@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { connect, type PgClient } from '../../../src/postgres/client.js';
+import { waitFor } from '../wait.js';
 
 /**
  * The "nothing lost" ledger: a writer commits one row per transaction on the leader and records
@@ -65,12 +66,11 @@ export async function startRowWriter(
     },
     async waitForMore(count, timeoutMs = 30_000) {
       const target = acknowledged.length + count;
-      const deadline = Date.now() + timeoutMs;
-      while (acknowledged.length < target) {
-        if (Date.now() > deadline)
-          throw new Error(`writer made no progress: ${acknowledged.length}/${target} rows, ${errors} errors`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(`the row writer to acknowledge ${count} more rows`, () => acknowledged.length >= target, {
+        timeoutMs,
+        intervalMs: 50,
+        detail: () => `${acknowledged.length}/${target} rows acknowledged, ${errors} errors`,
+      });
     },
     async stop() {
       stopped = true;

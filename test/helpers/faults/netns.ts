@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { execa } from 'execa';
 import { onFaultCleanup } from './registry.js';
+import { waitFor } from '../wait.js';
 
 /**
  * A network namespace joined to this one by a veth pair: a second "host" with its own network
@@ -65,12 +66,14 @@ export async function createNetns(): Promise<NetNamespace> {
     },
     async heal() {
       await ip('link', 'set', hostIf, 'up');
-      // The prefix route comes back with the link; wait until the kernel has it.
-      for (let i = 0; i < 50; i++) {
-        const { stdout } = await execa('ip', ['route', 'get', nsAddress], { reject: false });
-        if (stdout.includes(hostIf)) return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // The prefix route comes back with the link; the partition is healed only once the kernel
+      // has it (a caller testing recovery must not run on without it).
+      await waitFor(
+        `the route to ${nsAddress} via ${hostIf} after the link came up`,
+        async () =>
+          (await execa('ip', ['route', 'get', nsAddress], { reject: false })).stdout.includes(hostIf),
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
     },
     remove,
   };

@@ -14,6 +14,7 @@ import { createSilentLogger } from '../../../src/logging/logger.js';
 import { createLeader, makeTempDir, pgTools, writeConfigFile } from '../../helpers/cluster.js';
 import { useFaultCleanup } from '../../helpers/faults/cleanup.js';
 import { cliPath, switchSegments } from '../../helpers/archive.js';
+import { waitFor } from '../../helpers/wait.js';
 import { markReady, sha } from './archive-tools.js';
 import { faultTestTimeoutMs } from './scaffold.js';
 
@@ -364,7 +365,15 @@ describe('hostile input: HTTP API', { timeout: faultTestTimeoutMs }, () => {
         });
       const held: Socket[] = [];
       try {
-        await waitForAnswer(get);
+        let lastStatus: number | undefined;
+        await waitFor(
+          'the daemon to answer GET /status with 200',
+          async () => {
+            lastStatus = (await get('/status')).status;
+            return lastStatus === 200;
+          },
+          { timeoutMs: 30_000, detail: () => `last status: ${lastStatus}` },
+        );
         const rssBefore = process.memoryUsage().rss;
 
         // 50 clients that send half a request line and then a byte now and then (slowloris).
@@ -385,11 +394,11 @@ describe('hostile input: HTTP API', { timeout: faultTestTimeoutMs }, () => {
           expect(many.every((r) => r.status === 200)).toBe(true);
           // Held connections are closed by the server: headersTimeout (5 s) is enforced by Node's
           // connection check, which runs every 30 s (http.Server connectionsCheckingInterval).
-          const deadline = Date.now() + 45_000;
-          while (held.some((s) => !s.destroyed && !s.readableEnded) && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 200));
-          }
-          expect(held.filter((s) => !s.destroyed && !s.readableEnded)).toHaveLength(0);
+          const open = (): Socket[] => held.filter((s) => !s.destroyed && !s.readableEnded);
+          await waitFor('the server to close the 50 held connections', () => open().length === 0, {
+            timeoutMs: 45_000,
+            detail: () => `${open().length} still open`,
+          });
         } finally {
           clearInterval(drip);
         }
@@ -432,13 +441,3 @@ describe('hostile input: HTTP API', { timeout: faultTestTimeoutMs }, () => {
     },
   );
 });
-
-async function waitForAnswer(get: (path: string) => Promise<{ status: number }>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await get('/status').catch(() => ({ status: 0 }));
-    if (r.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`no /status answer; last ${r.status}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
