@@ -7,20 +7,12 @@ import { createAlertMetrics } from '../../src/alerts/metrics.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { createSupervisorMetrics } from '../../src/http/metrics.js';
+import { installed } from '../helpers/programs.js';
 
 /** docs/examples/ is what operators copy: every file must load, parse or pass its tool's own check. */
 const dir = resolve(import.meta.dirname, '../../docs/examples');
 const files = readdirSync(dir);
 const configs = files.filter((f) => /\.ya?ml$/.test(f) && !f.endsWith('.rules.yml'));
-
-function installed(program: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A copy with the mode the header of every example asks for (chmod 600). */
 function installedCopy(name: string, mode = 0o600): string {

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
 import getPort from 'get-port';
 import pg from 'pg';
@@ -9,15 +8,7 @@ import { startSupervisor } from '../../../src/daemon/supervisor.js';
 import { cloneFollower, createLeader, makeTempDir, pgbench } from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 import { supervisorContext } from '../daemon/context.js';
-
-function installed(program: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { installed } from '../../helpers/programs.js';
 
 /** The server's status column (UP, DOWN, "UP 1/2", ...) from HAProxy's own stats CSV. */
 async function serverStatus(statsUrl: string, proxy: string, server: string): Promise<string | undefined> {

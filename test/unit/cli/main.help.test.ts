@@ -11,6 +11,7 @@ import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput, createReporter } from '../../../src/cli/output.js';
 import { colourWanted, createSilentLogger } from '../../../src/logging/logger.js';
 import { systemClock } from '../../../src/context.js';
+import { installed } from '../../helpers/programs.js';
 
 /** The whole command tree as `pgfollower --help` registers it. */
 async function commandTree(): Promise<Command> {
@@ -32,15 +33,6 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   const output = createMemoryOutput();
   const code = await main(argv, { output, env: {} });
   return { code, out: output.stdout.join('\n'), err: output.stderr.join('\n') };
-}
-
-function installed(program: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('CLI polish', () => {

@@ -1,18 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createSupervisorMetrics } from '../../../src/http/metrics.js';
 import type { Snapshot } from '../../../src/monitor/snapshot.js';
 import { parseLsn } from '../../../src/postgres/lsn.js';
 import { leaderSample, previousSnapshot, unclassified } from '../monitor/fixtures.js';
-
-function hasPromtool(): boolean {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { installed } from '../../helpers/programs.js';
 
 /** A snapshot in which every metric has a value: slot forecast, archiver, archive probe. */
 function fullSnapshot(fetched: number, failed: number): Snapshot {
@@ -68,7 +60,7 @@ function fullSnapshot(fetched: number, failed: number): Snapshot {
 // Issue 14 defect 14: promtool rejected /metrics (a gauge `_failed_count`, prom-client's
 // nodejs_active_*_total gauges; a count since start exported as a gauge; a missing unit suffix).
 describe('/metrics', () => {
-  it.skipIf(!hasPromtool())('passes promtool check metrics', async () => {
+  it.skipIf(!installed('promtool'))('passes promtool check metrics', async () => {
     const m = createSupervisorMetrics();
     m.observe(fullSnapshot(3, 1), 0.01);
     m.observe(fullSnapshot(5, 2), 0.01);
