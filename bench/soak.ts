@@ -22,6 +22,7 @@ import {
   makeTempDir,
   pgTools,
   pgbench,
+  pgbenchArgs,
   waitForReplay,
   type TestCluster,
 } from '../test/helpers/cluster.js';
@@ -104,20 +105,10 @@ export async function run(): Promise<void> {
     // pgbench ends when a connection breaks: run it in short rounds until the end.
     bench = (async () => {
       while (!benchStopped && Date.now() < deadline) {
-        await tools.exec.tryRun(tools.bin.path('pgbench'), [
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(leaderPort),
-          '-U',
-          'postgres',
-          '-n',
-          '-c',
-          '2',
-          '-T',
-          '20',
-          'postgres',
-        ]);
+        await tools.exec.tryRun(
+          tools.bin.path('pgbench'),
+          pgbenchArgs(leaderPort, ['-n', '-c', '2', '-T', '20']),
+        );
         await sleep(500);
       }
     })();

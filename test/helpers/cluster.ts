@@ -170,18 +170,14 @@ export async function cloneFollower(
 }
 
 /** pgbench against a cluster, run as the PostgreSQL OS user. */
+/** pgbench's command line against the server on loopback `port`, as postgres, database postgres. */
+export function pgbenchArgs(port: number, args: string[]): string[] {
+  return ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', ...args, 'postgres'];
+}
+
 export async function pgbench(cluster: TestCluster, args: string[]): Promise<string> {
   const tools = await pgTools();
-  const result = await tools.exec.run(tools.bin.path('pgbench'), [
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(cluster.port),
-    '-U',
-    'postgres',
-    ...args,
-    'postgres',
-  ]);
+  const result = await tools.exec.run(tools.bin.path('pgbench'), pgbenchArgs(cluster.port, args));
   return result.stdout + result.stderr;
 }
 

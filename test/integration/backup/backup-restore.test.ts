@@ -6,7 +6,14 @@ import { restoreCommandFor } from '../../../src/archive/follower/restore-command
 import { listBackups } from '../../../src/backup/list.js';
 import { takeBackup } from '../../../src/backup/take.js';
 import { bootstrapFromArchive } from '../../../src/bootstrap/from-archive.js';
-import { clusterHandle, pgbench, pgTools, trackDataDirectory, waitForReplay } from '../../helpers/cluster.js';
+import {
+  clusterHandle,
+  pgbench,
+  pgbenchArgs,
+  pgTools,
+  trackDataDirectory,
+  waitForReplay,
+} from '../../helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 import { main } from '../../../src/cli/main.js';
 import { createMemoryOutput } from '../../../src/cli/output.js';
@@ -40,20 +47,10 @@ describe('backup and bootstrap --from-archive', () => {
       });
 
       // Load on the leader for the whole backup.
-      const { child: load } = await tools.exec.spawn(tools.bin.path('pgbench'), [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(leader.port),
-        '-U',
-        'postgres',
-        '-n',
-        '-c',
-        '2',
-        '-T',
-        '15',
-        'postgres',
-      ]);
+      const { child: load } = await tools.exec.spawn(
+        tools.bin.path('pgbench'),
+        pgbenchArgs(leader.port, ['-n', '-c', '2', '-T', '15']),
+      );
       const backup = await takeBackup(rig.ctx, store);
       const loadResult = await load;
       expect(loadResult.exitCode).toBe(0);

@@ -9,6 +9,7 @@ import { ExitCode } from '../../../src/errors.js';
 import {
   clusterHandle,
   pgbench,
+  pgbenchArgs,
   pgTools,
   trackDataDirectory,
   type TestCluster,
@@ -82,10 +83,10 @@ describe('backup of a cluster with a tablespace', () => {
       // Load on both tablespaces while the backup runs: pgbench's and inserts into in_ts1.
       const script = join(rig.dir, 'insert-ts1.sql');
       await writeFile(script, 'insert into in_ts1 (v) values (md5(random()::text));\n', { mode: 0o644 });
-      const { child: load } = await tools.exec.spawn(tools.bin.path('pgbench'), [
-        ...['-h', '127.0.0.1', '-p', String(leader.port), '-U', 'postgres', '-n', '-c', '2', '-T', '10'],
-        ...['-b', 'tpcb-like', '-f', script, 'postgres'],
-      ]);
+      const { child: load } = await tools.exec.spawn(
+        tools.bin.path('pgbench'),
+        pgbenchArgs(leader.port, ['-n', '-c', '2', '-T', '10', '-b', 'tpcb-like', '-f', script]),
+      );
       const backup = await takeBackup(rig.ctx, store);
       expect((await load).exitCode).toBe(0);
 
