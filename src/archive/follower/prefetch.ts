@@ -226,12 +226,16 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
   }
 
   async function tick(): Promise<void> {
+    // A fetch that ends while the spool is listed places a segment the listing misses: only what was
+    // placed before the listing began is judged consumed by its absence, and nothing placed is
+    // fetched again (a second copy would put back a segment restore_command had already taken).
+    const placedBefore = [...placed];
     const listing = await readdir(options.spoolDir);
     const present = new Set(listing.filter((n) => WAL_SEGMENT_RE.test(n)));
     const markers = listing.filter((n) => n.endsWith(MISSING_SUFFIX));
     let consumed = 0;
-    for (const name of placed) {
-      if (!present.has(name) && !inFlight.has(name)) {
+    for (const name of placedBefore) {
+      if (placed.has(name) && !present.has(name) && !inFlight.has(name)) {
         placed.delete(name);
         consumed++;
         advance(name);
@@ -296,7 +300,8 @@ export async function startPrefetcher(ctx: Context, options: PrefetcherOptions):
     if (now > activeUntil) return buffers.clear();
     for (const name of wanted) {
       if (inFlight.size >= window.concurrency) break;
-      if (present.has(name) || inFlight.has(name) || (missingUntil.get(name) ?? 0) > now) continue;
+      if (present.has(name) || placed.has(name) || inFlight.has(name) || (missingUntil.get(name) ?? 0) > now)
+        continue;
       missingUntil.delete(name);
       const job = fetchOne(name).finally(() => inFlight.delete(name));
       inFlight.set(name, job);

@@ -89,6 +89,10 @@ describe('prefetcher', () => {
       await store.put(`wal/00000001/${seg(6)}.lz4`, await encode('lz4', fakeSegment(seg(6))), {});
       await waitFor('segment 6 spooled', async () => ((await names()).includes(seg(6)) ? true : undefined));
       expect(await names()).not.toContain(`${seg(6)}.missing`);
+      // Each segment was fetched once (1, asked for before the size was known, then 2..6): a fetch
+      // ending while the spool was listed once led to a second copy, which put segment 2 back
+      // after restore_command had taken it.
+      expect(prefetcher.stats().fetched).toBe(6);
     } finally {
       await prefetcher.stop();
     }
